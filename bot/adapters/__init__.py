@@ -1,0 +1,1 @@
+"""The edge: the only modules that import pywikibot, phabricator and requests."""

@@ -1,0 +1,270 @@
+"""Conduit client over the `phabricator` package (python-phabricator 0.9.1).
+
+The package builds the request body the way Conduit expects (`params` as JSON
+with the token inside `__conduit__`), and we keep that; three of its habits we
+replace (see ../shared/README.md, facts measured against a real Phorge):
+
+* it retries POSTs after a read timeout, so a slow `maniphest.edit` could post
+  the same comment four times: our one session mounts an adapter with no retries,
+  and we retry reads ourselves while writes are sent exactly once;
+* it opens a new HTTP session for every attribute access: we cache one resource
+  per method and give all of them our single session;
+* it sends `User-Agent: python-phabricator/1`, the kind Wikimedia blocks: our
+  session overrides that header with the configured descriptive one.
+
+Every call goes through `ConduitClient.call`, the one choke point where library
+exceptions become the bot's error types.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any, Callable, Iterable
+
+import phabricator
+import requests
+from requests.adapters import HTTPAdapter
+
+from bot.domain.tasks import Task
+from bot.errors import AuthError, ConfigError, PartialData, ServerError, TransientError, UncertainWriteError
+
+log = logging.getLogger(__name__)
+
+# python-phabricator reads ~/.arcrc at import; a stray one must not change our host or token.
+phabricator.ARCRC = {}
+
+AUTH_ERRORS = {"ERR-INVALID-AUTH", "ERR-INVALID-SESSION"}
+
+
+class _AgentSession(requests.Session):
+    """A session whose User-Agent cannot be overridden per request."""
+
+    def __init__(self, user_agent: str):
+        super().__init__()
+        self.user_agent = user_agent
+        adapter = HTTPAdapter(max_retries=0)  # never let urllib3 resend a POST
+        self.mount("http://", adapter)
+        self.mount("https://", adapter)
+        self.request_count = 0
+
+    def request(self, method, url, headers=None, **kwargs):
+        headers = dict(headers or {})
+        headers["User-Agent"] = self.user_agent
+        self.request_count += 1
+        return super().request(method, url, headers=headers, **kwargs)
+
+
+class ConduitClient:
+    def __init__(self, url: str, token: str, user_agent: str, *, timeout: float = 20.0, page_size: int = 100,
+                 read_attempts: int = 4, backoff: float = 1.0, sleep: Callable[[float], None] = time.sleep):
+        if not token:
+            raise ConfigError("missing Conduit token")
+        self.url = url if url.endswith("/") else url + "/"
+        self.page_size = page_size
+        self.read_attempts = read_attempts
+        self.backoff = backoff
+        self._sleep = sleep
+        self.session = _AgentSession(user_agent)
+        self._api = phabricator.Phabricator(host=self.url + "api/", token=token, timeout=timeout)
+        self._api.connect()  # with a token this only sets the __conduit__ field; no request
+        self._resources: dict[str, phabricator.Resource] = {}
+
+    @property
+    def request_count(self) -> int:
+        return self.session.request_count
+
+    def _resource(self, method: str) -> phabricator.Resource:
+        resource = self._resources.get(method)
+        if resource is None:
+            app, _, endpoint = method.partition(".")
+            # A non-empty interface skips the package's deep copy of its bundled method
+            # list, which lacks transaction.search anyway.
+            resource = phabricator.Resource(self._api, interface={"required": {}}, method=app, endpoint=endpoint)
+            resource.session.close()
+            resource.session = self.session
+            self._resources[method] = resource
+        return resource
+
+    # -- the choke point -------------------------------------------------------------
+    def call(self, method: str, params: dict[str, Any] | None = None, *, write: bool = False) -> Any:
+        """Call one Conduit method. Reads are retried with backoff; writes are sent once."""
+        attempts = 1 if write else self.read_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._call_once(method, params or {}, write)
+            except TransientError as exc:
+                if write or attempt == attempts:
+                    raise
+                delay = exc.retry_after or self.backoff * 2 ** (attempt - 1)
+                log.warning("conduit %s: %s; retry %d/%d in %.1fs", method, exc, attempt, attempts - 1, delay)
+                self._sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _call_once(self, method: str, params: dict, write: bool) -> Any:
+        where = f"Conduit {method} at {self.url}"
+        try:
+            result = self._resource(method)(**params)
+        except phabricator.APIError as exc:
+            code, info = exc.code, exc.message if hasattr(exc, "message") else str(exc)
+            if code in AUTH_ERRORS:
+                raise AuthError(f"{where}: the token was refused ({code}: {info})") from None
+            raise ServerError(f"{where}: {code}: {info}", code) from None
+        except requests.exceptions.ConnectTimeout:
+            raise TransientError(f"{where}: connection timed out") from None
+        except requests.exceptions.ReadTimeout:
+            if write:
+                raise UncertainWriteError(f"{where}: no answer within the timeout; the write may have happened") from None
+            raise TransientError(f"{where}: no answer within the timeout") from None
+        except requests.exceptions.ConnectionError as exc:
+            if write and not _refused_before_sending(exc):
+                raise UncertainWriteError(f"{where}: connection lost; the write may have happened") from None
+            raise TransientError(f"{where}: cannot connect ({_reason(exc)})") from None
+        except requests.exceptions.HTTPError as exc:
+            # python-phabricator raises this for any non-2xx; Conduit itself answers 200 even for errors.
+            if write:
+                raise UncertainWriteError(f"{where}: {exc}; the write may have happened") from None
+            raise TransientError(f"{where}: {exc}") from None
+        except (ValueError, KeyError, TypeError) as exc:  # not JSON, or JSON of the wrong shape
+            if write:
+                raise UncertainWriteError(f"{where}: malformed answer ({type(exc).__name__}); the write may have happened") from None
+            raise TransientError(f"{where}: malformed answer ({type(exc).__name__}: {str(exc)[:80]})") from None
+        except requests.exceptions.RequestException as exc:
+            raise TransientError(f"{where}: {type(exc).__name__}") from None
+        return _plain(result)
+
+    # -- reads ---------------------------------------------------------------------
+    def search_all(self, method: str, params: dict[str, Any]) -> list[dict]:
+        """All results of a `*.search` method, following the cursor to the end.
+
+        A failure on any page raises PartialData: callers never act on a partial list.
+        """
+        rows: list[dict] = []
+        after = None
+        pages = 0
+        while True:
+            page_params = dict(params, limit=self.page_size)
+            if after is not None:
+                page_params["after"] = after
+            try:
+                result = self.call(method, page_params)
+                data, cursor = result["data"], result["cursor"]
+                if not isinstance(data, list) or not isinstance(cursor, dict):
+                    raise TypeError("data is not a list or cursor not an object")
+            except (TransientError, KeyError, TypeError) as exc:
+                raise PartialData(f"Conduit {method}: stopped after {pages} page(s) of results: {exc}") from None
+            rows.extend(data)
+            pages += 1
+            after = cursor.get("after")
+            if after is None:
+                return rows
+
+    def whoami(self) -> dict:
+        return self.call("user.whoami")
+
+    def project_phids(self, slugs: Iterable[str]) -> dict[str, str]:
+        """Map project slugs (or exact names) to PHIDs; an unknown one is a config error."""
+        slugs = sorted(set(slugs))
+        if not slugs:
+            return {}
+        found: dict[str, str] = {}
+        for row in self.search_all("project.search", {"constraints": {"slugs": slugs}}):
+            for slug in row["fields"].get("slug") and [row["fields"]["slug"]] or []:
+                found[slug] = row["phid"]
+            found.setdefault(row["fields"].get("name", ""), row["phid"])
+        missing = [s for s in slugs if s not in found and s.replace(" ", "_").lower() not in found]
+        if missing:
+            raise ConfigError(f"unknown Phabricator project(s) at {self.url}: {', '.join(missing)}")
+        return {s: found.get(s) or found[s.replace(' ', '_').lower()] for s in slugs}
+
+    def search_tasks(self, *, projects=(), task_ids=(), statuses=(), subtypes=(),
+                     modified_start: int | None = None) -> list[Task]:
+        constraints: dict[str, Any] = {}
+        if statuses:
+            constraints["statuses"] = list(statuses)
+        if projects:
+            constraints["projects"] = list(projects)
+        if task_ids:
+            constraints["ids"] = sorted(task_ids)
+        if subtypes:
+            constraints["subtypes"] = list(subtypes)
+        if modified_start is not None:
+            constraints["modifiedStart"] = int(modified_start)
+        rows = self.search_all("maniphest.search", {
+            "constraints": constraints, "attachments": {"projects": True}, "order": "newest"})
+        return [task_from_conduit(r) for r in rows]
+
+    def user_names(self, phids: Iterable[str]) -> dict[str, str]:
+        phids = sorted({p for p in phids if p})
+        names: dict[str, str] = {}
+        for start in range(0, len(phids), self.page_size):
+            chunk = phids[start:start + self.page_size]
+            for row in self.search_all("user.search", {"constraints": {"phids": chunk}}):
+                names[row["phid"]] = row["fields"]["username"]
+        return names
+
+    def transactions(self, object_id: str, *, author_phids=(), phids=()) -> list[dict]:
+        constraints: dict[str, Any] = {}
+        if author_phids:
+            constraints["authorPHIDs"] = list(author_phids)
+        if phids:
+            constraints["phids"] = list(phids)
+        params: dict[str, Any] = {"objectIdentifier": object_id}
+        if constraints:
+            params["constraints"] = constraints
+        return self.search_all("transaction.search", params)
+
+    # -- writes --------------------------------------------------------------------
+    def comment(self, task_id: int, text: str) -> list[str]:
+        """Add a comment; returns the new transaction PHIDs. Sent once, never retried here."""
+        result = self.call("maniphest.edit", {
+            "objectIdentifier": f"T{int(task_id)}",
+            "transactions": [{"type": "comment", "value": text}],
+        }, write=True)
+        return [t["phid"] for t in result.get("transactions", [])]
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def task_from_conduit(row: dict) -> Task:
+    try:
+        f = row["fields"]
+        return Task(
+            id=int(row["id"]),
+            phid=row["phid"],
+            title=str(f["name"]),
+            status=str(f["status"]["value"]),
+            priority=int(f["priority"]["value"]),
+            date_modified=int(f["dateModified"]),
+            date_created=int(f.get("dateCreated") or 0),
+            date_closed=f.get("dateClosed"),
+            view_policy=str(f["policy"]["view"]),
+            owner_phid=f.get("ownerPHID"),
+            author_phid=f.get("authorPHID"),
+            subtype=str(f.get("subtype") or "default"),
+            projects=tuple(row.get("attachments", {}).get("projects", {}).get("projectPHIDs", ())),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ServerError(f"maniphest.search: a task has an unexpected shape ({type(exc).__name__}: {exc})") from None
+
+
+def _plain(result: Any) -> Any:
+    # python-phabricator wraps dict results in its Result mapping; hand plain JSON data on.
+    if isinstance(result, phabricator.Result):
+        result = result.response
+    return json.loads(json.dumps(result))
+
+
+def _refused_before_sending(exc: Exception) -> bool:
+    text = repr(exc)
+    return any(s in text for s in ("Connection refused", "NewConnectionError", "Name or service not known",
+                                   "nodename nor servname", "Failed to resolve"))
+
+
+def _reason(exc: Exception) -> str:
+    text = repr(exc)
+    for marker in ("Connection refused", "Failed to resolve", "Read timed out", "Connection reset"):
+        if marker in text:
+            return marker.lower()
+    return type(exc).__name__

@@ -1,0 +1,346 @@
+"""MediaWiki client over pywikibot.
+
+pywikibot gives us login (BotPassword), tokens, the maxlag and ratelimited waits,
+the edit throttle and one HTTP session per process. Reads and edits go through
+`pywikibot.data.api.Request` with exactly the parameters we want, because two
+defaults of the high-level `Page.save()` are wrong for this bot:
+
+* it sends `basetimestamp` (one-second resolution): a human edit made in the same
+  second as our read is silently overwritten. We send `baserevid` alone, plus
+  `starttimestamp`, which MediaWiki checks exactly (../shared/mediawiki-notes.md).
+* it reads pages one by one; we read up to 50 titles per request (500 with
+  `apihighlimits`).
+
+pywikibot is configured entirely from our settings: we write a private
+`user-config.py` into the bot's own pywikibot folder before the first import.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from bot.errors import (AuthError, Blocked, ConfigError, EditConflict, NotFound, Protected, ServerError, TargetError,
+                        TransientError, UncertainWriteError)
+from bot.settings import WikiSettings
+
+log = logging.getLogger(__name__)
+_setup_lock = threading.Lock()
+_pywikibot = None
+
+USER_CONFIG = """\
+# Written by ambassador-bot; regenerated on every start. Edit the bot's YAML config instead.
+family_files = {{}}
+usernames = {{}}
+password_file = {password_file!r}
+put_throttle = 0
+minthrottle = 0
+maxthrottle = 60
+write_maxlag = 5
+max_retries = {max_retries}
+retry_wait = {retry_wait}
+retry_max = {retry_max}
+noisysleep = 3600.0
+console_encoding = 'utf-8'
+user_agent_format = {user_agent!r}
+socket_timeout = (6.05, 45)
+"""
+
+
+def pywikibot_module(workdir: Path, user_agent: str):
+    """Import pywikibot once per process, configured from a private folder of ours."""
+    global _pywikibot
+    with _setup_lock:
+        if _pywikibot is not None:
+            return _pywikibot
+        workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(workdir, 0o700)
+        password_file = workdir / "passwords.py"
+        if not password_file.exists():
+            password_file.touch(mode=0o600)
+        (workdir / "user-config.py").write_text(USER_CONFIG.format(
+            password_file=str(password_file),
+            max_retries=int(os.environ.get("AMBASSADOR_WIKI_MAX_RETRIES", 5)),
+            retry_wait=float(os.environ.get("AMBASSADOR_WIKI_RETRY_WAIT", 5)),
+            retry_max=float(os.environ.get("AMBASSADOR_WIKI_RETRY_MAX", 60)),
+            user_agent=user_agent + " {pwb}",
+        ), encoding="utf-8")
+        if "pywikibot" not in sys.modules:
+            os.environ["PYWIKIBOT_DIR"] = str(workdir)
+        elif os.environ.get("PYWIKIBOT_DIR") != str(workdir):
+            log.warning("pywikibot was imported before ambassador-bot configured it (PYWIKIBOT_DIR=%s)",
+                        os.environ.get("PYWIKIBOT_DIR"))
+        import pywikibot
+        from pywikibot import config
+
+        config.user_agent_format = user_agent + " {pwb}"
+        config.password_file = str(password_file)
+        _pywikibot = pywikibot
+        return pywikibot
+
+
+@dataclass(frozen=True)
+class PageState:
+    """A page as read: what an edit must be based on."""
+
+    title: str                    # normalised title as the wiki spells it
+    exists: bool
+    text: str = ""
+    revid: int = 0
+    timestamp: str = ""
+    start_timestamp: str = ""     # server time at the read, sent back as `starttimestamp`
+    protected_edit: tuple[str, ...] = ()
+    redirect_to: str | None = None
+
+
+@dataclass(frozen=True)
+class RecentChange:
+    rcid: int
+    title: str
+    namespace: int
+    revid: int
+    old_revid: int
+    user: str
+    timestamp: str
+    type: str
+    comment: str
+    bot: bool
+
+
+class WikiClient:
+    """One wiki. Created cheaply; logs in on the first call that needs it."""
+
+    def __init__(self, settings: WikiSettings, user_agent: str, workdir: Path):
+        self.settings = settings
+        self.code = settings.code
+        self._user_agent = user_agent
+        self._workdir = workdir
+        self._site = None
+        self.request_count = 0
+        self.edit_count = 0
+
+    # -- set-up ----------------------------------------------------------------
+    @property
+    def family_name(self) -> str:
+        # pywikibot makes an AutoFamily from a URL; the name must be unique per API URL.
+        return "ab" + hashlib.sha1(self.settings.api_url.encode()).hexdigest()[:10]
+
+    @property
+    def site(self):
+        if self._site is None:
+            self._site = self._connect()
+        return self._site
+
+    def _connect(self):
+        pywikibot = pywikibot_module(self._workdir, self._user_agent)
+        from pywikibot import config
+        from pywikibot.exceptions import APIError, NoUsernameError
+
+        s = self.settings
+        password = s.password()
+        name = self.family_name
+        config.family_files[name] = s.api_url
+        config.usernames.setdefault(name, {})[name] = s.username
+        config.put_throttle = s.throttle_seconds
+        config.write_maxlag = s.maxlag
+        self._write_password(name, s, password)
+        try:
+            site = pywikibot.Site(name, name, user=s.username)
+            site.login()
+        except NoUsernameError as exc:
+            raise AuthError(f"wiki {s.code} ({s.api_url}): login as {s.login_name} failed: {_first_line(exc)}") from None
+        except APIError as exc:
+            raise AuthError(f"wiki {s.code} ({s.api_url}): login failed: {exc.code}: {exc.info}") from None
+        except Exception as exc:  # pywikibot raises many types while fetching siteinfo
+            raise _transport_error(exc, f"wiki {s.code} ({s.api_url})") from None
+        if not site.logged_in():
+            raise AuthError(f"wiki {s.code} ({s.api_url}): login as {s.login_name} failed (check {s.password_env})")
+        return site
+
+    def _write_password(self, family: str, s: WikiSettings, password: str) -> None:
+        path = self._workdir / "passwords.py"
+        lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if f"'{family}'" not in ln]
+        secret = f"BotPassword({s.botpassword_app!r}, {password!r})" if s.botpassword_app else repr(password)
+        lines.append(f"({family!r}, {family!r}, {s.username!r}, {secret})")
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+
+    # -- the choke point ---------------------------------------------------------
+    def api(self, *, write: bool = False, **params) -> dict:
+        """One API request through pywikibot, errors translated."""
+        from pywikibot.data import api
+        from pywikibot.exceptions import APIError
+
+        where = f"wiki {self.code}"
+        title = params.get("title")
+        if title:
+            where += f" page {title!r}"
+        request = api.Request(site=self.site, parameters={"formatversion": 2, **params})
+        self.request_count += 1
+        try:
+            return request.submit()
+        except APIError as exc:
+            raise _api_error(exc.code, exc.info, where, write) from None
+        except Exception as exc:
+            raise _transport_error(exc, where, write) from None
+
+    # -- reads --------------------------------------------------------------------
+    @property
+    def batch_size(self) -> int:
+        return 500 if self.site.has_right("apihighlimits") else 50
+
+    def read_pages(self, titles: Iterable[str]) -> dict[str, PageState]:
+        """Current text and revision of many pages, 50 (or 500) titles a request.
+
+        The result is keyed by the titles as given, so callers need not know how the
+        wiki normalises them. Redirects are reported, not followed.
+        """
+        titles = list(dict.fromkeys(titles))
+        found: dict[str, PageState] = {}
+        for start in range(0, len(titles), self.batch_size):
+            chunk = titles[start:start + self.batch_size]
+            data = self.api(action="query", prop="revisions|info", rvprop="ids|timestamp|content", rvslots="main",
+                            inprop="protection", titles="|".join(chunk), curtimestamp=1)
+            found.update(_pages_from_query(data, chunk))
+        return found
+
+    def recent_changes(self, since: str | None, *, namespaces: Iterable[int] = (), limit: int = 500) -> list[RecentChange]:
+        """Edits and page creations since `since` (inclusive), oldest first, one request per 500."""
+        params: dict[str, Any] = {"action": "query", "list": "recentchanges", "rcdir": "newer", "rclimit": limit,
+                                  "rcprop": "ids|title|user|timestamp|comment|flags", "rctype": "edit|new"}
+        if since:
+            params["rcstart"] = since
+        if namespaces:
+            params["rcnamespace"] = "|".join(str(n) for n in sorted(set(namespaces)))
+        changes: list[RecentChange] = []
+        while True:
+            data = self.api(**params)
+            for rc in data.get("query", {}).get("recentchanges", []):
+                changes.append(RecentChange(rc["rcid"], rc["title"], rc["ns"], rc.get("revid", 0), rc.get("old_revid", 0),
+                                            rc.get("user", ""), rc["timestamp"], rc["type"], rc.get("comment", ""),
+                                            bool(rc.get("bot"))))
+            cont = data.get("continue")
+            if not cont:
+                return changes
+            params.update(cont)
+
+    def server_time(self) -> str:
+        return self.api(action="query", curtimestamp=1)["curtimestamp"]
+
+    # -- writes ---------------------------------------------------------------------
+    def save(self, page: PageState, text: str, summary: str, *, minor: bool = False) -> int:
+        """Save `text` over exactly the revision that was read; returns the new revision id.
+
+        Raises EditConflict when anyone saved the page after our read (even in the
+        same second), Protected, Blocked, NotFound, TransientError (maxlag exhausted,
+        5xx) or UncertainWriteError when the outcome is unknown.
+        """
+        params: dict[str, Any] = {"action": "edit", "title": page.title, "text": text, "summary": summary,
+                                  "bot": 1, "assert": "user", "starttimestamp": page.start_timestamp,
+                                  "token": self.site.tokens["csrf"],
+                                  "contentformat": "text/x-wiki", "contentmodel": "wikitext"}
+        params["minor" if minor else "notminor"] = 1
+        if page.exists:
+            params["baserevid"] = page.revid
+            params["nocreate"] = 1
+        else:
+            params["createonly"] = 1
+        result = self.api(write=True, **params)["edit"]
+        if result.get("result") != "Success":
+            raise TargetError(f"wiki {self.code} page {page.title!r}: edit refused: {_first_line(result)}",
+                              code=str(result.get("code") or result.get("result")))
+        self.edit_count += 1
+        return int(result.get("newrevid") or page.revid)
+
+    def new_section(self, title: str, heading: str, text: str, summary: str) -> int:
+        result = self.api(write=True, action="edit", title=title, section="new", sectiontitle=heading, text=text,
+                          summary=summary, bot=1, notminor=1, token=self.site.tokens["csrf"],
+                          **{"assert": "user"})["edit"]
+        if result.get("result") != "Success":
+            raise TargetError(f"wiki {self.code} page {title!r}: message refused: {_first_line(result)}")
+        self.edit_count += 1
+        return int(result["newrevid"])
+
+
+def _pages_from_query(data: dict, asked: list[str]) -> dict[str, PageState]:
+    query = data.get("query", {})
+    start = data.get("curtimestamp", "")
+    # Map each asked title through normalisation and redirects to the page entry.
+    alias = {t: t for t in asked}
+    for n in query.get("normalized", []):
+        for k, v in alias.items():
+            if v == n["from"]:
+                alias[k] = n["to"]
+    by_title = {p["title"]: p for p in query.get("pages", [])}
+    states: dict[str, PageState] = {}
+    for asked_title, title in alias.items():
+        p = by_title.get(title)
+        if p is None or p.get("invalid"):
+            states[asked_title] = PageState(title=title, exists=False, start_timestamp=start)
+            continue
+        protection = tuple(x["level"] for x in p.get("protection", []) if x.get("type") == "edit")
+        if p.get("missing"):
+            states[asked_title] = PageState(title=title, exists=False, start_timestamp=start, protected_edit=protection)
+            continue
+        rev = p["revisions"][0]
+        states[asked_title] = PageState(title=title, exists=True, text=rev["slots"]["main"]["content"],
+                                        revid=rev["revid"], timestamp=rev["timestamp"], start_timestamp=start,
+                                        protected_edit=protection,
+                                        redirect_to=None)
+    return states
+
+
+_TRANSIENT_CODES = {"maxlag", "ratelimited", "readonly", "internal_api_error_DBQueryError",
+                    "internal_api_error_DBConnectionError", "lockmanager-fail-conflict", "failed-save"}
+_BLOCK_CODES = {"blocked", "autoblocked", "globalblocking-blockedtext", "globalblocking-ipblocked",
+                "blockedfrommail", "sitewideblocked"}
+_PROTECT_CODES = {"protectedpage", "cascadeprotected", "protectedtitle", "protectednamespace",
+                  "protectednamespace-interface", "customcssprotected", "customjsprotected", "permissiondenied"}
+
+
+def _api_error(code: str, info: str, where: str, write: bool) -> Exception:
+    message = f"{where}: {code}: {_first_line(info)}"
+    if code == "editconflict":
+        return EditConflict(message, code)
+    if code in _PROTECT_CODES:
+        return Protected(message, code)
+    if code in _BLOCK_CODES:
+        return Blocked(message)
+    if code in ("missingtitle", "nocreate-missing", "articleexists"):
+        return NotFound(message, code)
+    if code in ("assertuserfailed", "assertbotfailed", "notloggedin", "badtoken"):
+        return AuthError(message)
+    if code in _TRANSIENT_CODES or code.startswith("internal_api_error"):
+        return TransientError(message)
+    if code in ("abusefilter-disallowed", "abusefilter-warning", "spamblacklist", "titleblacklist-forbidden",
+                "contenttoobig", "hookaborted"):
+        return TargetError(message, code)
+    return ServerError(message, code)
+
+
+def _transport_error(exc: Exception, where: str, write: bool = False) -> Exception:
+    name = type(exc).__name__
+    text = _first_line(exc)
+    if name == "MaxlagTimeoutError":
+        return TransientError(f"{where}: database lag stayed above maxlag; try later")
+    if name in ("ServerError", "FatalServerError") or "50" in text[:40] and "Server" in name:
+        return UncertainWriteError(f"{where}: server error: {text}") if write else TransientError(f"{where}: server error: {text}")
+    if name in ("TimeoutError", "ReadTimeout", "ConnectionError", "ConnectTimeout", "RequestException",
+                "ConnectionRefusedError") or "timed out" in text.lower() or "connection" in text.lower():
+        if write:
+            return UncertainWriteError(f"{where}: {name}: {text}")
+        return TransientError(f"{where}: cannot reach the server ({name}: {text})")
+    if isinstance(exc, (ConfigError, AuthError)):
+        return exc
+    return ServerError(f"{where}: {name}: {text}")
+
+
+def _first_line(value: Any) -> str:
+    text = str(value).strip().splitlines()
+    return (text[0] if text else "")[:300]

@@ -1,0 +1,53 @@
+"""What every job is given, and what it reports."""
+from __future__ import annotations
+
+import difflib
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, TextIO
+
+from bot.render.environment import Renderer
+from bot.settings import Settings
+from bot.store import StateStore
+
+
+@dataclass
+class JobContext:
+    settings: Settings
+    store: StateStore
+    phab: Any                 # bot.adapters.phab.ConduitClient or a test double with the same methods
+    wikis: dict[str, Any]     # code -> bot.adapters.wiki.WikiClient (or double)
+    renderer: Renderer = field(default_factory=Renderer)
+    dry_run: bool = False
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    clock: Callable[[], float] = time.time
+
+
+@dataclass
+class JobReport:
+    job: str
+    saved: list[tuple[str, str, int]] = field(default_factory=list)      # (wiki, title, revid)
+    would_save: list[tuple[str, str]] = field(default_factory=list)     # dry run
+    unchanged: int = 0
+    problems: list[str] = field(default_factory=list)                   # reported per target; job went on
+    held: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        parts = [f"{self.job}: {len(self.saved)} saved", f"{self.unchanged} unchanged"]
+        if self.would_save:
+            parts.append(f"{len(self.would_save)} would be saved (dry run)")
+        if self.held:
+            parts.append(f"{len(self.held)} held")
+        if self.problems:
+            parts.append(f"{len(self.problems)} problem(s)")
+        return ", ".join(parts)
+
+
+def unified_diff(old: str, new: str, label: str) -> str:
+    return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                        fromfile=f"{label} (current)", tofile=f"{label} (bot)"))

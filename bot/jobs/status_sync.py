@@ -1,0 +1,325 @@
+"""Keep on-wiki status tables of Phabricator tasks in step with Phabricator.
+
+A cycle, and the requests it costs when nothing changed (the floor the benchmark
+measures): one `maniphest.search` per distinct query (incremental, `modifiedStart`
+from a stored cursor) and one `list=recentchanges` per wiki. A page is read only
+when its rendered table differs from what was last written there, when someone
+else edited it since the last cycle, or when a previous attempt did not finish.
+
+Writes are full-region replacements based on the exact revision read, so they
+are idempotent by construction: after a crash between an edit and its record, the
+next cycle finds the region already equal to the rendering and edits nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from bot.domain.status import REGION_KIND, TableEdit, body_hash, plan_table_edit, select_rows
+from bot.domain.tasks import Task, merge_changes, newest_modification
+from bot.domain.wikitext import RegionError, bot_may_edit
+from bot.errors import (Blocked, BotError, EditConflict, PartialData, TargetError, TransientError,
+                        UncertainWriteError)
+from bot.jobs.base import JobContext, JobReport, unified_diff
+from bot.render import messages
+from bot.settings import StatusTable
+
+log = logging.getLogger(__name__)
+
+JOB = "status-sync"
+CONFLICT_ATTEMPTS = 3
+# Wikimedia keeps recent changes for 30 days; past this age a cursor cannot be trusted.
+RC_MAX_AGE = timedelta(days=25)
+
+NS_SNAPSHOT = "status-snapshot"     # per query: tasks, owner names, cursor
+NS_PROJECTS = "phab-projects"       # slug -> PHID
+NS_RENDERED = "status-rendered"     # per wiki page+table: hash of the body last known to be on the page
+NS_PAGE = "status-page"             # per wiki page: last bot edit time, dirty flag
+NS_PENDING = "status-shrink"        # per wiki page+table: body hash held back once for dropping rows
+NS_RC = "rc-cursor"                 # per wiki: timestamp and rcid of the last change seen
+
+
+@dataclass
+class _PagePlan:
+    wiki: str
+    title: str
+    tables: list[tuple[StatusTable, str]]   # (table, rendered body)
+
+
+def run(ctx: JobContext) -> JobReport:
+    report = JobReport(JOB)
+    tables = ctx.settings.status_tables
+    if not tables:
+        return report
+    rows_by_table = {}
+    for query_key, group in _group_by_query(tables).items():
+        try:
+            tasks = _refresh_snapshot(ctx, query_key, group[0])
+        except PartialData as exc:
+            # ListeriaBot's worst bug: never render from partial data. Keep every old table.
+            report.problems.append(f"{exc}; tables {', '.join(t.id for t in group)} kept as they are")
+            continue
+        for table in group:
+            q = table.query
+            rows_by_table[table.id] = select_rows(tasks, statuses=q.statuses, subtypes=q.subtypes, task_ids=q.task_ids,
+                                                  sort=table.sort, max_rows=table.max_rows)
+
+    for code, wiki_settings in ctx.settings.wikis.items():
+        pages = _plans_for_wiki(ctx, code, tables, rows_by_table)
+        if not pages:
+            continue
+        try:
+            _sync_wiki(ctx, code, pages, report)
+        except Blocked as exc:
+            report.problems.append(f"{exc}; no more edits on {code} this cycle")
+        except TransientError as exc:
+            report.problems.append(f"wiki {code}: {exc}; will retry next cycle")
+    log.info("%s", report.summary(), extra={"job": JOB})
+    return report
+
+
+# -- Phabricator side ---------------------------------------------------------------------
+
+def _group_by_query(tables) -> dict[str, list[StatusTable]]:
+    groups: dict[str, list[StatusTable]] = defaultdict(list)
+    for t in tables:
+        groups[t.query.key].append(t)
+    return groups
+
+
+def _project_phids(ctx: JobContext, slugs) -> list[str]:
+    known = ctx.store.items(NS_PROJECTS)
+    missing = [s for s in slugs if s not in known]
+    if missing:
+        for slug, phid in ctx.phab.project_phids(missing).items():
+            ctx.store.put(NS_PROJECTS, slug, phid)
+            known[slug] = phid
+    return [known[s] for s in slugs]
+
+
+def _refresh_snapshot(ctx: JobContext, query_key: str, table: StatusTable) -> list[Task]:
+    """Bring the stored snapshot of one query up to date; one request when nothing changed."""
+    q = table.query
+    snap = ctx.store.get(NS_SNAPSHOT, query_key) or {}
+    tasks = {int(k): Task.from_json(v) for k, v in snap.get("tasks", {}).items()}
+    users: dict[str, str] = snap.get("users", {})
+    now = ctx.clock()
+    full = not snap or now - snap.get("full_at", 0) >= ctx.settings.full_refresh_hours * 3600
+    projects = _project_phids(ctx, q.projects)
+    # The incremental fetch is inclusive (modifiedStart >= cursor) so a change made in
+    # the same second as the last one seen is not missed; merge_changes drops repeats.
+    # The incremental fetch leaves out the status filter: a task that left the wanted
+    # statuses must be seen so that it leaves the table.
+    fetched = ctx.phab.search_tasks(projects=projects, task_ids=q.task_ids, subtypes=q.subtypes,
+                                    statuses=q.statuses if full else (),
+                                    modified_start=None if full else snap.get("cursor"))
+    if full:
+        tasks = {}
+    tasks, changed = merge_changes(tasks, fetched)
+    if q.statuses:
+        tasks = {i: t for i, t in tasks.items() if t.status in q.statuses}
+    unknown_owners = {t.owner_phid for t in tasks.values() if t.owner_phid and t.owner_phid not in users}
+    if unknown_owners:
+        users.update(ctx.phab.user_names(unknown_owners))
+    tasks = {i: _with_owner(t, users) for i, t in tasks.items()}
+    if full or changed or unknown_owners:
+        ctx.store.put(NS_SNAPSHOT, query_key, {
+            "tasks": {str(i): t.to_json() for i, t in sorted(tasks.items())},
+            "users": users,
+            "cursor": max(newest_modification(fetched), snap.get("cursor", 0)),
+            "full_at": now if full else snap.get("full_at", now),
+        })
+    log.info("query %s: %d tasks, %d changed%s", query_key or "(tasks)", len(tasks), len(changed),
+             " (full refresh)" if full else "", extra={"job": JOB})
+    return list(tasks.values())
+
+
+def _with_owner(task: Task, users: dict[str, str]) -> Task:
+    from dataclasses import replace
+    owner = users.get(task.owner_phid) if task.owner_phid else None
+    return task if task.owner == owner else replace(task, owner=owner)
+
+
+# -- wiki side --------------------------------------------------------------------------------
+
+def _plans_for_wiki(ctx, code, tables, rows_by_table) -> list[_PagePlan]:
+    wiki = ctx.settings.wikis[code]
+    by_title: dict[str, _PagePlan] = {}
+    for table in tables:
+        title = table.pages.get(code)
+        if title is None or table.id not in rows_by_table:
+            continue
+        body = ctx.renderer.render("status_table", wiki.language, "wiki", rows=rows_by_table[table.id],
+                                   tz=wiki.timezone)
+        by_title.setdefault(title, _PagePlan(code, title, [])).tables.append((table, body))
+    return list(by_title.values())
+
+
+def _page_key(code: str, title: str, table_id: str | None = None) -> str:
+    return f"{code}:{title}" + (f"#{table_id}" if table_id else "")
+
+
+def _sync_wiki(ctx: JobContext, code: str, pages: list[_PagePlan], report: JobReport) -> None:
+    wiki = ctx.wikis[code]
+    settings = ctx.settings.wikis[code]
+    touched = _touched_by_others(ctx, wiki, code, [p.title for p in pages])
+    for title in touched:
+        ctx.store.put(NS_PAGE, _page_key(code, title) + "|dirty", True)
+
+    due = [p for p in pages if _needs_read(ctx, code, p)]
+    if not due:
+        report.unchanged += len(pages)
+        _advance_rc_cursor(ctx, code)
+        return
+    to_read = [p.title for p in due] + ([settings.run_page] if settings.run_page else [])
+    states = wiki.read_pages(to_read)
+    if settings.run_page:
+        run_page = states[settings.run_page]
+        if not run_page.exists or run_page.text.strip() != settings.run_value:
+            report.problems.append(f"wiki {code}: emergency stop: {settings.run_page} does not say "
+                                   f"{settings.run_value!r}; no edits on {code}")
+            return
+    report.unchanged += len(pages) - len(due)
+    for plan in due:
+        try:
+            _sync_page(ctx, wiki, plan, states[plan.title], report)
+        except Blocked:
+            raise
+        except (TargetError, TransientError) as exc:
+            # One page's trouble never stops the others (archivebot's process_page).
+            report.problems.append(str(exc))
+    _advance_rc_cursor(ctx, code)
+
+
+def _needs_read(ctx, code, plan: _PagePlan) -> bool:
+    if ctx.store.get(NS_PAGE, _page_key(code, plan.title) + "|dirty"):
+        return True
+    for table, body in plan.tables:
+        if ctx.store.get(NS_RENDERED, _page_key(code, plan.title, table.id)) != body_hash(body):
+            return True
+        if ctx.store.get(NS_PENDING, _page_key(code, plan.title, table.id)):
+            return True
+    return False
+
+
+def _touched_by_others(ctx, wiki, code, titles) -> set[str]:
+    """Watched pages someone other than the bot edited since the last cycle: one request."""
+    cursor = ctx.store.get(NS_RC, code)
+    if cursor is None:
+        ctx.store.put(NS_RC, code + "|pending", {"timestamp": wiki.server_time(), "rcid": 0})
+        return set(titles)  # first cycle: every page is read anyway
+    since = datetime.strptime(cursor["timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    if datetime.fromtimestamp(ctx.clock(), timezone.utc) - since > RC_MAX_AGE:
+        log.warning("wiki %s: recent changes cursor is older than %s; reading every page", code, RC_MAX_AGE,
+                    extra={"job": JOB})
+        ctx.store.put(NS_RC, code + "|pending", {"timestamp": wiki.server_time(), "rcid": 0})
+        return set(titles)
+    changes = wiki.recent_changes(cursor["timestamp"])
+    watched = {_normal(t) for t in titles}
+    touched = set()
+    newest = dict(cursor)
+    for rc in changes:
+        if rc.rcid <= cursor["rcid"]:
+            continue
+        newest = {"timestamp": rc.timestamp, "rcid": rc.rcid}
+        if rc.user != wiki.settings.username and _normal(rc.title) in watched:
+            touched.add(next(t for t in titles if _normal(t) == _normal(rc.title)))
+    ctx.store.put(NS_RC, code + "|pending", newest)
+    return touched
+
+
+def _advance_rc_cursor(ctx, code):
+    # Only after the touched pages were marked dirty (stored) may the cursor move on.
+    pending = ctx.store.get(NS_RC, code + "|pending")
+    if pending and not ctx.dry_run:
+        ctx.store.put(NS_RC, code, pending)
+
+
+def _normal(title: str) -> str:
+    title = title.replace("_", " ").strip()
+    return title[:1].upper() + title[1:]
+
+
+def _sync_page(ctx: JobContext, wiki, plan: _PagePlan, page, report: JobReport) -> None:
+    code, title = plan.wiki, plan.title
+    label = f"wiki {code} page {title!r}"
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        if not page.exists:
+            raise TargetError(f"{label}: the page does not exist; create it with the table markers")
+        if not bot_may_edit(page.text, wiki.settings.username):
+            raise TargetError(f"{label}: the page excludes the bot ({{{{nobots}}}} or {{{{bots}}}}); left alone")
+        new_text, applied, held, total_rows = _apply_tables(ctx, code, plan, page.text, report)
+        if new_text == page.text:
+            _remember(ctx, code, plan, applied, held)
+            report.unchanged += 1
+            return
+        interval = wiki.settings.min_edit_interval_minutes * 60
+        last = ctx.store.get(NS_PAGE, _page_key(code, title) + "|edited", 0)
+        if interval and ctx.clock() - last < interval:
+            report.held.append(f"{label}: edited less than {wiki.settings.min_edit_interval_minutes:g} min ago; "
+                               f"update deferred")
+            return
+        if ctx.dry_run:
+            ctx.out.write(unified_diff(page.text, new_text, f"{code}:{title}"))
+            report.would_save.append((code, title))
+            return
+        lang = wiki.settings.language
+        summary = messages.status_summary(lang, [t.id for t, _ in plan.tables if t.id in applied], total_rows)
+        key = f"status:{code}:{title}:{page.revid}:{hashlib.sha256(new_text.encode()).hexdigest()[:16]}"
+        try:
+            revid = wiki.save(page, new_text, summary)
+        except EditConflict:
+            log.info("%s: edit conflict, re-reading (attempt %d)", label, attempt, extra={"job": JOB})
+            page = wiki.read_pages([title])[title]
+            continue
+        except UncertainWriteError as exc:
+            # The next cycle re-reads the page and compares: a save that happened is then a no-op.
+            ctx.store.put(NS_PAGE, _page_key(code, title) + "|dirty", True)
+            raise TransientError(f"{label}: {exc}") from None
+        ctx.store.record_post(key, "edit", f"{code}:{title}", revid)
+        ctx.store.put(NS_PAGE, _page_key(code, title) + "|edited", ctx.clock())
+        _remember(ctx, code, plan, applied, held)
+        report.saved.append((code, title, revid))
+        log.info("%s: saved revision %s", label, revid, extra={"job": JOB})
+        return
+    raise TargetError(f"{label}: still in edit conflict after {CONFLICT_ATTEMPTS} attempts; will retry next cycle")
+
+
+def _apply_tables(ctx, code, plan: _PagePlan, text: str, report: JobReport):
+    """Place every table of this page into `text`; return (text, applied ids, held ids, rows)."""
+    applied: dict[str, str] = {}
+    held: dict[str, str] = {}
+    total_rows = 0
+    for table, body in plan.tables:
+        pending_key = _page_key(code, plan.title, table.id)
+        try:
+            edit: TableEdit = plan_table_edit(text, table.id, body, max_drop_share=table.max_drop_share,
+                                              confirmed_hash=ctx.store.get(NS_PENDING, pending_key))
+        except RegionError as exc:
+            report.problems.append(f"wiki {code} page {plan.title!r}: {exc}; table {table.id} not written")
+            continue
+        if edit.action == "hold-shrink":
+            held[table.id] = body_hash(body)
+            report.held.append(
+                f"wiki {code} page {plan.title!r}: table {table.id} would drop {len(edit.dropped)} of "
+                f"{len(edit.old_ids)} rows; held until a second cycle confirms it or a human edits the table")
+            continue
+        text = edit.new_text
+        applied[table.id] = body_hash(body)
+        total_rows += len(edit.new_ids)
+    return text, applied, held, total_rows
+
+
+def _remember(ctx, code, plan: _PagePlan, applied: dict[str, str], held: dict[str, str]) -> None:
+    if ctx.dry_run:
+        return
+    for table_id, digest in applied.items():
+        ctx.store.put(NS_RENDERED, _page_key(code, plan.title, table_id), digest)
+        ctx.store.delete(NS_PENDING, _page_key(code, plan.title, table_id))
+    for table_id, digest in held.items():
+        ctx.store.put(NS_PENDING, _page_key(code, plan.title, table_id), digest)
+    if not held:
+        ctx.store.delete(NS_PAGE, _page_key(code, plan.title) + "|dirty")

@@ -1,0 +1,83 @@
+"""The Jinja2 environment: strict, escaping every inserted value for its markup.
+
+Templates are named `<document>.<lang>.<markup>.j2` (e.g. `status_table.cs.wiki.j2`).
+Every value printed with `{{ … }}` is escaped for the template's markup unless a
+filter of ours marked it as already-safe markup, so a forgotten filter can never
+let a task title inject wikitext.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import jinja2
+from babel.dates import format_date
+
+from bot.render import messages
+from bot.render.escape import remarkup_inline, wikitext_inline
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
+NBSP = "&nbsp;"
+
+
+class Markup(str):
+    """Text that is already valid markup for the target (produced by our own filters)."""
+
+
+def _finalizer(escape):
+    def finalize(value):
+        if isinstance(value, Markup):
+            return value
+        if value is None:
+            raise jinja2.UndefinedError("a template printed None")
+        return escape(str(value))
+    return finalize
+
+
+def make_environment(markup: str, template_dir: Path = TEMPLATE_DIR) -> jinja2.Environment:
+    escape = {"wiki": wikitext_inline, "remarkup": remarkup_inline}[markup]
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir)),
+        undefined=jinja2.StrictUndefined,
+        finalize=_finalizer(escape),
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        date=local_date,
+        status=lambda s, lang: messages.status_label(lang, s),
+        priority=lambda p, lang: messages.priority_label(lang, p),
+        tasklink=task_link if markup == "wiki" else lambda t: Markup(f"T{int(t.id)}"),
+        plural=lambda n, table, lang: messages.plural(getattr(messages, table), lang, int(n)),
+    )
+    return env
+
+
+def local_date(epoch: int, lang: str, tz: str) -> Markup:
+    """A date in the wiki's language and time zone, e.g. `24.&nbsp;11.&nbsp;2026` on cs.
+
+    Czech typography keeps a date on one line, hence non-breaking spaces.
+    """
+    moment = datetime.fromtimestamp(int(epoch), timezone.utc).astimezone(ZoneInfo(tz))
+    text = format_date(moment, format="medium", locale=lang)
+    if lang == "cs":
+        text = text.replace(" ", NBSP)
+    return Markup(text.replace("<", "").replace("{", ""))
+
+
+def task_link(task) -> Markup:
+    return Markup(f"[[phab:T{int(task.id)}|T{int(task.id)}]]")
+
+
+class Renderer:
+    """Renders named documents for a language; one environment per markup."""
+
+    def __init__(self, template_dir: Path = TEMPLATE_DIR):
+        self._envs = {m: make_environment(m, template_dir) for m in ("wiki", "remarkup")}
+
+    def render(self, document: str, lang: str, markup: str, **context) -> str:
+        template = self._envs[markup].get_template(f"{document}.{lang}.{markup}.j2")
+        return template.render(lang=lang, **context)
