@@ -1,0 +1,94 @@
+"""Config: the shipped files load; every mistake is one line naming file and key, exit code 2."""
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.cli import main
+from bot.errors import ConfigError
+from bot.settings import load_settings, parse_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = yaml.safe_load((ROOT / "config/demo.yaml").read_text())
+
+
+@pytest.mark.parametrize("name", ["demo.yaml", "growth.yaml"])
+def test_shipped_configs_load(name):
+    s = load_settings(ROOT / "config" / name)
+    assert s.status_tables and set(s.wikis) == {"cs", "ko"}
+
+
+def mutate(path, value):
+    data = copy.deepcopy(DEMO)
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    if value is KeyError:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize("path,value,message", [
+    (("bot", "user_agent"), "ambassador-bot/1", "bot.user_agent: must include a contact"),
+    (("bot", "colour"), "blue", "bot.colour: unknown key"),
+    (("phabricator", "url"), "ftp://x", "phabricator.url: must be an http(s) URL"),
+    (("phabricator", "url"), KeyError, "phabricator.url: is required"),
+    (("phabricator", "timeout"), "fast", "phabricator.timeout: must be int or float"),
+    (("phabricator", "page_size"), 500, "phabricator.page_size: must be between 1 and 100"),
+    (("phabricator", "token_env"), "my token", "phabricator.token_env: must be an environment variable name"),
+    (("wikis", "cs", "timezone"), "Mars/Olympus", "wikis.cs.timezone: unknown time zone"),
+    (("wikis", "cs", "language"), "de", "wikis.cs.language: must be one of cs, ko, en"),
+    (("wikis", "cs", "api_url"), "https://cs.wikipedia.org/wiki/", "wikis.cs.api_url: must end with api.php"),
+    (("wikis", "cs", "throttle_seconds"), True, "wikis.cs.throttle_seconds: must be a number"),
+    (("wikis",), {}, "wikis: must name at least one wiki"),
+    (("status_tables", 0, "query", "statuses"), ["opened"], "status_tables[0].query.statuses[0]: unknown status"),
+    (("status_tables", 0, "query", "projects"), ["#growth-team"], "write the project slug without '#'"),
+    (("status_tables", 0, "pages"), {"de": "X"}, "status_tables[0].pages.de: unknown key"),
+    (("status_tables", 0, "sort"), ["size"], "status_tables[0].sort[0]: unknown sort key"),
+    (("status_tables", 0, "max_drop_share"), 0, "status_tables[0].max_drop_share: must be in (0, 1]"),
+    (("status_tables", 0, "id"), "Growth Current", "status_tables[0].id: must be lowercase"),
+])
+def test_bad_config_names_file_key_and_problem(path, value, message):
+    with pytest.raises(ConfigError) as err:
+        parse_settings(mutate(path, value), Path("cfg.yaml"))
+    assert str(err.value).startswith("cfg.yaml: ") and message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_yaml_syntax_error_names_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("bot:\n  user_agent: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: not valid YAML at line \d+"):
+        load_settings(bad)
+
+
+def test_cli_exit_code_2_and_one_line_for_bad_config(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(mutate(("wikis", "cs", "timezone"), "Nowhere")))
+    assert main(["--config", str(bad), "check-config"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "wikis.cs.timezone: unknown time zone" in err and "Traceback" not in err
+
+
+def test_cli_missing_config_file(capsys):
+    assert main(["--config", "/nonexistent/x.yaml", "once", "status-sync"]) == 2
+    assert "config file not found" in capsys.readouterr().err
+
+
+def test_cli_missing_token_is_named(monkeypatch, capsys):
+    monkeypatch.delenv("AMBASSADOR_CONDUIT_TOKEN", raising=False)
+    assert main(["--config", str(ROOT / "config/demo.yaml"), "once", "status-sync"]) == 2
+    assert "set the environment variable AMBASSADOR_CONDUIT_TOKEN" in capsys.readouterr().err
+
+
+def test_python_m_bot_runs_without_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "bot", "--config", str(tmp_path / "none.yaml"), "check-config"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "config file not found" in proc.stderr
