@@ -10,15 +10,14 @@ import argparse
 import logging
 import os
 import sys
-from pathlib import Path
 
 from bot import __version__
 from bot.errors import BotError, ConfigError
-from bot.settings import Settings, load_settings
+from bot.jobs.registry import JOBS, build_context, run_job
+from bot.settings import load_settings
 
 log = logging.getLogger("bot")
 DEFAULT_CONFIG = os.environ.get("AMBASSADOR_CONFIG", "config/demo.yaml")
-JOBS = ("status-sync",)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,35 +40,6 @@ def configure_logging(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # pywikibot is chatty at INFO; its warnings still show.
     logging.getLogger("pywiki").setLevel(logging.WARNING)
-
-
-def build_context(settings: Settings, *, dry_run: bool = False):
-    from bot.adapters.phab import ConduitClient
-    from bot.adapters.wiki import WikiClient
-    from bot.jobs.base import JobContext
-    from bot.store import open_store
-
-    token = settings.phabricator.token()
-    for wiki in settings.wikis.values():
-        wiki.password()  # fail before any request when a secret is missing
-    store = open_store(settings.state_url)
-    phab = ConduitClient(settings.phabricator.url, token, settings.user_agent,
-                         timeout=settings.phabricator.timeout, page_size=settings.phabricator.page_size)
-    workdir = settings.pywikibot_dir or _default_pywikibot_dir(settings)
-    wikis = {code: WikiClient(ws, settings.user_agent, workdir) for code, ws in settings.wikis.items()}
-    return JobContext(settings=settings, store=store, phab=phab, wikis=wikis, dry_run=dry_run)
-
-
-def _default_pywikibot_dir(settings: Settings) -> Path:
-    if settings.state_url.startswith("sqlite:///"):
-        return Path(settings.state_url[len("sqlite:///"):]).parent / "pywikibot"
-    return Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "ambassador-bot" / "pywikibot"
-
-
-def run_job(name: str, ctx):
-    from bot.jobs import status_sync
-
-    return {"status-sync": status_sync.run}[name](ctx)
 
 
 def main(argv: list[str] | None = None) -> int:

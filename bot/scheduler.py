@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 def run_forever(settings: Settings, *, dry_run: bool = False, interval_minutes: float = 10.0) -> int:
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    from bot.cli import build_context, run_job
+    from bot.jobs.registry import build_context, run_job
 
     ctx = build_context(settings, dry_run=dry_run)
     scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
