@@ -163,7 +163,9 @@ class WikiClient:
         return site
 
     def _write_password(self, family: str, s: WikiSettings, password: str) -> None:
-        path = self._workdir / "passwords.py"
+        from pywikibot import config
+
+        path = Path(config.password_file)
         lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if f"'{family}'" not in ln]
         secret = f"BotPassword({s.botpassword_app!r}, {password!r})" if s.botpassword_app else repr(password)
         lines.append(f"({family!r}, {family!r}, {s.username!r}, {secret})")

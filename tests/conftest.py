@@ -1,0 +1,68 @@
+"""Shared fixtures: the real local MediaWiki farm and the Conduit sandbox.
+
+Both are started once per test session by the suite itself. Without root and
+without MediaWiki's packages the integration tests are skipped with a message
+saying what to install; under CI=true a skip is a failure.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+IN_CI = os.environ.get("CI") == "true"
+
+
+def unavailable(reason: str):
+    if IN_CI:
+        pytest.fail(f"integration test cannot run in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def pywikibot_dir():
+    """One private pywikibot folder per test session (pywikibot reads its config once per process)."""
+    path = Path(tempfile.mkdtemp(prefix="ambassador-pwb-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mediawiki_farm(tmp_path_factory):
+    from sandbox.mediawiki import MediaWikiFarm, MediaWikiUnavailable
+
+    farm = MediaWikiFarm(tmp_path_factory.mktemp("mediawiki"), codes=("cs", "ko", "en"))
+    try:
+        farm.ensure_code()
+        farm.setup()
+        farm.start()
+    except MediaWikiUnavailable as exc:
+        unavailable(str(exc))
+    yield farm
+    farm.stop()
+
+
+@pytest.fixture(scope="session")
+def conduit_server():
+    from sandbox.conduit import ConduitSandbox
+
+    server = ConduitSandbox()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def conduit(conduit_server):
+    conduit_server.reset()
+    conduit_server.clear_request_log()
+    return conduit_server
+
+
+@pytest.fixture
+def wikis(mediawiki_farm):
+    mediawiki_farm.reset()
+    return mediawiki_farm

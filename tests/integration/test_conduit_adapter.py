@@ -1,0 +1,185 @@
+"""The Conduit adapter against the Conduit sandbox (real wire format on 127.0.0.1)."""
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+
+import pytest
+
+from bot.adapters.phab import ConduitClient
+from bot.errors import AuthError, ConfigError, PartialData, ServerError, TransientError, UncertainWriteError
+
+UA = "ambassador-bot-tests/0.1 (test@example.org)"
+
+
+def client(conduit, **kw):
+    kw.setdefault("sleep", lambda s: None)
+    return ConduitClient(conduit.url, kw.pop("token", conduit.bot_token), UA, **kw)
+
+
+def test_search_follows_the_cursor_to_the_end(conduit):
+    project = conduit.create_project("Growth-Team", "growth-team")
+    for i in range(250):
+        conduit.create_task(f"Task {i}", projects=[project])
+    c = client(conduit)
+    conduit.clear_request_log()
+    tasks = c.search_tasks(projects=[project])
+    assert len(tasks) == 250 and len({t.id for t in tasks}) == 250
+    assert [m for m, _ in conduit.requests] == ["maniphest.search"] * 3   # pages of 100
+    assert all(p.get("limit") == 100 for _, p in conduit.requests)
+
+
+def test_incremental_fetch_uses_modified_start(conduit):
+    project = conduit.create_project("Growth-Team", "growth-team")
+    conduit.clock = lambda: 1_795_000_000
+    old = conduit.create_task("old", projects=[project])
+    conduit.clock = lambda: 1_795_000_100
+    new = conduit.create_task("new", projects=[project])
+    tasks = client(conduit).search_tasks(projects=[project], modified_start=1_795_000_050)
+    assert [t.id for t in tasks] == [new] and old != new
+
+
+def test_view_policy_and_owner_are_read(conduit):
+    project = conduit.create_project("Growth-Team", "growth-team")
+    conduit.create_task("Security: leak", projects=[project], view_policy="users", owner="bob")
+    c = client(conduit)
+    (task,) = c.search_tasks(projects=[project])
+    assert task.view_policy == "users" and not task.is_public
+    assert c.user_names([task.owner_phid]) == {task.owner_phid: "bob"}
+
+
+def test_unknown_project_is_a_config_error(conduit):
+    with pytest.raises(ConfigError, match="unknown Phabricator project.*no-such"):
+        client(conduit).project_phids(["no-such"])
+
+
+def test_project_slug_resolves(conduit):
+    phid = conduit.create_project("Growth-Team", "growth-team")
+    assert client(conduit).project_phids(["growth-team"]) == {"growth-team": phid}
+
+
+def test_bad_token_is_an_auth_error_with_the_server_message(conduit):
+    with pytest.raises(AuthError, match="ERR-INVALID-AUTH"):
+        client(conduit, token="api-" + "x" * 28).whoami()
+
+
+def test_error_code_becomes_typed_error(conduit):
+    with pytest.raises(ServerError) as err:
+        client(conduit).call("maniphest.edit", {"objectIdentifier": "T999", "transactions": []}, write=True)
+    assert err.value.code == "ERR-CONDUIT-CORE"
+
+
+def test_reads_are_retried_on_5xx(conduit):
+    conduit.fail_next("user.whoami", count=2, mode="http500")
+    assert client(conduit).whoami()["userName"] == "GrowthBot"
+    assert [m for m, _ in conduit.requests].count("user.whoami") >= 1
+
+
+def test_reads_give_up_after_attempts(conduit):
+    conduit.fail_next("user.whoami", count=10, mode="http500")
+    with pytest.raises(TransientError):
+        client(conduit, read_attempts=3).whoami()
+
+
+def test_paging_failure_midway_is_partial_data(conduit):
+    project = conduit.create_project("Growth-Team", "growth-team")
+    for i in range(150):
+        conduit.create_task(f"Task {i}", projects=[project])
+    c = client(conduit, read_attempts=2)
+    original = c.call
+
+    def fail_second_page(method, params=None, write=False):
+        if params and params.get("after"):
+            raise TransientError("boom")
+        return original(method, params, write=write)
+    c.call = fail_second_page
+    with pytest.raises(PartialData, match="stopped after 1 page"):
+        c.search_tasks(projects=[project])
+
+
+def test_slow_write_is_sent_once(conduit):
+    """python-phabricator would resend this POST after the read timeout (4 comments)."""
+    project = conduit.create_project("Growth-Team", "growth-team")
+    task_id = conduit.create_task("Slow", projects=[project])
+    conduit.set_delay("maniphest.edit", 2.5)
+    c = client(conduit, timeout=1)
+    with pytest.raises(UncertainWriteError):
+        c.comment(task_id, "hello once")
+    conduit.set_delay("maniphest.edit", 0)
+    import time
+    time.sleep(2)  # let the server finish the request it is still answering
+    assert [x["text"] for x in conduit.comments(task_id)] == ["hello once"]
+    assert [m for m, _ in conduit.requests].count("maniphest.edit") == 1
+
+
+def test_one_session_for_all_methods(conduit):
+    c = client(conduit)
+    c.whoami()
+    c.call("conduit.ping")
+    c.call("maniphest.status.search")
+    assert {id(r.session) for r in c._resources.values()} == {id(c.session)}
+
+
+def test_transaction_search_is_usable(conduit):
+    project = conduit.create_project("Growth-Team", "growth-team")
+    task_id = conduit.create_task("T", projects=[project])
+    c = client(conduit)
+    c.comment(task_id, "a comment")
+    comments = [t for t in c.transactions(f"T{task_id}") if t["type"] == "comment"]
+    assert comments and comments[0]["comments"][0]["content"]["raw"] == "a comment"
+
+
+def test_unreachable_server_is_transient():
+    c = ConduitClient("http://127.0.0.1:9/", "api-" + "a" * 28, UA, read_attempts=1, timeout=2)
+    with pytest.raises(TransientError, match="cannot connect"):
+        c.whoami()
+
+
+def test_user_agent_is_ours_not_the_packages():
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            seen.append(self.headers["User-Agent"])
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.dumps({"result": {"userName": "x"}, "error_code": None, "error_info": None}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        ConduitClient(f"http://127.0.0.1:{server.server_address[1]}/", "api-" + "a" * 28, UA).whoami()
+    finally:
+        server.shutdown()
+    assert seen == [UA]
+
+
+def test_malformed_answer_is_an_error_with_context():
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = b"<html>Fatal error</html>"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        c = ConduitClient(f"http://127.0.0.1:{server.server_address[1]}/", "api-" + "a" * 28, UA, read_attempts=1)
+        with pytest.raises(TransientError, match="user.whoami.*malformed answer"):
+            c.whoami()
+        with pytest.raises(UncertainWriteError, match="malformed answer"):
+            c.comment(1, "x")
+    finally:
+        server.shutdown()
