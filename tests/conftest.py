@@ -65,4 +65,16 @@ def conduit(conduit_server):
 @pytest.fixture
 def wikis(mediawiki_farm):
     mediawiki_farm.reset()
+    forget_pywikibot_sessions()
     return mediawiki_farm
+
+
+def forget_pywikibot_sessions():
+    """Restoring a wiki's database drops its sessions: make pywikibot log in afresh."""
+    import sys
+    pywikibot = sys.modules.get("pywikibot")
+    if pywikibot is None:
+        return
+    from pywikibot.comms import http
+    http.cookie_jar.clear()
+    pywikibot._sites.clear()

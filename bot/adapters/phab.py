@@ -65,6 +65,7 @@ class ConduitClient:
         self.read_attempts = read_attempts
         self.backoff = backoff
         self._sleep = sleep
+        self._token = token
         self.session = _AgentSession(user_agent)
         self._api = phabricator.Phabricator(host=self.url + "api/", token=token, timeout=timeout)
         self._api.connect()  # with a token this only sets the __conduit__ field; no request
@@ -102,6 +103,15 @@ class ConduitClient:
         raise AssertionError("unreachable")
 
     def _call_once(self, method: str, params: dict, write: bool) -> Any:
+        try:
+            return self._call_raw(method, params, write)
+        except (AuthError, ServerError, TransientError) as exc:
+            # Phorge echoes a refused token in error_info; it must not reach a log.
+            if self._token in str(exc):
+                exc.args = (str(exc).replace(self._token, _redacted(self._token)),)
+            raise
+
+    def _call_raw(self, method: str, params: dict, write: bool) -> Any:
         where = f"Conduit {method} at {self.url}"
         try:
             result = self._resource(method)(**params)
@@ -247,6 +257,10 @@ def task_from_conduit(row: dict) -> Task:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ServerError(f"maniphest.search: a task has an unexpected shape ({type(exc).__name__}: {exc})") from None
+
+
+def _redacted(token: str) -> str:
+    return token[:4] + "…(redacted)"
 
 
 def _plain(result: Any) -> Any:

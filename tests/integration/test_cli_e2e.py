@@ -1,0 +1,72 @@
+"""The CLI against the real local servers: one-line errors and exit codes."""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from bot.cli import main
+from tests.integration.helpers import STATUS_PAGES, config_data, page_with_markers, set_secrets
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def config_file(wikis, conduit, tmp_path, pywikibot_dir, monkeypatch):
+    conduit.create_project("Growth-Team", "growth-team")
+    set_secrets(monkeypatch, wikis, conduit)
+
+    def write(**changes):
+        data = config_data(wikis, conduit, tmp_path, pywikibot_dir)
+        for dotted, value in changes.items():
+            node = data
+            *path, last = dotted.split(".")
+            for k in path:
+                node = node[int(k) if k.isdigit() else k]
+            node[last] = value
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        return str(path)
+    return write
+
+
+def test_once_status_sync_succeeds(config_file, wikis, capsys):
+    for code in ("cs", "ko"):
+        wikis.api(code, wikis.wikis[code].human).edit(STATUS_PAGES[code], page_with_markers(), "x")
+    assert main(["--config", config_file(), "once", "status-sync"]) == 0
+    out = capsys.readouterr().out
+    assert "saved cs:Wikipedie:Growth/Stav" in out and "2 saved" in out
+
+
+def test_dry_run_cli_prints_diff(config_file, wikis, capsys):
+    wikis.api("cs", wikis.wikis["cs"].human).edit(STATUS_PAGES["cs"], page_with_markers(), "x")
+    wikis.api("ko", wikis.wikis["ko"].human).edit(STATUS_PAGES["ko"], page_with_markers(), "x")
+    assert main(["--config", config_file(), "once", "status-sync", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "--- cs:Wikipedie:Growth/Stav (current)" in out and "would be saved (dry run)" in out
+
+
+def test_bad_token(config_file, monkeypatch, capsys):
+    monkeypatch.setenv("AMBASSADOR_CONDUIT_TOKEN", "api-" + "z" * 28)
+    assert main(["--config", config_file(), "once", "status-sync"]) == 3
+    err = capsys.readouterr().err.strip()
+    assert "ERR-INVALID-AUTH" in err and err.count("\n") == 0 and "api-zzzz" not in err
+
+
+def test_unknown_project(config_file, capsys):
+    path = config_file(**{"status_tables.0.query.projects": ["no-such-project"]})
+    assert main(["--config", path, "once", "status-sync"]) == 2
+    assert "unknown Phabricator project(s)" in capsys.readouterr().err
+
+
+def test_unreachable_conduit(config_file, capsys):
+    path = config_file(**{"phabricator.url": "http://127.0.0.1:9/"})
+    assert main(["--config", path, "once", "status-sync"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot connect" in err and "127.0.0.1:9" in err
+
+
+def test_wrong_wiki_password(config_file, monkeypatch, capsys):
+    monkeypatch.setenv("AMBASSADOR_TEST_CS_PASSWORD", "0" * 32)
+    assert main(["--config", config_file(), "once", "status-sync"]) == 3
+    err = capsys.readouterr().err
+    assert "login" in err and "0" * 32 not in err
