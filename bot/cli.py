@@ -28,8 +28,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("check-config", help="validate the config and that its secrets are set")
     once = sub.add_parser("once", help="run one job once and exit")
-    once.add_argument("job", choices=JOBS)
+    once.add_argument("job", choices=list(JOBS))
     once.add_argument("--dry-run", action="store_true", help="print a diff of every page it would save; save nothing")
+    news = sub.add_parser("newsletter", help="draft, approve, publish or inspect a newsletter edition")
+    news.add_argument("action", choices=["draft", "approve", "publish", "status"])
+    news.add_argument("--edition", required=True, help="edition id, e.g. 2026-12")
+    news.add_argument("--wiki", action="append", help="limit to this wiki (repeatable); default: all")
+    news.add_argument("--dry-run", action="store_true", help="print what would be posted where; post nothing")
     run = sub.add_parser("run", help="run every job on its schedule until stopped (the Procfile worker)")
     run.add_argument("--dry-run", action="store_true")
     return parser
@@ -56,6 +61,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "once":
             ctx = build_context(settings, dry_run=args.dry_run)
             report = run_job(args.job, ctx)
+            _print_report(report)
+            return 0 if report.ok else 1
+        if args.command == "newsletter":
+            from bot.jobs import newsletter
+            ctx = build_context(settings, dry_run=args.dry_run)
+            report = newsletter.command(ctx, args.action, args.edition, args.wiki or list(settings.wikis))
             _print_report(report)
             return 0 if report.ok else 1
         if args.command == "run":

@@ -7,6 +7,7 @@ variables that hold them.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -97,7 +98,26 @@ class Settings:
     status_tables: tuple[StatusTable, ...] = ()
     pywikibot_dir: Path | None = None
     full_refresh_hours: float = 24.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    # Parsed optional sections (newsletters, feedback, mentions, schedule, ...), by top-level key.
+    sections: dict[str, Any] = field(default_factory=dict)
+
+    def section(self, name: str):
+        """The parsed section, or None when the config does not have it."""
+        return self.sections.get(name)
+
+
+# Optional top-level sections, each parsed by its own module: "module:function".
+# The function gets (reader, raw_value, settings_so_far) and returns a frozen object.
+SECTION_PARSERS = {
+    "newsletters": "bot.settings_newsletter:parse",
+    "feedback": "bot.settings_feedback:parse",
+    "mentions": "bot.settings_feedback:parse_mentions",
+    "schedule": "bot.settings_schedule:parse",
+    "webhook": "bot.settings_schedule:parse_webhook",
+    "status_page": "bot.settings_schedule:parse_status_page",
+    "reports": "bot.settings_reports:parse",
+    "templates": "bot.settings_reports:parse_templates",
+}
 
 
 class _Reader:
@@ -185,7 +205,8 @@ def parse_settings(data: Any, path: Path) -> Settings:
     r = _Reader(path)
     if data is None:
         raise r.fail("(top)", "the file is empty")
-    top = r.mapping(data, "", {"bot", "phabricator", "wikis", "status_tables"}, {"bot", "phabricator", "wikis"})
+    top = r.mapping(data, "", {"bot", "phabricator", "wikis", "status_tables", *SECTION_PARSERS},
+                    {"bot", "phabricator", "wikis"})
 
     b = r.mapping(top["bot"], "bot", {"user_agent", "state_url", "pywikibot_dir", "full_refresh_hours"}, {"user_agent"})
     user_agent = r.typed(b["user_agent"], "bot.user_agent", str, _user_agent)
@@ -221,8 +242,15 @@ def parse_settings(data: Any, path: Path) -> Settings:
             raise r.fail("status_tables", f"duplicate table id {t.id!r}")
         seen.add(t.id)
 
-    return Settings(path=path, user_agent=user_agent, state_url=_sqlite_relative(path, state_url), phabricator=phab,
-                    wikis=wikis, status_tables=tables, pywikibot_dir=pywikibot_dir, full_refresh_hours=full_refresh)
+    settings = Settings(path=path, user_agent=user_agent, state_url=_sqlite_relative(path, state_url),
+                        phabricator=phab, wikis=wikis, status_tables=tables, pywikibot_dir=pywikibot_dir,
+                        full_refresh_hours=full_refresh)
+    for name, target in SECTION_PARSERS.items():
+        if name in top:
+            module_name, func_name = target.split(":")
+            parser = getattr(importlib.import_module(module_name), func_name)
+            settings.sections[name] = parser(r, top[name], settings)
+    return settings
 
 
 def _user_agent(v: str) -> str | None:
@@ -309,3 +337,9 @@ def _parse_table(r: _Reader, i: int, t: Any, wikis: dict[str, WikiSettings]) -> 
         max_drop_share=float(r.typed(t.get("max_drop_share", 0.5), f"{key}.max_drop_share", (int, float),
                                      lambda v: None if 0 < v <= 1 else "must be in (0, 1]")),
     )
+
+
+# Public names for the section parsers in bot/settings_*.py.
+Reader = _Reader
+non_empty = _non_empty
+env_name = _env_name

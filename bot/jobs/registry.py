@@ -6,7 +6,13 @@ from pathlib import Path
 
 from bot.settings import Settings
 
-JOBS = ("status-sync",)
+# Job name -> "module:function"; every function takes a JobContext and returns a JobReport.
+JOBS = {
+    "status-sync": "bot.jobs.status_sync:run",
+    "feedback": "bot.jobs.feedback:run",
+    "mentions": "bot.jobs.mentions:run",
+    "weekly-report": "bot.jobs.weekly_report:run",
+}
 
 
 def build_context(settings: Settings, *, dry_run: bool = False):
@@ -32,7 +38,12 @@ def _default_pywikibot_dir(settings: Settings) -> Path:
     return Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "ambassador-bot" / "pywikibot"
 
 
-def run_job(name: str, ctx):
-    from bot.jobs import status_sync
+def job_function(name: str):
+    import importlib
 
-    return {"status-sync": status_sync.run}[name](ctx)
+    module_name, func_name = JOBS[name].split(":")
+    return getattr(importlib.import_module(module_name), func_name)
+
+
+def run_job(name: str, ctx):
+    return job_function(name)(ctx)
