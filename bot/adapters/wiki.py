@@ -35,8 +35,6 @@ _pywikibot = None
 
 USER_CONFIG = """\
 # Written by ambassador-bot; regenerated on every start. Edit the bot's YAML config instead.
-family_files = {{}}
-usernames = {{}}
 password_file = {password_file!r}
 put_throttle = 0
 minthrottle = 0
@@ -66,8 +64,8 @@ def pywikibot_module(workdir: Path, user_agent: str):
         (workdir / "user-config.py").write_text(USER_CONFIG.format(
             password_file=str(password_file),
             max_retries=int(os.environ.get("AMBASSADOR_WIKI_MAX_RETRIES", 5)),
-            retry_wait=float(os.environ.get("AMBASSADOR_WIKI_RETRY_WAIT", 5)),
-            retry_max=float(os.environ.get("AMBASSADOR_WIKI_RETRY_MAX", 60)),
+            retry_wait=int(os.environ.get("AMBASSADOR_WIKI_RETRY_WAIT", 5)),
+            retry_max=int(os.environ.get("AMBASSADOR_WIKI_RETRY_MAX", 60)),
             user_agent=user_agent + " {pwb}",
         ), encoding="utf-8")
         if "pywikibot" not in sys.modules:
@@ -176,6 +174,7 @@ class WikiClient:
     # -- the choke point ---------------------------------------------------------
     def api(self, *, write: bool = False, **params) -> dict:
         """One API request through pywikibot, errors translated."""
+        site = self.site  # first: connecting configures pywikibot before anything imports it
         from pywikibot.data import api
         from pywikibot.exceptions import APIError
 
@@ -183,7 +182,7 @@ class WikiClient:
         title = params.get("title")
         if title:
             where += f" page {title!r}"
-        request = api.Request(site=self.site, parameters={"formatversion": 2, **params})
+        request = api.Request(site=site, parameters={"formatversion": 2, **params})
         self.request_count += 1
         try:
             return request.submit()

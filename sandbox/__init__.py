@@ -1,0 +1,1 @@
+"""Local sandboxes (MediaWiki farm, ...) for tests and the demo."""
