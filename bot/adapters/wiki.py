@@ -191,6 +191,52 @@ class WikiClient:
         except Exception as exc:
             raise _transport_error(exc, where, write) from None
 
+    def _write(self, params: dict[str, Any]) -> dict:
+        """Send one write exactly once.
+
+        pywikibot's Request resends a POST after a 5xx or a timeout, which would
+        duplicate a `section=new` message. Here a write is retried only when the
+        server said it did nothing (maxlag, ratelimited, readonly, badtoken);
+        anything else whose outcome is unknown raises UncertainWriteError, and the
+        caller looks at the page before trying again.
+        """
+        from pywikibot import config
+        from pywikibot.comms import http
+
+        site = self.site
+        where = f"wiki {self.code}" + (f" page {params['title']!r}" if params.get("title") else "")
+        data = {"format": "json", "formatversion": 2, "assert": "user", "maxlag": self.settings.maxlag, **params}
+        for attempt in range(1, int(config.max_retries) + 2):
+            data["token"] = site.tokens["csrf"]
+            site.throttle(write=True)
+            self.request_count += 1
+            try:
+                response = http.request(site, uri=site.apipath(), method="POST", data=data)
+                answer = response.json()
+            except Exception as exc:
+                if _refused_before_sending(exc):
+                    raise TransientError(f"{where}: cannot reach the server ({_first_line(exc)})") from None
+                raise UncertainWriteError(f"{where}: {type(exc).__name__}: {_first_line(exc)}; "
+                                          f"the write may have happened") from None
+            error = answer.get("error") if isinstance(answer, dict) else None
+            if not error:
+                if not isinstance(answer, dict):
+                    raise UncertainWriteError(f"{where}: malformed answer; the write may have happened")
+                return answer
+            code, info = str(error.get("code", "")), str(error.get("info", ""))
+            if code in ("maxlag", "ratelimited", "readonly", "badtoken") and attempt <= config.max_retries:
+                if code == "badtoken":
+                    site.tokens.clear()
+                delay = min(float(config.retry_max), max(float(response.headers.get("Retry-After") or 0),
+                                                         float(config.retry_wait) * attempt))
+                log.info("%s: %s, waiting %.0fs before trying again", where, code, delay)
+                _sleep(delay)
+                continue
+            if code == "maxlag":
+                raise TransientError(f"{where}: database lag stayed above maxlag ({info}); try later")
+            raise _api_error(code, info, where, True)
+        raise TransientError(f"{where}: gave up after {config.max_retries} retries")
+
     # -- reads --------------------------------------------------------------------
     @property
     def batch_size(self) -> int:
@@ -243,8 +289,7 @@ class WikiClient:
         5xx) or UncertainWriteError when the outcome is unknown.
         """
         params: dict[str, Any] = {"action": "edit", "title": page.title, "text": text, "summary": summary,
-                                  "bot": 1, "assert": "user", "starttimestamp": page.start_timestamp,
-                                  "token": self.site.tokens["csrf"],
+                                  "bot": 1, "starttimestamp": page.start_timestamp,
                                   "contentformat": "text/x-wiki", "contentmodel": "wikitext"}
         params["minor" if minor else "notminor"] = 1
         if page.exists:
@@ -252,7 +297,7 @@ class WikiClient:
             params["nocreate"] = 1
         else:
             params["createonly"] = 1
-        result = self.api(write=True, **params)["edit"]
+        result = self._write(params)["edit"]
         if result.get("result") != "Success":
             raise TargetError(f"wiki {self.code} page {page.title!r}: edit refused: {_first_line(result)}",
                               code=str(result.get("code") or result.get("result")))
@@ -260,13 +305,23 @@ class WikiClient:
         return int(result.get("newrevid") or page.revid)
 
     def new_section(self, title: str, heading: str, text: str, summary: str) -> int:
-        result = self.api(write=True, action="edit", title=title, section="new", sectiontitle=heading, text=text,
-                          summary=summary, bot=1, notminor=1, token=self.site.tokens["csrf"],
-                          **{"assert": "user"})["edit"]
+        result = self._write({"action": "edit", "title": title, "section": "new", "sectiontitle": heading,
+                              "text": text, "summary": summary, "bot": 1, "notminor": 1})["edit"]
         if result.get("result") != "Success":
             raise TargetError(f"wiki {self.code} page {title!r}: message refused: {_first_line(result)}")
         self.edit_count += 1
         return int(result["newrevid"])
+
+
+def _sleep(seconds: float) -> None:
+    import time
+    time.sleep(seconds)
+
+
+def _refused_before_sending(exc: Exception) -> bool:
+    text = repr(exc)
+    return any(s in text for s in ("Connection refused", "NewConnectionError", "Failed to resolve",
+                                   "Name or service not known"))
 
 
 def _pages_from_query(data: dict, asked: list[str]) -> dict[str, PageState]:

@@ -1,0 +1,155 @@
+"""The MediaWiki adapter against the real local wikis."""
+from __future__ import annotations
+
+import pytest
+
+from bot.errors import EditConflict, NotFound, Protected, TransientError
+from tests.integration.helpers import make_context
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def cs(wikis, conduit, tmp_path, pywikibot_dir, monkeypatch):
+    ctx = make_context(wikis, conduit, tmp_path, pywikibot_dir, monkeypatch, codes=("cs",), tables=[])
+    return ctx.wikis["cs"], wikis.api("cs", wikis.wikis["cs"].human), wikis
+
+
+def test_reads_many_pages_in_one_batched_request(cs):
+    wiki, human, farm = cs
+    titles = [f"Wikipedie:Stránka {i}" for i in range(120)]
+    for t in titles[:5]:
+        human.edit(t, f"obsah {t}", "x")
+    wiki.site  # log in first so only reads are counted
+    before = wiki.request_count
+    pages = wiki.read_pages(titles + ["wikipedie:Stránka_0"])
+    assert wiki.batch_size == 500   # the bot group has apihighlimits
+    assert wiki.request_count - before == 1
+    assert pages["Wikipedie:Stránka 0"].text == "obsah Wikipedie:Stránka 0"
+    assert pages["wikipedie:Stránka_0"].revid == pages["Wikipedie:Stránka 0"].revid
+    assert not pages["Wikipedie:Stránka 100"].exists
+
+
+def test_same_second_human_edit_is_a_conflict_not_overwritten(cs):
+    wiki, human, farm = cs
+    title = "Wikipedie:Konflikt"
+    human.edit(title, "původní", "x")
+    page = wiki.read_pages([title])[title]
+    human.edit(title, "původní\nlidská změna", "člověk")   # same second as the read, in practice
+    with pytest.raises(EditConflict):
+        wiki.save(page, "původní\nbot", "bot")
+    assert human.page_text(title) == "původní\nlidská změna"
+
+
+def test_save_returns_new_revision_and_is_a_bot_edit(cs):
+    wiki, human, farm = cs
+    title = "Wikipedie:Bot"
+    human.edit(title, "a", "x")
+    page = wiki.read_pages([title])[title]
+    revid = wiki.save(page, "b", "shrnutí")
+    rev = human.revisions(title, limit=1)[0]
+    assert rev["revid"] == revid and rev["user"] == "TestBot" and rev["comment"] == "shrnutí"
+
+
+def test_missing_page_is_not_created_by_save_of_existing_state(cs):
+    wiki, human, farm = cs
+    title = "Wikipedie:Smazaná"
+    human.edit(title, "a", "x")
+    page = wiki.read_pages([title])[title]
+    admin = farm.api("cs", farm.wikis["cs"].admin)
+    admin.post(action="delete", title=title, token=admin.csrf())
+    with pytest.raises((NotFound, EditConflict)):
+        wiki.save(page, "b", "x")
+
+
+def test_protected_page(cs):
+    wiki, human, farm = cs
+    title = "Wikipedie:Zamčená"
+    human.edit(title, "a", "x")
+    farm.api("cs", farm.wikis["cs"].admin).protect(title, "sysop")
+    page = wiki.read_pages([title])[title]
+    assert "sysop" in page.protected_edit
+    with pytest.raises(Protected):
+        wiki.save(page, "b", "x")
+
+
+@pytest.fixture
+def proxied_cs(wikis, conduit, tmp_path, pywikibot_dir, monkeypatch):
+    """The cs wiki behind a fault-injecting proxy (MediaWiki answers maxlag only when replicated)."""
+    from tests.faultproxy import FaultProxy
+    target = wikis.wikis["cs"].api_url.rsplit("/", 1)[0]
+    proxy = FaultProxy(target, only_actions=("edit",)).start()
+    from tests.integration import helpers
+    data = helpers.config_data(wikis, conduit, tmp_path, pywikibot_dir, codes=("cs",), tables=[])
+    data["wikis"]["cs"]["api_url"] = proxy.url + "/api.php"
+    from bot.jobs.registry import build_context
+    from bot.settings import parse_settings
+    helpers.set_secrets(monkeypatch, wikis, conduit, ("cs",))
+    ctx = build_context(parse_settings(data, tmp_path / "t.yaml"))
+    from pywikibot import config
+    monkeypatch.setattr(config, "max_retries", 2)
+    monkeypatch.setattr(config, "retry_wait", 1)
+    monkeypatch.setattr(config, "retry_max", 1)
+    yield ctx.wikis["cs"], wikis.api("cs", wikis.wikis["cs"].human), proxy
+    proxy.stop()
+
+
+def test_maxlag_is_waited_out_and_the_edit_lands_once(proxied_cs):
+    wiki, human, proxy = proxied_cs
+    title = "Wikipedie:Lag"
+    human.edit(title, "a", "x")
+    page = wiki.read_pages([title])[title]
+    proxy.queue = ["maxlag"]
+    wiki.save(page, "b", "po zpoždění")
+    assert human.page_text(title) == "b" and ("maxlag", "edit") in proxy.injected
+    assert [r["comment"] for r in human.revisions(title)].count("po zpoždění") == 1
+
+
+def test_persistent_maxlag_is_a_transient_error(proxied_cs):
+    wiki, human, proxy = proxied_cs
+    title = "Wikipedie:Lag2"
+    human.edit(title, "a", "x")
+    page = wiki.read_pages([title])[title]
+    proxy.queue = ["maxlag"] * 10
+    with pytest.raises(TransientError, match="lag"):
+        wiki.save(page, "b", "x")
+    assert human.page_text(title) == "a"
+
+
+def test_recent_changes_since_a_timestamp(cs):
+    wiki, human, farm = cs
+    start = wiki.server_time()
+    human.edit("Wikipedie:RC", "a", "x")
+    changes = wiki.recent_changes(start)
+    assert [c.title for c in changes] == ["Wikipedie:RC"] and changes[0].user == "OtherUser"
+
+
+def test_new_section_after_a_read_timeout_is_not_resent(proxied_cs, monkeypatch):
+    """pywikibot's Request would resend this POST; a talk-page message must not appear twice."""
+    wiki, human, proxy = proxied_cs
+    from pywikibot import config
+    from bot.errors import UncertainWriteError
+    title = "Diskuse s wikipedistou:OtherUser"
+    human.edit(title, "Úvod.", "x")
+    wiki.site  # log in before faults start
+    monkeypatch.setattr(config, "socket_timeout", (5, 1))
+    proxy.slow_seconds = 2.5
+    proxy.queue = ["slow"]
+    with pytest.raises(UncertainWriteError):
+        wiki.new_section(title, "Zpravodaj", "Text zprávy.", "Zpravodaj")
+    import time
+    time.sleep(2)
+    assert human.page_text(title).count("Text zprávy.") == 1
+
+
+def test_server_error_on_write_is_uncertain_and_not_retried(proxied_cs):
+    wiki, human, proxy = proxied_cs
+    from bot.errors import UncertainWriteError
+    title = "Wikipedie:Chyba"
+    human.edit(title, "a", "x")
+    page = wiki.read_pages([title])[title]
+    proxy.queue = ["http503"]
+    with pytest.raises(UncertainWriteError):
+        wiki.save(page, "b", "x")
+    assert proxy.injected == [("http503", "edit")]
+    assert wiki.save(wiki.read_pages([title])[title], "b", "x") > 0
