@@ -683,8 +683,13 @@ class MediaWikiFarm:
 
     # -- servers --------------------------------------------------------------
 
-    def start(self) -> None:
-        """Start one `php -S` per wiki on a free port and wait until each answers."""
+    def start(self, ports: dict[str, int] | None = None) -> None:
+        """Start one `php -S` per wiki and wait until each answers.
+
+        Ports are free ones unless `ports` names them (the demo uses fixed ports that
+        config/demo.yaml points at).
+        """
+        self._fixed_ports = dict(ports or {})
         if not self.is_set_up:
             self.setup()
         if self.ip is None:
@@ -711,8 +716,9 @@ class MediaWikiFarm:
 
     def _start_one(self, wiki: LocalWiki, attempts: int = 5) -> None:
         last = ""
-        for _ in range(attempts):
-            wiki.port = _free_port()
+        fixed = getattr(self, "_fixed_ports", {}).get(wiki.code)
+        for _ in range(1 if fixed else attempts):
+            wiki.port = fixed or _free_port()
             env = self._env(wiki)
             env["PHP_CLI_SERVER_WORKERS"] = "4"
             log = open(wiki.root / "server.log", "ab")
