@@ -55,9 +55,9 @@ def run(ctx: JobContext) -> JobReport:
     if not tables:
         return report
     rows_by_table = {}
-    for query_key, group in _group_by_query(tables).items():
+    for fetch, group in _group_by_query(tables).items():
         try:
-            tasks = _refresh_snapshot(ctx, query_key, group[0])
+            tasks = _refresh_snapshot(ctx, fetch)
         except PartialData as exc:
             # ListeriaBot's worst bug: never render from partial data. Keep every old table.
             report.problems.append(f"{exc}; tables {', '.join(t.id for t in group)} kept as they are")
@@ -83,10 +83,38 @@ def run(ctx: JobContext) -> JobReport:
 
 # -- Phabricator side ---------------------------------------------------------------------
 
-def _group_by_query(tables) -> dict[str, list[StatusTable]]:
-    groups: dict[str, list[StatusTable]] = defaultdict(list)
+@dataclass(frozen=True)
+class _FetchGroup:
+    """Tables that can share one Conduit query: same projects and subtypes.
+
+    Each table filters its own statuses and task list locally, so twenty tables
+    on one project still cost one request per cycle.
+    """
+
+    projects: tuple[str, ...]
+    subtypes: tuple[str, ...]
+    statuses: tuple[str, ...]     # union; empty means any status
+    task_ids: tuple[int, ...]     # union; empty means any task
+
+    @property
+    def key(self) -> str:
+        return "|".join([",".join(self.projects), ",".join(self.subtypes), ",".join(self.statuses),
+                         ",".join(map(str, self.task_ids))])
+
+
+def _group_by_query(tables) -> dict[_FetchGroup, list[StatusTable]]:
+    by_scope: dict[tuple, list[StatusTable]] = defaultdict(list)
     for t in tables:
-        groups[t.query.key].append(t)
+        by_scope[(tuple(sorted(t.query.projects)), tuple(sorted(t.query.subtypes)))].append(t)
+    groups = {}
+    for (projects, subtypes), members in by_scope.items():
+        any_status = any(not t.query.statuses for t in members)
+        any_task = any(not t.query.task_ids for t in members)
+        groups[_FetchGroup(
+            projects, subtypes,
+            () if any_status else tuple(sorted({s for t in members for s in t.query.statuses})),
+            () if any_task else tuple(sorted({i for t in members for i in t.query.task_ids})),
+        )] = members
     return groups
 
 
@@ -100,39 +128,38 @@ def _project_phids(ctx: JobContext, slugs) -> list[str]:
     return [known[s] for s in slugs]
 
 
-def _refresh_snapshot(ctx: JobContext, query_key: str, table: StatusTable) -> list[Task]:
-    """Bring the stored snapshot of one query up to date; one request when nothing changed."""
-    q = table.query
-    snap = ctx.store.get(NS_SNAPSHOT, query_key) or {}
+def _refresh_snapshot(ctx: JobContext, group: _FetchGroup) -> list[Task]:
+    """Bring the stored snapshot of one fetch group up to date; one request when nothing changed."""
+    snap = ctx.store.get(NS_SNAPSHOT, group.key) or {}
     tasks = {int(k): Task.from_json(v) for k, v in snap.get("tasks", {}).items()}
     users: dict[str, str] = snap.get("users", {})
     now = ctx.clock()
     full = not snap or now - snap.get("full_at", 0) >= ctx.settings.full_refresh_hours * 3600
-    projects = _project_phids(ctx, q.projects)
+    projects = _project_phids(ctx, group.projects)
     # The incremental fetch is inclusive (modifiedStart >= cursor) so a change made in
     # the same second as the last one seen is not missed; merge_changes drops repeats.
-    # The incremental fetch leaves out the status filter: a task that left the wanted
-    # statuses must be seen so that it leaves the table.
-    fetched = ctx.phab.search_tasks(projects=projects, task_ids=q.task_ids, subtypes=q.subtypes,
-                                    statuses=q.statuses if full else (),
+    # It leaves out the status filter: a task that left the wanted statuses must be
+    # seen so that it leaves the table.
+    fetched = ctx.phab.search_tasks(projects=projects, task_ids=group.task_ids, subtypes=group.subtypes,
+                                    statuses=group.statuses if full else (),
                                     modified_start=None if full else snap.get("cursor"))
     if full:
         tasks = {}
     tasks, changed = merge_changes(tasks, fetched)
-    if q.statuses:
-        tasks = {i: t for i, t in tasks.items() if t.status in q.statuses}
+    if group.statuses:
+        tasks = {i: t for i, t in tasks.items() if t.status in group.statuses}
     unknown_owners = {t.owner_phid for t in tasks.values() if t.owner_phid and t.owner_phid not in users}
     if unknown_owners:
         users.update(ctx.phab.user_names(unknown_owners))
     tasks = {i: _with_owner(t, users) for i, t in tasks.items()}
     if full or changed or unknown_owners:
-        ctx.store.put(NS_SNAPSHOT, query_key, {
+        ctx.store.put(NS_SNAPSHOT, group.key, {
             "tasks": {str(i): t.to_json() for i, t in sorted(tasks.items())},
             "users": users,
             "cursor": max(newest_modification(fetched), snap.get("cursor", 0)),
             "full_at": now if full else snap.get("full_at", now),
         })
-    log.info("query %s: %d tasks, %d changed%s", query_key or "(tasks)", len(tasks), len(changed),
+    log.info("query %s: %d tasks, %d changed%s", group.key, len(tasks), len(changed),
              " (full refresh)" if full else "", extra={"job": JOB})
     return list(tasks.values())
 

@@ -174,3 +174,26 @@ def test_crash_between_save_and_record_does_not_edit_twice(world):
     saves = len(wiki.saves)
     status_sync.run(ctx)
     assert len(wiki.saves) == saves == 1
+
+
+def test_tables_on_one_project_share_one_conduit_request():
+    s = parse_settings({
+        "bot": {"user_agent": "test/1 (test@example.org)", "state_url": "memory://"},
+        "phabricator": {"url": "http://127.0.0.1:1/"},
+        "wikis": {"cs": {"api_url": "http://127.0.0.1:2/api.php", "language": "cs", "timezone": "Europe/Prague",
+                         "username": "TestBot"}},
+        "status_tables": [
+            {"id": "open", "query": {"projects": ["growth-team"], "statuses": ["open"]}, "pages": {"cs": "A"}},
+            {"id": "done", "query": {"projects": ["growth-team"], "statuses": ["resolved"]}, "pages": {"cs": "B"}},
+        ]}, Path("t.yaml"))
+    phab = FakePhab([task(1, "otevřený"), task(2, "hotový", status="resolved"), task(3, "zamítnutý", status="declined")])
+    pages = {t: f"<!-- ambassador-bot:status {i} begin -->\n<!-- ambassador-bot:status {i} end -->"
+             for t, i in (("A", "open"), ("B", "done"))}
+    wiki = FakeWiki(pages=pages)
+    ctx = JobContext(settings=s, store=MemoryStore(), phab=phab, wikis={"cs": wiki}, out=io.StringIO())
+    status_sync.run(ctx)
+    assert [c for c in phab.calls if c[0] == "maniphest.search"] == [
+        ("maniphest.search", {"projects": ["PHID-PROJ-growth"], "modified_start": None,
+                              "statuses": ["open", "resolved"]})]
+    assert "T1|" in wiki.text("A") and "T2|" not in wiki.text("A")
+    assert "T2|" in wiki.text("B") and "T3" not in wiki.text("B")
