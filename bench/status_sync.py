@@ -1,0 +1,114 @@
+"""Requests per status-sync cycle against the local servers, next to their floor.
+
+Set-up (issue 2): 500 tasks in one project, two wikis (cs, ko) with 20 status
+pages each, every page showing its own slice of 25 tasks. Every HTTP request is
+counted at the wire by a pass-through proxy in front of each server, so
+pywikibot's own requests (login, site info, tokens) are included.
+
+Cycles measured after the first (which creates all 40 tables):
+* nothing changed: floor = 1 Conduit request (one project) + 1 wiki request per
+  wiki (recent changes), no page read, no edit;
+* 10 tasks changed: floor = the above + per wiki one batched read of the
+  affected pages + one edit per changed page (+ the edit token on a fresh login).
+"""
+from __future__ import annotations
+
+import io
+import os
+import random
+import tempfile
+import time
+from pathlib import Path
+
+PAGES_PER_WIKI = 20
+TASKS = 500
+
+
+def main() -> dict:
+    from bot.jobs import status_sync
+    from bot.jobs.registry import build_context
+    from bot.settings import parse_settings
+    from sandbox.conduit import ConduitSandbox
+    from sandbox.mediawiki import MediaWikiFarm
+    from tests.faultproxy import FaultProxy
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-status-"))
+    farm = MediaWikiFarm(tmp / "wikis", codes=("cs", "ko"))
+    farm.ensure_code()
+    farm.setup()
+    farm.start()
+    conduit = ConduitSandbox()
+    conduit.start()
+    proxies = {}
+    try:
+        project = conduit.create_project("Growth-Team", "growth-team")
+        ids = [conduit.create_task(f"Úkol číslo {i}", projects=[project], priority="normal") for i in range(TASKS)]
+        proxies["phab"] = FaultProxy(conduit.url.rstrip("/")).start()
+        for code in ("cs", "ko"):
+            proxies[code] = FaultProxy(farm.wikis[code].api_url.rsplit("/", 1)[0]).start()
+        tables, titles = [], {"cs": [], "ko": []}
+        for p in range(PAGES_PER_WIKI):
+            slice_ids = ids[p * 25:(p + 1) * 25]
+            pages = {"cs": f"Wikipedie:Growth/Stav {p}", "ko": f"위키백과:성장/현황 {p}"}
+            tables.append({"id": f"t{p}", "query": {"projects": ["growth-team"], "tasks": [f"T{i}" for i in slice_ids]},
+                           "pages": pages})
+            for code, title in pages.items():
+                titles[code].append(title)
+                farm.api(code, farm.wikis[code].human).edit(
+                    title, f"<!-- ambassador-bot:status t{p} begin -->\n<!-- ambassador-bot:status t{p} end -->\n", "x")
+        os.environ["AMBASSADOR_CONDUIT_TOKEN"] = conduit.bot_token
+        data = {
+            "bot": {"user_agent": "ambassador-bot-bench/0.1 (bench@example.org)",
+                    "state_url": f"sqlite:///{tmp}/state.sqlite", "pywikibot_dir": str(tmp / "pwb")},
+            "phabricator": {"url": proxies["phab"].url + "/"},
+            "wikis": {}, "status_tables": tables}
+        for code, tz in (("cs", "Europe/Prague"), ("ko", "Asia/Seoul")):
+            os.environ[f"BENCH_{code.upper()}_PASSWORD"] = farm.wikis[code].bot.password
+            data["wikis"][code] = {"api_url": proxies[code].url + "/api.php", "language": code, "timezone": tz,
+                                   "username": "TestBot", "botpassword_app": "ci",
+                                   "password_env": f"BENCH_{code.upper()}_PASSWORD", "throttle_seconds": 0}
+        ctx = build_context(parse_settings(data, tmp / "bench.yaml"))
+        ctx.out = io.StringIO()
+
+        def cycle(label):
+            before = {k: p.forwarded for k, p in proxies.items()}
+            edits_before = sum(w.edit_count for w in ctx.wikis.values())
+            t0 = time.perf_counter()
+            report = status_sync.run(ctx)
+            wall = time.perf_counter() - t0
+            counts = {k: p.forwarded - before[k] for k, p in proxies.items()}
+            edits = sum(w.edit_count for w in ctx.wikis.values()) - edits_before
+            assert not report.problems, report.problems
+            return {"cycle": label, "conduit": counts["phab"], "wiki_cs": counts["cs"], "wiki_ko": counts["ko"],
+                    "edits": edits, "wall_s": round(wall, 2)}
+
+        rows = [cycle("first (creates 40 tables)")]
+        rows.append(cycle("nothing changed"))
+        rng = random.Random(7)
+        changed = rng.sample(ids[:125], 10)          # spread over the first 5 pages
+        for task_id in changed:
+            conduit.update_task(task_id, title=f"Změněný úkol {task_id}")
+        affected = len({(ids.index(t)) // 25 for t in changed})
+        rows.append(cycle(f"10 tasks changed ({affected} pages per wiki)"))
+        rows.append(cycle("nothing changed again"))
+        floors = {
+            "nothing changed": {"conduit": 1, "wiki_cs": 1, "wiki_ko": 1, "edits": 0},
+            "10 tasks changed": {"conduit": 1, "wiki_cs": 2 + affected, "wiki_ko": 2 + affected, "edits": 2 * affected},
+        }
+        print(f"status-sync, {TASKS} tasks, 2 wikis x {PAGES_PER_WIKI} pages; HTTP requests counted at the wire")
+        print(f"{'cycle':36} {'conduit':>8} {'wiki cs':>8} {'wiki ko':>8} {'edits':>6} {'wall s':>7}   floor (conduit/cs/ko/edits)")
+        for r in rows:
+            floor = next((f for k, f in floors.items() if r["cycle"].startswith(k)), None)
+            floor_text = "" if floor is None else f"{floor['conduit']}/{floor['wiki_cs']}/{floor['wiki_ko']}/{floor['edits']}"
+            print(f"{r['cycle']:36} {r['conduit']:>8} {r['wiki_cs']:>8} {r['wiki_ko']:>8} {r['edits']:>6} "
+                  f"{r['wall_s']:>7}   {floor_text}")
+        return {"rows": rows, "floors": floors}
+    finally:
+        for p in proxies.values():
+            p.stop()
+        conduit.stop()
+        farm.stop()
+
+
+if __name__ == "__main__":
+    main()
