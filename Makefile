@@ -36,3 +36,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis
+
+# Fault, crash and concurrency campaigns against the local servers (fixed seeds).
+reliability: $(STAMP)
+	$(PY) -m tests.reliability
