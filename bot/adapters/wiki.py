@@ -63,9 +63,9 @@ def pywikibot_module(workdir: Path, user_agent: str):
             password_file.touch(mode=0o600)
         (workdir / "user-config.py").write_text(USER_CONFIG.format(
             password_file=str(password_file),
-            max_retries=int(os.environ.get("AMBASSADOR_WIKI_MAX_RETRIES", 5)),
-            retry_wait=int(os.environ.get("AMBASSADOR_WIKI_RETRY_WAIT", 5)),
-            retry_max=int(os.environ.get("AMBASSADOR_WIKI_RETRY_MAX", 60)),
+            max_retries=int(os.environ.get("AMBASSADOR_WIKI_MAX_RETRIES", 3)),
+            retry_wait=int(os.environ.get("AMBASSADOR_WIKI_RETRY_WAIT", 2)),
+            retry_max=int(os.environ.get("AMBASSADOR_WIKI_RETRY_MAX", 30)),
             user_agent=user_agent + " {pwb}",
         ), encoding="utf-8")
         if "pywikibot" not in sys.modules:
@@ -141,6 +141,7 @@ class WikiClient:
 
         s = self.settings
         password = s.password()
+        self._probe()
         name = self.family_name
         config.family_files[name] = s.api_url
         config.usernames.setdefault(name, {})[name] = s.username
@@ -159,6 +160,31 @@ class WikiClient:
         if not site.logged_in():
             raise AuthError(f"wiki {s.code} ({s.api_url}): login as {s.login_name} failed (check {s.password_env})")
         return site
+
+    def _probe(self) -> None:
+        """Fail fast on a wrong URL or a server that is down.
+
+        pywikibot retries a refused connection with growing waits; a typo in
+        `api_url` should be one clear line within seconds, not minutes of retries.
+        """
+        import requests
+
+        where = f"wiki {self.code} ({self.settings.api_url})"
+        try:
+            response = requests.get(self.settings.api_url, params={"action": "query", "meta": "siteinfo",
+                                                                   "format": "json"},
+                                    headers={"User-Agent": self._user_agent}, timeout=15)
+        except requests.ConnectionError as exc:
+            raise TransientError(f"{where}: cannot connect ({_first_line(exc.__class__.__name__)})") from None
+        except requests.RequestException as exc:
+            raise TransientError(f"{where}: {type(exc).__name__}") from None
+        if response.status_code >= 500:
+            raise TransientError(f"{where}: server error HTTP {response.status_code}")
+        try:
+            response.json()["query"]["general"]
+        except (ValueError, KeyError, TypeError):
+            raise ConfigError(f"{where}: this URL does not answer like a MediaWiki api.php "
+                              f"(HTTP {response.status_code})") from None
 
     def _write_password(self, family: str, s: WikiSettings, password: str) -> None:
         from pywikibot import config

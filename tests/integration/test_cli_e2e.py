@@ -70,3 +70,16 @@ def test_wrong_wiki_password(config_file, monkeypatch, capsys):
     assert main(["--config", config_file(), "once", "status-sync"]) == 3
     err = capsys.readouterr().err
     assert "login" in err and "0" * 32 not in err
+
+
+def test_unreachable_wiki(config_file, capsys):
+    path = config_file(**{"wikis.cs.api_url": "http://127.0.0.1:9/api.php"})
+    assert main(["--config", path, "once", "status-sync"]) != 0
+    err = capsys.readouterr().err
+    assert "wiki cs" in err and "127.0.0.1:9" in err
+
+
+def test_url_that_is_not_mediawiki(config_file, conduit, capsys):
+    path = config_file(**{"wikis.cs.api_url": conduit.url + "api.php"})
+    assert main(["--config", path, "once", "status-sync"]) == 2
+    assert "does not answer like a MediaWiki api.php" in capsys.readouterr().err
