@@ -32,6 +32,7 @@ class FaultProxy:
         self.queue: list[str] = []          # faults to apply to the next matching requests, in order
         self.injected: list[tuple[str, str]] = []   # (fault, action)
         self.forwarded = 0
+        self.user_agents: set[str] = set()
         self._lock = threading.Lock()
         self._session = requests.Session()
         self._server = None
@@ -80,6 +81,8 @@ class FaultProxy:
         params = dict(urllib.parse.parse_qsl(query))
         if body and "x-www-form-urlencoded" in (handler.headers.get("Content-Type") or ""):
             params.update(urllib.parse.parse_qsl(body.decode("utf-8", "replace")))
+        with self._lock:
+            self.user_agents.add(handler.headers.get("User-Agent", ""))
         action = params.get("action") or urllib.parse.urlsplit(handler.path).path.rsplit("/", 1)[-1]
         fault = self._choose(action)
         if fault:

@@ -153,3 +153,12 @@ def test_server_error_on_write_is_uncertain_and_not_retried(proxied_cs):
         wiki.save(page, "b", "x")
     assert proxy.injected == [("http503", "edit")]
     assert wiki.save(wiki.read_pages([title])[title], "b", "x") > 0
+
+
+def test_every_wiki_request_carries_our_user_agent(proxied_cs):
+    wiki, human, proxy = proxied_cs
+    human.edit("Wikipedie:UA", "a", "x")
+    page = wiki.read_pages(["Wikipedie:UA"])["Wikipedie:UA"]
+    wiki.save(page, "b", "x")
+    assert proxy.user_agents and all(ua.startswith("ambassador-bot-tests/0.1 (test@example.org)")
+                                     for ua in proxy.user_agents), proxy.user_agents
