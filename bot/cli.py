@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             from bot.scheduler import run_forever
             return run_forever(settings, dry_run=args.dry_run)
     except BotError as exc:
-        print(f"ambassador: error: {exc}", file=sys.stderr)
+        # One line, whatever the message carries: operators grep logs by line.
+        print("ambassador: error: " + " ".join(str(exc).split()), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
