@@ -83,3 +83,23 @@ def test_url_that_is_not_mediawiki(config_file, conduit, capsys):
     path = config_file(**{"wikis.cs.api_url": conduit.url + "api.php"})
     assert main(["--config", path, "once", "status-sync"]) == 2
     assert "does not answer like a MediaWiki api.php" in capsys.readouterr().err
+
+
+def test_locked_state_store_is_a_clear_error_and_nothing_is_posted(config_file, wikis, tmp_path, capsys):
+    import sqlite3
+
+    from bot.store import SqlStore
+    for code in ("cs", "ko"):
+        wikis.api(code, wikis.wikis[code].human).edit(STATUS_PAGES[code], page_with_markers(), "x")
+    path = config_file()
+    SqlStore(f"sqlite:///{tmp_path}/state.sqlite").close()   # the schema exists; another process holds the lock
+    holder = sqlite3.connect(tmp_path / "state.sqlite", timeout=0)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        assert main(["--config", path, "once", "status-sync"]) == 1
+    finally:
+        holder.rollback()
+        holder.close()
+    err = capsys.readouterr().err
+    assert "state store" in err and "locked" in err and err.count("\n") == 1
+    assert "ambassador-bot:status growth-current begin -->\n<!--" in wikis.api("cs").page_text(STATUS_PAGES["cs"])
