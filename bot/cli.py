@@ -35,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     news.add_argument("--edition", required=True, help="edition id, e.g. 2026-12")
     news.add_argument("--wiki", action="append", help="limit to this wiki (repeatable); default: all")
     news.add_argument("--dry-run", action="store_true", help="print what would be posted where; post nothing")
+    tpl = sub.add_parser("templates", help="check every template, or preview one as a wiki would get it")
+    tpl_sub = tpl.add_subparsers(dest="templates_action", required=True)
+    tpl_sub.add_parser("check", help="render every file template and on-wiki override against sample data")
+    preview = tpl_sub.add_parser("preview", help="render one template with sample data")
+    preview.add_argument("name", help="e.g. status_table, weekly_report.remarkup")
+    preview.add_argument("--wiki", required=True)
     run = sub.add_parser("run", help="run every job on its schedule until stopped (the Procfile worker)")
     run.add_argument("--dry-run", action="store_true")
     return parser
@@ -67,6 +73,15 @@ def main(argv: list[str] | None = None) -> int:
             from bot.jobs import newsletter
             ctx = build_context(settings, dry_run=args.dry_run)
             report = newsletter.command(ctx, args.action, args.edition, args.wiki or list(settings.wikis))
+            _print_report(report)
+            return 0 if report.ok else 1
+        if args.command == "templates":
+            from bot.jobs import templates_check
+            ctx = build_context(settings)
+            if args.templates_action == "preview":
+                print(templates_check.preview(ctx, args.name, args.wiki))
+                return 0
+            report = templates_check.check(ctx)
             _print_report(report)
             return 0 if report.ok else 1
         if args.command == "run":

@@ -68,7 +68,7 @@ def run(ctx: JobContext) -> JobReport:
                                                   sort=table.sort, max_rows=table.max_rows)
 
     for code, wiki_settings in ctx.settings.wikis.items():
-        pages = _plans_for_wiki(ctx, code, tables, rows_by_table)
+        pages = _plans_for_wiki(ctx, code, tables, rows_by_table, report)
         if not pages:
             continue
         try:
@@ -172,15 +172,27 @@ def _with_owner(task: Task, users: dict[str, str]) -> Task:
 
 # -- wiki side --------------------------------------------------------------------------------
 
-def _plans_for_wiki(ctx, code, tables, rows_by_table) -> list[_PagePlan]:
+def _plans_for_wiki(ctx, code, tables, rows_by_table, report: JobReport | None = None) -> list[_PagePlan]:
+    from bot.jobs.templates_check import override_source, override_title, read_overrides, render_document
+
     wiki = ctx.settings.wikis[code]
+    problems = report.problems if report is not None else []
+    wanted = [t for t in tables if t.pages.get(code) is not None and t.id in rows_by_table]
+    # The community's on-wiki template, when the config names one: one batched read per wiki.
+    template_page = override_title(ctx, code, "status_table") if wanted else None
+    try:
+        override = override_source(read_overrides(ctx, code, [template_page]), template_page)
+    except (TargetError, TransientError) as exc:
+        # Rendering with the file template now and the override next cycle would flap the tables.
+        problems.append(f"wiki {code}: cannot read the on-wiki template {template_page!r}: {exc}; "
+                        f"tables on {code} not updated this cycle")
+        return []
     by_title: dict[str, _PagePlan] = {}
-    for table in tables:
-        title = table.pages.get(code)
-        if title is None or table.id not in rows_by_table:
-            continue
-        body = ctx.renderer.render("status_table", wiki.language, "wiki", rows=rows_by_table[table.id],
-                                   tz=wiki.timezone)
+    for table in wanted:
+        title = table.pages[code]
+        body = render_document(ctx, code, "status_table", wiki.language, "wiki", override=override,
+                               override_title=template_page, problems=problems, rows=rows_by_table[table.id],
+                               tz=wiki.timezone)
         by_title.setdefault(title, _PagePlan(code, title, [])).tables.append((table, body))
     return list(by_title.values())
 

@@ -78,6 +78,15 @@ class Renderer:
     def __init__(self, template_dir: Path = TEMPLATE_DIR):
         self._envs = {m: make_environment(m, template_dir) for m in ("wiki", "remarkup")}
 
-    def render(self, document: str, lang: str, markup: str, **context) -> str:
+    def render(self, document: str, lang: str, markup: str, *, override_source: str | None = None,
+               **context) -> str:
+        """Render `document`; with `override_source`, render that on-wiki template instead.
+
+        An override is untrusted: it runs sandboxed (bot.render.overrides) and any failure
+        raises TemplateOverrideError, after which the caller renders the file template.
+        """
+        if override_source is not None:
+            from bot.render.overrides import render_override
+            return render_override(override_source, markup, dict(context, lang=lang))
         template = self._envs[markup].get_template(f"{document}.{lang}.{markup}.j2")
         return template.render(lang=lang, **context)

@@ -1,0 +1,154 @@
+"""Config sections `reports` (weekly check-in reports) and `templates` (on-wiki template overrides).
+
+    reports:
+      language: en                    # of the reports; default en (for the manager)
+      ambassadors:
+        - id: jana                    # stable: part of the idempotency key
+          name: Jana Nováková          # optional, shown in the report
+          wikis: {cs: "Jana Nováková"} # wiki username per wiki
+          phabricator: jnovakova      # optional Phabricator username
+          task: T4321                 # management task: the report is added as a comment
+          page: {wiki: cs, title: "Wikipedista:Jana Nováková/Týdenní přehled"}  # and/or a new section
+          language: cs                # optional, overrides reports.language
+
+    templates:
+      cs:                             # per wiki: document -> page holding a Jinja template
+        status_table: "Wikipedista:TestBot/šablony/status_table"
+        weekly_report.remarkup: "Wikipedista:TestBot/šablony/weekly_report.remarkup"
+
+A document name alone means its wikitext version; `<document>.remarkup` names
+the version posted to Phabricator. When the reports are run is the `schedule`
+section's business.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.settings import LANGUAGES, TASK_RE, Reader, Settings, non_empty
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
+_DOC_RE = re.compile(r"^([a-z][a-z0-9_]*)(?:\.(wiki|remarkup))?$")
+
+
+@dataclass(frozen=True)
+class Ambassador:
+    id: str
+    name: str
+    wikis: dict[str, str] = field(default_factory=dict)     # wiki code -> username
+    phabricator: str | None = None
+    task: int | None = None
+    page: tuple[str, str] | None = None                      # (wiki code, title)
+    language: str = "en"
+
+    @property
+    def home_wiki(self) -> str | None:
+        """The wiki whose time zone defines the ambassador's week."""
+        if self.wikis:
+            return next(iter(self.wikis))
+        return self.page[0] if self.page else None
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    ambassadors: tuple[Ambassador, ...]
+    language: str = "en"
+
+
+@dataclass(frozen=True)
+class TemplateOverrides:
+    pages: dict[str, dict[str, str]]    # wiki code -> {"status_table" | "weekly_report.remarkup": title}
+
+    def page(self, wiki: str, document: str, markup: str = "wiki") -> str | None:
+        names = self.pages.get(wiki, {})
+        if markup == "wiki":
+            return names.get(document) or names.get(f"{document}.wiki")
+        return names.get(f"{document}.{markup}")
+
+
+def _language(v: str) -> str | None:
+    return None if v in LANGUAGES else f"must be one of {', '.join(LANGUAGES)}"
+
+
+def parse(reader: Reader, raw, settings: Settings) -> ReportSettings:
+    r = reader
+    data = r.mapping(raw, "reports", {"language", "ambassadors"}, {"ambassadors"})
+    language = r.typed(data.get("language", "en"), "reports.language", str, _language)
+    items = r.typed(data["ambassadors"], "reports.ambassadors", list,
+                    lambda v: None if v else "must list at least one ambassador")
+    ambassadors = tuple(_ambassador(r, f"reports.ambassadors[{i}]", a, settings, language)
+                        for i, a in enumerate(items))
+    seen: set[str] = set()
+    for a in ambassadors:
+        if a.id in seen:
+            raise r.fail("reports.ambassadors", f"duplicate ambassador id {a.id!r}")
+        seen.add(a.id)
+    return ReportSettings(ambassadors=ambassadors, language=language)
+
+
+def _ambassador(r: Reader, key: str, raw, settings: Settings, language: str) -> Ambassador:
+    a = r.mapping(raw, key, {"id", "name", "wikis", "phabricator", "task", "page", "language"}, {"id"})
+    amb_id = r.typed(a["id"], f"{key}.id", str,
+                     lambda v: None if _ID_RE.match(v) else "must be 1-41 lowercase letters, digits, - or _")
+    wikis_raw = r.mapping(a.get("wikis", {}), f"{key}.wikis", set(settings.wikis))
+    wikis = {code: r.typed(name, f"{key}.wikis.{code}", str, non_empty).strip() for code, name in wikis_raw.items()}
+    phab = a.get("phabricator")
+    if phab is not None:
+        phab = r.typed(phab, f"{key}.phabricator", str,
+                       lambda v: "write the username without '@'" if v.startswith("@") else non_empty(v)).strip()
+    if not wikis and phab is None:
+        raise r.fail(key, "needs wikis or phabricator (there is nothing to report otherwise)")
+    task = None
+    if "task" in a:
+        text = str(a["task"]) if isinstance(a["task"], (int, str)) and not isinstance(a["task"], bool) else None
+        if text is None or not TASK_RE.match(text):
+            raise r.fail(f"{key}.task", f"must be a task number like T4321, got {a['task']!r}")
+        task = int(TASK_RE.match(text).group(1))
+    page = None
+    if "page" in a:
+        p = r.mapping(a["page"], f"{key}.page", {"wiki", "title"}, {"wiki", "title"})
+        wiki = r.typed(p["wiki"], f"{key}.page.wiki", str,
+                       lambda v: None if v in settings.wikis else f"unknown wiki {v!r} (configured: "
+                                                                    f"{', '.join(settings.wikis)})")
+        page = (wiki, r.typed(p["title"], f"{key}.page.title", str, non_empty).strip())
+    if task is None and page is None:
+        raise r.fail(key, "needs a destination: task (the management task) and/or page")
+    return Ambassador(
+        id=amb_id,
+        name=r.typed(a.get("name", amb_id), f"{key}.name", str, non_empty),
+        wikis=wikis, phabricator=phab, task=task, page=page,
+        language=r.typed(a.get("language", language), f"{key}.language", str, _language),
+    )
+
+
+def known_documents() -> set[str]:
+    """Documents that have a file template (`templates/<document>.<lang>.<markup>.j2`)."""
+    return {p.name.split(".")[0] for p in TEMPLATE_DIR.glob("*.j2")}
+
+
+def parse_templates(reader: Reader, raw, settings: Settings) -> TemplateOverrides:
+    r = reader
+    data = r.mapping(raw, "templates", set(settings.wikis))
+    known = known_documents()
+    pages: dict[str, dict[str, str]] = {}
+    for code, names in data.items():
+        names = r.mapping(names if names is not None else {}, f"templates.{code}", _AnyKey())
+        pages[code] = {}
+        for name, title in names.items():
+            key = f"templates.{code}.{name}"
+            m = _DOC_RE.match(name)
+            if not m:
+                raise r.fail(key, "must be a document name like status_table or weekly_report.remarkup")
+            if m.group(1) not in known:
+                raise r.fail(key, f"no file template for {m.group(1)!r} (known: {', '.join(sorted(known))})")
+            pages[code][name] = r.typed(title, key, str, non_empty).strip()
+    return TemplateOverrides(pages)
+
+
+class _AnyKey(set):
+    """`allowed` for Reader.mapping when keys are checked afterwards."""
+
+    def __contains__(self, item) -> bool:
+        return True

@@ -1,0 +1,185 @@
+"""On-wiki template overrides: untrusted Jinja refused with a clear message, values always escaped."""
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import mwparserfromhell
+import pytest
+from hypothesis import given, settings as hsettings, strategies as st
+
+from bot.jobs import status_sync, templates_check
+from bot.jobs.base import JobContext
+from bot.render.environment import Markup, Renderer
+from bot.render.overrides import TemplateOverrideError, extract_source, render_override, to_plain
+from bot.settings import parse_settings
+from bot.store import MemoryStore
+from tests.fakes import FakePhab, FakeWiki, task
+from tests.unit.test_status_table_injection import PAYLOADS, hostile, structure
+
+CTX = {"rows": [{"id": 1, "title": "Úkol"}], "lang": "cs", "tz": "Europe/Prague"}
+
+
+@pytest.mark.parametrize("source, message", [
+    ("{{ ''.__class__.__mro__ }}", "a text value has no field '__class__'"),
+    ("{{ ''.__class__.__mro__[1].__subclasses__() }}", "has no field '__class__'"),
+    ("{{ cycler.__init__.__globals__ }}", "'cycler' is undefined"),
+    ("{{ joiner.__init__.__globals__.os }}", "'joiner' is undefined"),
+    ("{{ rows.__class__ }}", "a list has no field '__class__'"),
+    ("{{ rows[0].items() }}", "has no attribute 'items'"),
+    ("{{ ''|attr('__class__') }}", "has no field '__class__'"),
+    ("{{ 'x'.upper() }}", "a text value has no field 'upper'"),
+    ("{{ '{0.__class__}'.format(1) }}", "a text value has no field 'format'"),
+    ("{{ rows[0]|tasklink }}{{ self.__init__ }}", "has no field '__init__'"),
+    ("{{ 3|plural('Locale', 'cs') }}", "unknown plural table 'Locale'"),
+    ("{% include 'status_table.cs.wiki.j2' %}", "cannot include, import or extend"),
+    ("{% for %}", "syntax error on line 1"),
+    ("{{ missing }}", "undefined value: 'missing' is undefined"),
+    ("{{ 'x' * 1000000000 }}", "would exceed"),
+    ("{% for i in range(100000) %}{{ 'y' * 100 }}{% endfor %}", "output is longer than"),
+    ("{{ 'x'|center(900000000) }}", "more memory than allowed"),
+    ("{% macro f(s) %}{{ f(s ~ s) }}{% endmacro %}{{ f('ab') }}", "more memory than allowed"),
+    ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "calls itself too deeply"),
+    ("{{ 10 ** 100000 }}", "exponent 100000 is too large"),
+])
+def test_hostile_templates_are_refused_with_a_clear_message(source, message):
+    with pytest.raises(TemplateOverrideError) as err:
+        render_override(source, "wiki", CTX, timeout=5)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_loop_that_does_not_end_is_stopped_at_the_deadline():
+    started = time.monotonic()
+    with pytest.raises(TemplateOverrideError, match="took longer than 0.5 s"):
+        render_override("{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}",
+                        "wiki", CTX, timeout=0.5)
+    assert time.monotonic() - started < 3
+
+
+def test_source_too_long_is_refused_before_rendering():
+    with pytest.raises(TemplateOverrideError, match="the limit is 100000"):
+        render_override("x" * 100_001, "wiki", CTX)
+
+
+def test_good_override_reads_fields_loops_and_uses_our_filters():
+    src = ("{% for t in rows %}{{ loop.index }}. {{ t|tasklink }} {{ t.title|upper }} "
+           "{{ 5|plural('TASKS', lang) }} {{ t.status|status(lang) }} {{ 1795500000|date(lang, tz) }}\n{% endfor %}")
+    rows = [{"id": 7, "title": "a [[b]]", "status": "open"}]
+    out = render_override(src, "wiki", {**CTX, "rows": rows})
+    assert out == "1. [[phab:T7|T7]] A &#91;&#91;B&#93;&#93; 5 úkolů otevřený 24.&nbsp;11.&nbsp;2026\n"
+    assert render_override("{{ rows[0]|tasklink }} {{ rows[0].title }}", "remarkup", {"rows": rows}) == \
+        "T7 \u2060a [\u2060[\u2060b]\u2060]\u2060"
+
+
+def test_only_plain_data_reaches_an_override():
+    plain = to_plain({"rows": [task(1)], "link": Markup("[[X]]"), "n": (1, 2)})
+    assert plain["rows"][0]["id"] == 1 and type(plain["rows"][0]) is dict and plain["n"] == [1, 2]
+    assert isinstance(plain["link"], Markup)
+    with pytest.raises(TypeError):
+        to_plain({"x": object()})
+
+
+def test_override_page_may_wrap_the_template_as_code():
+    assert extract_source('Návod.\n<syntaxhighlight lang="jinja">\n{{ x }}\n</syntaxhighlight>') == "{{ x }}\n"
+    assert extract_source("<pre>{{ x }}</pre>") == "{{ x }}" and extract_source("{{ x }}") == "{{ x }}"
+
+
+@hsettings(max_examples=40, deadline=None)
+@given(values=st.lists(hostile | st.sampled_from(PAYLOADS), min_size=1, max_size=4))
+def test_every_inserted_value_is_escaped(values):
+    src = "{% for v in values %}\n* {{ v }} / {{ v|lower }} / {{ v ~ '!' }}{% endfor %}\n"
+    out = render_override(src, "wiki", {"values": values})
+    expected = render_override(src, "wiki", {"values": ["x"] * len(values)})
+    assert structure(out) == structure(expected)
+
+
+# -- hooked into status-sync ---------------------------------------------------------------------
+
+BEGIN = "<!-- ambassador-bot:status growth-current begin -->"
+END = "<!-- ambassador-bot:status growth-current end -->"
+PAGE = "Wikipedie:Growth/Stav"
+TEMPLATE_PAGE = "Wikipedista:TestBot/šablony/status_table"
+
+
+def make_ctx(templates=True, pages=None):
+    data = {
+        "bot": {"user_agent": "test/1 (test@example.org)", "state_url": "memory://"},
+        "phabricator": {"url": "http://127.0.0.1:1/"},
+        "wikis": {"cs": {"api_url": "http://127.0.0.1:2/api.php", "language": "cs", "timezone": "Europe/Prague",
+                         "username": "TestBot"}},
+        "status_tables": [{"id": "growth-current", "query": {"projects": ["growth-team"]}, "pages": {"cs": PAGE}}],
+    }
+    if templates:
+        data["templates"] = {"cs": {"status_table": TEMPLATE_PAGE}}
+    wiki = FakeWiki(pages={PAGE: f"Úvod.\n{BEGIN}\n{END}\n", **(pages or {})})
+    ctx = JobContext(settings=parse_settings(data, Path("t.yaml")), store=MemoryStore(),
+                     phab=FakePhab([task(1, "První <b>"), task(2, "Druhý")]), wikis={"cs": wiki}, out=io.StringIO())
+    return ctx, wiki
+
+
+def test_override_changes_the_table_and_costs_one_read():
+    ctx, wiki = make_ctx(pages={TEMPLATE_PAGE: "<pre>{% for t in rows %}\n* {{ t|tasklink }}: {{ t.title }}\n"
+                                               "{% endfor %}</pre>"})
+    report = status_sync.run(ctx)
+    assert report.problems == [] and len(report.saved) == 1
+    assert "* [[phab:T1|T1]]: První &lt;b&gt;\n* [[phab:T2|T2]]: Druhý" in wiki.text(PAGE)
+    assert [TEMPLATE_PAGE] in wiki.reads
+    reads = len(wiki.reads)
+    assert status_sync.run(ctx).saved == [] and len(wiki.reads) == reads + 1     # only the template page
+
+
+def test_broken_override_falls_back_to_the_file_template_and_is_reported():
+    ctx, wiki = make_ctx(pages={TEMPLATE_PAGE: "{{ ''.__class__.__mro__ }}"})
+    report = status_sync.run(ctx)
+    assert len(report.saved) == 1 and "{| class=\"wikitable sortable\"" in wiki.text(PAGE)
+    assert len(report.problems) == 1
+    assert report.problems[0].startswith(f"wiki cs: on-wiki template {TEMPLATE_PAGE!r} (status_table) cannot be used")
+    assert "used the file template instead" in report.problems[0]
+
+
+def test_missing_override_page_means_file_template_and_no_templates_section_no_read():
+    ctx, wiki = make_ctx()
+    assert status_sync.run(ctx).problems == [] and "wikitable" in wiki.text(PAGE)
+    ctx, wiki = make_ctx(templates=False)
+    status_sync.run(ctx)
+    assert all(TEMPLATE_PAGE not in r for r in wiki.reads)
+
+
+def test_renderer_without_override_is_unchanged():
+    r = Renderer()
+    rows = [task(1, "A")]
+    assert r.render("status_table", "cs", "wiki", rows=rows, tz="UTC") == \
+        r.render("status_table", "cs", "wiki", override_source=None, rows=rows, tz="UTC")
+
+
+# -- ambassador templates check / preview ------------------------------------------------------
+
+def test_check_renders_every_file_template_and_override():
+    ctx, wiki = make_ctx(pages={TEMPLATE_PAGE: "{% for t in rows %}{{ t.nope }}{% endfor %}"})
+    report = templates_check.check(ctx)
+    out = ctx.out.getvalue()
+    assert "== templates/status_table.cs.wiki.j2 ==" in out and "== templates/weekly_report.en.remarkup.j2 ==" in out
+    assert "[[phab:T101|T101]]" in out
+    assert report.problems == [f"wiki cs page {TEMPLATE_PAGE!r} (status_table): undefined value: 'dict object' has "
+                               f"no attribute 'nope'; the file template is used instead"]
+
+
+def test_preview_uses_the_override_of_the_wiki():
+    ctx, wiki = make_ctx(pages={TEMPLATE_PAGE: "Počet: {{ rows|length }}"})
+    assert templates_check.preview(ctx, "status_table", "cs") == "Počet: 3"
+    weekly = templates_check.preview(ctx, "weekly_report", "cs")
+    assert "Okomentované úkoly: 1 (2 komentáře)" in weekly and "Security" not in weekly
+    assert "\u2060" in templates_check.preview(ctx, "weekly_report.remarkup", "cs")
+    with pytest.raises(Exception, match="unknown template 'nope'"):
+        templates_check.preview(ctx, "nope", "cs")
+
+
+def test_file_template_as_override_renders_byte_identically():
+    """The sandbox offers the same filters and escaping: copying a file template on-wiki changes nothing."""
+    r = Renderer()
+    rows = [task(1, "A [[b]] {{c}}", owner="x|y"), task(2, "신규", status="resolved", priority=80)]
+    for lang in ("cs", "ko", "en"):
+        source = (Path(__file__).resolve().parents[2] / "templates" / f"status_table.{lang}.wiki.j2").read_text()
+        assert r.render("status_table", lang, "wiki", override_source=source, rows=rows, tz="Asia/Seoul") == \
+            r.render("status_table", lang, "wiki", rows=rows, tz="Asia/Seoul")
