@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 
-from bot import __version__
+from bot import __version__, logs
 from bot.errors import BotError, ConfigError
 from bot.jobs.registry import JOBS, build_context, run_job
 from bot.settings import load_settings
@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args.verbose)
     try:
         settings = load_settings(args.config)
+        logs.install(settings)   # one-line structured records; secrets named by the config redacted
         if args.command == "check-config":
             settings.phabricator.token()
             for wiki in settings.wikis.values():

@@ -1,37 +1,459 @@
-"""The long-running worker: every enabled job on its schedule (APScheduler 3.x)."""
+"""The long-running service: every enabled job on its schedule, webhooks, one leader.
+
+`ambassador run` (the Procfile worker) calls `run_forever`. What it guarantees:
+
+* **Schedule.** APScheduler 3.x with its job store in the state database
+  (`SQLAlchemyJobStore`; a MemoryJobStore for `memory://`), so a restart neither
+  forgets when a job is next due nor runs it twice: a run missed while the process
+  was down runs once on start (coalesce) if it is less than `misfire_grace_seconds`
+  late. Every job has an id (`status-sync`, or `feedback@cs` for a per-wiki entry),
+  `replace_existing=True`, `max_instances=1`, and the time zone is explicit.
+* **One job at a time.** The executor has one worker: jobs share one HTTP session per
+  server and one store connection pool, and a bot edits politely one page at a time.
+  A job that raises is logged with its cause and runs again at its next time; the
+  others go on. A job whose module fails to import is logged and skipped.
+* **Nothing lost.** Each run is marked started/finished in the state store; a run a
+  crash (or a stop) interrupted is run again as soon as the next process leads.
+* **SIGTERM.** No new run starts, the write in flight finishes, the next write of the
+  running job raises `Stopping` (a TransientError, which jobs already treat as "try
+  next cycle"), and the process exits within `stop_timeout_seconds`.
+* **Replicas.** Only the holder of the lease (bot/store/lease.py) runs the scheduler;
+  the others poll the lease. A holder that loses its lease stops its scheduler, and its
+  running job's next write raises `Stopping`.
+* **Instant sync.** With a `webhook` section, the same process serves Phabricator's
+  webhooks and `/healthz` (bot/webhook.py); a task change runs status-sync at once.
+* **Run report.** After each run, `bot.jobs.status_report` keeps the per-wiki page.
+"""
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import signal
+import threading
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from bot.errors import BotError
+from bot.errors import BotError, TransientError
+from bot.jobs import status_report
+from bot.jobs.status_report import RunOutcome
 from bot.settings import Settings
+from bot.settings_schedule import Schedule, ScheduledJob, default_schedule
+from bot.store.lease import open_lease
+from bot.webhook import NotLeader
 
 log = logging.getLogger(__name__)
 
+JOBSTORE_TABLE = "ambassador_scheduler_jobs"
+NS_RUNS = "scheduler-run"        # entry id -> {"started", "finished", "result"}
+RUN_ENTRY = "bot.scheduler:run_entry"
 
-def run_forever(settings: Settings, *, dry_run: bool = False, interval_minutes: float = 10.0) -> int:
-    from apscheduler.schedulers.blocking import BlockingScheduler
+# APScheduler's persistent job store pickles a reference to a module-level function
+# and its arguments; the live objects it needs (adapters, store) cannot be pickled,
+# so the function finds them on the service that leads in this process.
+_ACTIVE: "Service | None" = None
 
-    from bot.jobs.registry import build_context, run_job
 
-    ctx = build_context(settings, dry_run=dry_run)
-    scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
-                                                                "misfire_grace_time": 300})
+class Stopping(TransientError):
+    """The service is stopping (SIGTERM) or lost its lease: no new write may start."""
 
-    def status_sync():
+
+def run_entry(entry_id: str) -> None:
+    service = _ACTIVE
+    if service is None:
+        log.warning("scheduled run of %s with no service running in this process", entry_id)
+        return
+    service.run_entry(entry_id)
+
+
+class _WriteGuard:
+    """Passes everything through to an adapter, but asks `check()` before each write.
+
+    The write in flight when a stop is requested finishes (it is already inside the
+    adapter); the next one raises `Stopping`.
+    """
+
+    WRITES = frozenset({"save", "new_section", "comment"})
+    MAYBE_WRITES = frozenset({"api", "call"})   # writes when called with write=True
+
+    def __init__(self, target, check):
+        self._target = target
+        self._check = check
+
+    def __getattr__(self, name):
+        value = getattr(self._target, name)
+        if name in self.WRITES:
+            def guarded(*args, **kwargs):
+                self._check()
+                return value(*args, **kwargs)
+            return guarded
+        if name in self.MAYBE_WRITES:
+            def maybe_guarded(*args, **kwargs):
+                if kwargs.get("write"):
+                    self._check()
+                return value(*args, **kwargs)
+            return maybe_guarded
+        return value
+
+
+def make_trigger(entry: ScheduledJob, tz: str):
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    if entry.cron:
+        return CronTrigger.from_crontab(entry.cron, timezone=ZoneInfo(tz))
+    return IntervalTrigger(seconds=entry.every_seconds, timezone=ZoneInfo(tz))
+
+
+def _trigger_key(trigger) -> str:
+    return f"{trigger} {getattr(trigger, 'timezone', '')}"
+
+
+class Service:
+    """The scheduler, the lease and the webhook server of one process."""
+
+    def __init__(self, settings: Settings, *, dry_run: bool = False, ctx=None, lease=None, clock=time.time):
+        from bot.jobs.registry import build_context
+
+        self.settings = settings
+        self.schedule: Schedule = settings.section("schedule") or default_schedule()
+        self.entries = {e.id: e for e in self.schedule.entries}
+        self.tz = ZoneInfo(self.schedule.timezone)
+        self.ctx = ctx or build_context(settings, dry_run=dry_run)
+        self.lease = lease or open_lease(settings.state_url, seconds=self.schedule.lease_seconds)
+        self.clock = clock
+        self.stop_event = threading.Event()
+        self.scheduler = None
+        self.webhook = None
+        self.last: dict[str, dict] = {}
+        self.runs = 0
+        self._cond = threading.Condition()
+        self._running: set[str] = set()
+        self._pending: set[str] = set()
+        self._heartbeat = time.monotonic()
+        webhook = settings.section("webhook")
+        if webhook is not None:
+            self._make_webhook(webhook)
+
+    # -- webhook -----------------------------------------------------------------------
+    def _make_webhook(self, config) -> None:
+        from bot.adapters.phab import ConduitClient
+        from bot.webhook import DeliveryHandler, WebhookServer
+
+        key = config.hmac_key()  # a missing key is a config error before anything starts
+        p = self.settings.phabricator
+        # Its own client: deliveries arrive on other threads while a job uses ctx.phab.
+        phab = ConduitClient(p.url, p.token(), self.settings.user_agent, timeout=p.timeout, page_size=p.page_size)
+        delivery = DeliveryHandler(phab, self.ctx.store, self.trigger, config.jobs, clock=self.clock)
+        self.webhook = WebhookServer(config, key, delivery, self.health)
+
+    # -- life ----------------------------------------------------------------------------
+    def serve(self) -> bool:
+        """Run until `request_stop()`; True when every job stopped within the bound."""
+        if self.webhook is not None:
+            self.webhook.start()
         try:
-            report = run_job("status-sync", ctx)
-            log.info("%s", report.summary())
+            while not self.stop_event.is_set():
+                self._heartbeat = time.monotonic()
+                if self.lease.acquire():
+                    if self.scheduler is None:
+                        self._lead()
+                elif self.scheduler is not None:
+                    log.error("lost the lease to %s: stopping the scheduler", self.lease.current()[0],
+                              extra={"outcome": "standby"})
+                    self._step_down()
+                self.stop_event.wait(self.lease.renew_interval)
+        finally:
+            clean = self._shutdown()
+        return clean
+
+    def request_stop(self, why: str = "stop requested") -> None:
+        if not self.stop_event.is_set():
+            log.info("%s: no new runs; finishing the write in flight", why, extra={"outcome": "stopping"})
+        self.stop_event.set()
+
+    def _jobstore(self):
+        if self.settings.state_url.startswith("memory://"):
+            from apscheduler.jobstores.memory import MemoryJobStore
+            return MemoryJobStore()
+        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+        return SQLAlchemyJobStore(url=self.settings.state_url, tablename=JOBSTORE_TABLE)
+
+    def _lead(self) -> None:
+        global _ACTIVE
+        from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        log.info("holding the lease as %s: starting the scheduler", self.lease.holder, extra={"outcome": "leader"})
+        scheduler = BackgroundScheduler(
+            jobstores={"default": self._jobstore()},
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            job_defaults={"coalesce": True, "max_instances": 1,
+                          "misfire_grace_time": self.schedule.misfire_grace_seconds},
+            timezone=self.tz)
+        scheduler.add_listener(self._on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        scheduler.start(paused=True)
+        self._reconcile(scheduler)
+        self.scheduler = scheduler
+        _ACTIVE = self
+        scheduler.resume()
+        for entry_id, mark in self.ctx.store.items(NS_RUNS).items():
+            if entry_id in self.entries and mark.get("finished") is None:
+                log.warning("the last run was interrupted (started %s): running it again now",
+                            _iso(mark.get("started")), extra=self._fields(entry_id, "resume"))
+                self.trigger_entry(entry_id)
+
+    def _reconcile(self, scheduler) -> None:
+        """Make the stored jobs match the config, keeping the due time of unchanged ones."""
+        now = datetime.now(self.tz)
+        stored = {job.id: job for job in scheduler.get_jobs()}
+        for job_id in stored.keys() - self.entries.keys():
+            scheduler.remove_job(job_id)
+            log.info("removed from the schedule (no longer enabled in the config)", extra=self._fields(job_id))
+        for entry in self.entries.values():
+            trigger = make_trigger(entry, self.schedule.timezone)
+            old = stored.get(entry.id)
+            if old is not None and old.next_run_time is not None and _trigger_key(old.trigger) == _trigger_key(trigger):
+                next_run = old.next_run_time
+            elif entry.cron:
+                next_run = trigger.get_next_fire_time(None, now)
+            else:
+                next_run = now  # a sync job new to the schedule runs at once
+            scheduler.add_job(RUN_ENTRY, trigger, args=[entry.id], id=entry.id, name=entry.id,
+                              replace_existing=True, misfire_grace_time=entry.misfire_grace_seconds,
+                              coalesce=True, max_instances=1, next_run_time=next_run)
+            log.info("scheduled %s, next run %s", entry.timing, next_run.isoformat(),
+                     extra=self._fields(entry.id, "scheduled"))
+
+    def _step_down(self) -> None:
+        global _ACTIVE
+        if _ACTIVE is self:
+            _ACTIVE = None
+        scheduler, self.scheduler = self.scheduler, None
+        if scheduler is not None:
+            # APScheduler 3 makes one more pass over the due jobs after shutdown() and
+            # would advance their next run time although it can no longer run them: a
+            # run due at that moment would be lost. Detach the store first.
+            scheduler.pause()
+            scheduler.remove_jobstore("default")
+            scheduler.shutdown(wait=False)
+
+    def _shutdown(self) -> bool:
+        deadline = time.monotonic() + self.schedule.stop_timeout_seconds
+        self._step_down()
+        with self._cond:
+            while self._running and time.monotonic() < deadline:
+                self._cond.wait(max(0.0, deadline - time.monotonic()))
+            clean = not self._running
+        if self.webhook is not None:
+            self.webhook.stop()
+        if clean:
+            self.lease.release()
+            log.info("stopped cleanly", extra={"outcome": "stopped"})
+        else:
+            # The lease is kept until it runs out: the job may still be writing.
+            log.error("still running after %gs: %s", self.schedule.stop_timeout_seconds,
+                      ", ".join(sorted(self._running)), extra={"outcome": "stop-timeout"})
+        return clean
+
+    def _on_event(self, event) -> None:
+        from apscheduler.events import EVENT_JOB_MAX_INSTANCES
+
+        if event.code == EVENT_JOB_MAX_INSTANCES:
+            # Asked to run while running (a webhook during a cycle): run once more after it.
+            with self._cond:
+                self._pending.add(event.job_id)
+        else:
+            log.warning("missed the run due %s (more than its misfire grace late)",
+                        _iso(event.scheduled_run_time.timestamp()), extra=self._fields(event.job_id, "missed"))
+
+    # -- triggering ----------------------------------------------------------------------
+    def trigger(self, jobs: list[str]) -> list[str]:
+        """Run every scheduled entry of these jobs now (for the webhook). Raises NotLeader."""
+        if self.scheduler is None or not self.lease.held() or self.stop_event.is_set():
+            raise NotLeader("this replica does not run the scheduler now")
+        started = [e.id for e in self.entries.values() if e.job in jobs]
+        for entry_id in started:
+            self.trigger_entry(entry_id)
+        return started
+
+    def trigger_entry(self, entry_id: str) -> None:
+        with self._cond:
+            if entry_id in self._running:
+                self._pending.add(entry_id)
+                return
+        scheduler = self.scheduler
+        if scheduler is not None:
+            scheduler.modify_job(entry_id, next_run_time=datetime.now(self.tz))
+
+    # -- one run ---------------------------------------------------------------------------
+    def _fields(self, entry_id: str, outcome: str | None = None) -> dict:
+        entry = self.entries.get(entry_id)
+        fields = {"job": entry.job if entry else entry_id, "wiki": entry.wiki if entry else None}
+        if outcome:
+            fields["outcome"] = outcome
+        return fields
+
+    def _check_write(self) -> None:
+        if self.stop_event.is_set():
+            raise Stopping("the bot is stopping: no new writes; the next run does the rest")
+        if not self.lease.held():
+            raise Stopping("this replica no longer holds the lease: no new writes")
+
+    def context_for(self, entry: ScheduledJob | None):
+        """The job context for one entry: its wikis only, every write behind the stop check."""
+        ctx = self.ctx
+        codes = [entry.wiki] if entry is not None and entry.wiki else list(ctx.wikis)
+        settings = self.settings
+        if entry is not None and entry.wiki:
+            settings = dataclasses.replace(settings, wikis={entry.wiki: settings.wikis[entry.wiki]})
+        return dataclasses.replace(ctx, settings=settings,
+                                   wikis={c: _WriteGuard(ctx.wikis[c], self._check_write) for c in codes},
+                                   phab=_WriteGuard(ctx.phab, self._check_write))
+
+    def run_entry(self, entry_id: str) -> RunOutcome | None:
+        from bot.jobs.registry import job_function
+
+        entry = self.entries.get(entry_id)
+        if entry is None:
+            log.warning("no such entry in the config; skipped", extra=self._fields(entry_id, "skipped"))
+            return None
+        if self.stop_event.is_set() or not self.lease.held():
+            log.info("not started: stopping or not the leader", extra=self._fields(entry_id, "skipped"))
+            return None
+        with self._cond:
+            self._running.add(entry_id)
+        started = self.clock()
+        outcome = None
+        try:
+            self.ctx.store.put(NS_RUNS, entry_id, {"started": started, "finished": None})
+            log.info("run started", extra=self._fields(entry_id, "started"))
+            outcome = self._run(entry, job_function)
+        finally:
+            finished = self.clock()
+            interrupted = self.stop_event.is_set() or not self.lease.held()
+            if outcome is None:
+                outcome = RunOutcome.failure(entry_id, entry.job, entry.wiki, "the run did not finish", finished)
+            try:
+                self.ctx.store.put(NS_RUNS, entry_id, {
+                    "started": started, "result": outcome.result,
+                    # An interrupted run stays unfinished, so the next leader runs it again.
+                    "finished": None if interrupted else finished})
+            except BotError as exc:
+                log.error("cannot record the run: %s", exc, extra=self._fields(entry_id, "error"))
+            self._remember(entry_id, outcome, started, finished)
+            if not interrupted:
+                self._report(entry, outcome)
+            with self._cond:
+                self._running.discard(entry_id)
+                again = entry_id in self._pending and not self.stop_event.is_set()
+                self._pending.discard(entry_id)
+                self._cond.notify_all()
+            self.runs += 1
+        if again:
+            self.trigger_entry(entry_id)
+        return outcome
+
+    def _run(self, entry: ScheduledJob, job_function) -> RunOutcome:
+        fields = self._fields(entry.id)
+        try:
+            func = job_function(entry.job)
+        except Exception as exc:  # a job module another helper is still writing, or broken
+            message = f"cannot load job {entry.job}: {type(exc).__name__}: {exc}"
+            log.error("%s", message, extra={**fields, "outcome": "failed"})
+            return RunOutcome.failure(entry.id, entry.job, entry.wiki, message, self.clock())
+        try:
+            report = func(self.context_for(entry))
+        except Stopping as exc:
+            log.info("run cut short: %s", exc, extra={**fields, "outcome": "stopped"})
+            return RunOutcome.failure(entry.id, entry.job, entry.wiki, str(exc), self.clock())
         except BotError as exc:
-            log.error("status-sync failed: %s", exc)
+            log.error("run failed: %s", exc, extra={**fields, "outcome": "failed"})
+            return RunOutcome.failure(entry.id, entry.job, entry.wiki, str(exc), self.clock())
+        except Exception as exc:  # a bug: keep the traceback, keep the other jobs going
+            log.exception("run failed with an unexpected error", extra={**fields, "outcome": "failed"})
+            return RunOutcome.failure(entry.id, entry.job, entry.wiki, f"{type(exc).__name__}: {exc}", self.clock())
+        for problem in report.problems:
+            outcome = "stopped" if "emergency stop" in problem else "problem"
+            wiki = status_report.problem_wiki(problem) or entry.wiki
+            log.warning("%s", problem, extra={**fields, "wiki": wiki, "outcome": outcome})
+        for line in report.held:
+            log.info("%s", line, extra={**fields, "outcome": "held"})
+        for code, title, revid in report.saved:
+            log.info("saved revision %s", revid, extra={**fields, "wiki": code, "page": title, "outcome": "saved"})
+        log.info("run finished: %s", report.summary(), extra={**fields, "outcome": "ok" if report.ok else "problem"})
+        return RunOutcome.from_report(entry.id, entry.job, entry.wiki, report, self.clock())
 
-    scheduler.add_job(status_sync, "interval", minutes=interval_minutes, id="status-sync", replace_existing=True,
-                      next_run_time=__import__("datetime").datetime.now(__import__("datetime").timezone.utc))
+    def _remember(self, entry_id: str, outcome: RunOutcome, started: float, finished: float) -> None:
+        last = self.last.setdefault(entry_id, {"last_success": None})
+        last.update(last_run=finished, duration=round(finished - started, 3), result=outcome.result)
+        if outcome.result != "failed":
+            last["last_success"] = finished
 
-    def stop(signum, frame):
-        log.info("signal %s: stopping after the current job", signum)
-        scheduler.shutdown(wait=True)
-    signal.signal(signal.SIGTERM, stop)
-    scheduler.start()
+    def _report(self, entry: ScheduledJob, outcome: RunOutcome) -> None:
+        try:
+            report = status_report.update(self.context_for(entry), outcome)
+        except Exception:  # the report must never take the service down
+            log.exception("run report not updated", extra=self._fields(entry.id, "error"))
+            return
+        for problem in report.problems:
+            log.warning("%s", problem, extra={"job": status_report.JOB, "outcome": "problem"})
+
+    # -- health ------------------------------------------------------------------------------
+    def health(self) -> tuple[bool, dict]:
+        scheduler = self.scheduler
+        loop_alive = time.monotonic() - self._heartbeat < 3 * self.lease.renew_interval + 5
+        leading = scheduler is not None
+        sched_alive = leading and scheduler.running and bool(getattr(scheduler, "_thread", None)) \
+            and scheduler._thread.is_alive()
+        jobs = {}
+        for entry_id in self.entries:
+            info = dict(self.last.get(entry_id, {}))
+            if leading:
+                try:
+                    job = scheduler.get_job(entry_id)
+                    info["next_run"] = job.next_run_time.isoformat() if job and job.next_run_time else None
+                except Exception as exc:  # the job store's database is away: say so, stay up
+                    info["next_run_error"] = type(exc).__name__
+            for key in ("last_run", "last_success"):
+                if info.get(key):
+                    info[key] = _iso(info[key])
+            jobs[entry_id] = info
+        ok = loop_alive and (sched_alive if leading else True) and not self.stop_event.is_set()
+        return ok, {"ok": ok, "role": "leader" if leading else "standby", "scheduler_alive": bool(sched_alive),
+                    "holder": self.lease.holder, "jobs": jobs, "runs": self.runs}
+
+
+def _iso(ts) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(float(ts)).astimezone().isoformat(timespec="seconds")
+
+
+def run_forever(settings: Settings, dry_run: bool = False) -> int:
+    """The Procfile worker: serve until SIGTERM/SIGINT; 0 on a clean stop."""
+    from bot import logs
+
+    logs.install(settings)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    service = Service(settings, dry_run=dry_run)
+
+    def on_signal(signum, frame):
+        service.request_stop(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if service.entries:
+        log.info("jobs: %s%s", ", ".join(f"{e.id} ({e.timing})" for e in service.entries.values()),
+                 " (dry run)" if dry_run else "")
+    else:
+        log.warning("no job is enabled in the schedule")
+    clean = service.serve()
+    service.ctx.store.close()
+    if not clean:
+        # A job thread is stuck past the bound; the platform wants us gone now.
+        logging.shutdown()
+        os._exit(1)
     return 0

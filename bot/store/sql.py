@@ -15,13 +15,14 @@ from bot.store.base import Post, StateStore, StoreError
 
 log = logging.getLogger(__name__)
 metadata = sa.MetaData()
+# Times are epoch seconds as sa.Double: MariaDB's FLOAT has 4 bytes, about two minutes of resolution today.
 
 values_table = sa.Table(
     "ambassador_values", metadata,
     sa.Column("namespace", sa.String(64), primary_key=True),
     sa.Column("name", sa.String(255), primary_key=True),
     sa.Column("value", sa.Text().with_variant(mysql.LONGTEXT(), "mysql"), nullable=False),
-    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
 )
 
 posts_table = sa.Table(
@@ -30,7 +31,7 @@ posts_table = sa.Table(
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("target", sa.String(512), nullable=False),
     sa.Column("revision", sa.String(64)),
-    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
 )
 
 

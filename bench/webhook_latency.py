@@ -1,0 +1,170 @@
+"""From a task change to the status page's new revision through the webhook; memory over cycles.
+
+Set-up: the local cs wiki and the Conduit sandbox, one status table, the scheduler
+service in this process with status-sync scheduled once an hour (so only the webhook
+can bring a change quickly) and the webhook endpoint on a free port.
+
+1. Latency: 20 times, rename the task in the sandbox, POST a signed delivery with its
+   new transaction PHIDs (as Phabricator would), and time until the wiki page has a
+   new revision. Median and worst (goal: median under 5 s).
+2. Memory: the same service with status-sync every 20 ms (a real no-change cycle:
+   one Conduit search, one recent-changes request); resident memory after 10 and
+   after 1,000 scheduler cycles (goal: no growth beyond noise).
+"""
+from __future__ import annotations
+
+import gc
+import http.client
+import json
+import logging
+import os
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+TITLE = "Wikipedie:Growth/Stav"
+CHANGES = 20
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as fh:
+        pages = int(fh.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> dict:
+    from bot.scheduler import Service
+    from bot.settings import parse_settings
+    from bot.settings_schedule import Schedule, ScheduledJob
+    from bot.webhook import sign
+    from sandbox.conduit import ConduitSandbox
+    from sandbox.mediawiki import MediaWikiFarm
+
+    # At a 20 ms interval every cycle overlaps the next one's due time; APScheduler's
+    # "skipped: maximum number of running instances" warnings are expected here.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
+    farm = MediaWikiFarm(tmp / "wikis", codes=("cs",))
+    farm.ensure_code()
+    farm.setup()
+    farm.start()
+    conduit = ConduitSandbox()
+    conduit.start()
+    services = []
+    try:
+        project = conduit.create_project("Growth-Team", "growth-team")
+        tid = conduit.create_task("Úkol pro měření", projects=[project])
+        human = farm.api("cs", farm.wikis["cs"].human)
+        human.edit(TITLE, "<!-- ambassador-bot:status t begin -->\n<!-- ambassador-bot:status t end -->\n", "x")
+        key = "bench-webhook-key"
+        os.environ.update({"AMBASSADOR_CONDUIT_TOKEN": conduit.bot_token, "AMBASSADOR_WEBHOOK_KEY": key,
+                           "BENCH_CS_PASSWORD": farm.wikis["cs"].bot.password})
+        port = _free_port()
+        data = {
+            "bot": {"user_agent": "ambassador-bot-bench/0.1 (bench@example.org)",
+                    "state_url": f"sqlite:///{tmp}/state.sqlite", "pywikibot_dir": str(tmp / "pwb")},
+            "phabricator": {"url": conduit.url},
+            "wikis": {"cs": {"api_url": farm.wikis["cs"].api_url, "language": "cs", "timezone": "Europe/Prague",
+                             "username": "TestBot", "botpassword_app": "ci", "password_env": "BENCH_CS_PASSWORD",
+                             "throttle_seconds": 0}},
+            "status_tables": [{"id": "t", "query": {"projects": ["growth-team"]}, "pages": {"cs": TITLE}}],
+            "schedule": {"jobs": {"status-sync": {"every": "1h"}}, "lease_seconds": 10},
+            "webhook": {"host": "127.0.0.1", "port": port, "jobs": ["status-sync"]},
+        }
+        service = Service(parse_settings(data, tmp / "bench.yaml"))
+        services.append(service)
+        thread = threading.Thread(target=service.serve, daemon=True)
+        thread.start()
+        _wait(lambda: human.revisions(TITLE, limit=1)[0]["user"] == "TestBot", 60)
+
+        latencies = []
+        for i in range(CHANGES):
+            before = human.revisions(TITLE, limit=1)[0]["revid"]
+            last = max(x.id for x in conduit.xacts)
+            started = time.perf_counter()
+            conduit.update_task(tid, title=f"Úkol pro měření, změna {i + 1}", actor="bob")
+            with conduit._lock:
+                task = conduit.tasks[tid]
+                xacts = [x.phid for x in conduit.xacts if x.object_phid == task.phid and x.id > last]
+            body = json.dumps({"object": {"type": "TASK", "phid": task.phid},
+                               "triggers": [{"phid": "PHID-HRUL-bench"}],
+                               "action": {"test": False, "silent": False, "secure": False, "epoch": int(time.time())},
+                               "transactions": [{"phid": p} for p in xacts]}).encode()
+            status = _post(port, body, sign(key.encode(), body))
+            if status != 202:
+                raise RuntimeError(f"webhook answered {status}")
+            _wait(lambda: human.revisions(TITLE, limit=1)[0]["revid"] != before, 30)
+            latencies.append(time.perf_counter() - started)
+        service.request_stop("bench")
+        thread.join(30)
+
+        # memory over scheduler cycles: status-sync every 20 ms, nothing changes
+        fast = Schedule(entries=(ScheduledJob("status-sync", None, 0.02, None, 3600),), lease_seconds=10)
+        settings = service.settings
+        settings = replace(settings, sections={**settings.sections, "schedule": fast})
+        settings.sections.pop("webhook")
+        cycling = Service(settings, ctx=service.ctx)
+        services.append(cycling)
+        thread = threading.Thread(target=cycling.serve, daemon=True)
+        thread.start()
+        _wait(lambda: cycling.runs >= 10, 60, 0.001)
+        gc.collect()
+        rss_10 = _rss_mib()
+        t0 = time.perf_counter()
+        _wait(lambda: cycling.runs >= 1000, 600, 0.01)
+        cycle_seconds = (time.perf_counter() - t0) / (cycling.runs - 10)
+        gc.collect()
+        rss_1000 = _rss_mib()
+        cycling.request_stop("bench")
+        thread.join(30)
+    finally:
+        for s in services:
+            s.stop_event.set()
+        conduit.stop()
+        farm.stop()
+
+    result = {
+        "webhook_to_revision_median_s": round(statistics.median(latencies), 3),
+        "webhook_to_revision_worst_s": round(max(latencies), 3),
+        "changes": len(latencies),
+        "rss_after_10_cycles_mib": round(rss_10, 1),
+        "rss_after_1000_cycles_mib": round(rss_1000, 1),
+        "rss_growth_mib": round(rss_1000 - rss_10, 1),
+        "seconds_per_cycle": round(cycle_seconds, 4),
+    }
+    print("webhook → new revision on the local cs wiki, and memory over scheduler cycles")
+    print(f"{'measure':36} {'value':>10}")
+    for name, value in result.items():
+        print(f"{name:36} {value:>10}")
+    return result
+
+
+def _post(port: int, body: bytes, signature: str) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("POST", "/webhook", body=body, headers={"X-Phabricator-Webhook-Signature": signature,
+                                                        "Content-Type": "application/json"})
+    status = conn.getresponse().status
+    conn.close()
+    return status
+
+
+def _wait(predicate, timeout: float, poll: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("benchmark step timed out")
+        time.sleep(poll)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""The run report: one wiki page per wiki showing the last run of every job there.
+
+After each scheduled run the scheduler hands the outcome to `update()`. The outcome
+is stored per wiki and job; the page is rendered from everything stored for that
+wiki and saved only when something a reader cares about changed (result, counts,
+problems) or when the times shown are older than `status_page.refresh_hours`, so a
+bot that runs every ten minutes and finds nothing to do edits the page once a day,
+not 144 times.
+
+The page is the bot's own, but it still asks the run page and `{{nobots}}` before
+each edit, and writes only between its markers
+(`<!-- ambassador-bot:run-report jobs begin/end -->`), so humans may add text around.
+Problems come from errors that may quote page titles and task text: every value is
+escaped with `wikitext_inline`, and known secrets are redacted.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+
+from bot.domain.wikitext import MARKER, RegionError, bot_may_edit, find_region, replace_region
+from bot.errors import Blocked, EditConflict, TargetError, TransientError
+from bot.jobs.base import JobContext, JobReport, unified_diff
+from bot.logs import redact
+from bot.render import messages
+from bot.render.escape import wikitext_inline
+
+log = logging.getLogger(__name__)
+
+JOB = "status-report"
+NS_RUNS = "run-report"          # "<wiki>|<entry id>" -> the last outcome there
+NS_PAGE = "run-report-page"     # "<wiki>" -> {"hash": stable body hash, "edited_at": time}
+KIND, NAME = "run-report", "jobs"
+BEGIN = MARKER.format(kind=KIND, name=NAME, edge="begin")
+END = MARKER.format(kind=KIND, name=NAME, edge="end")
+MAX_PROBLEM_CHARS = 300
+
+
+@dataclass
+class RunOutcome:
+    """What one scheduled run did, as the run report shows it."""
+
+    entry_id: str                 # "status-sync" or "status-sync@cs"
+    job: str
+    wiki: str | None              # None: the run covered every wiki
+    finished_at: float
+    result: str                   # "ok", "problem" or "failed"
+    saved: dict[str, int] = field(default_factory=dict)       # per wiki
+    would_save: dict[str, int] = field(default_factory=dict)  # per wiki
+    unchanged: int = 0
+    held: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_report(cls, entry_id: str, job: str, wiki: str | None, report: JobReport, finished_at: float):
+        saved: dict[str, int] = {}
+        for code, _title, _revid in report.saved:
+            saved[code] = saved.get(code, 0) + 1
+        would: dict[str, int] = {}
+        for code, _title in report.would_save:
+            would[code] = would.get(code, 0) + 1
+        return cls(entry_id, job, wiki, finished_at, "ok" if report.ok else "problem", saved, would,
+                   report.unchanged, len(report.held), list(report.problems))
+
+    @classmethod
+    def failure(cls, entry_id: str, job: str, wiki: str | None, message: str, finished_at: float):
+        return cls(entry_id, job, wiki, finished_at, "failed", problems=[message])
+
+    def for_wiki(self, code: str) -> dict:
+        """The part of this outcome that concerns one wiki."""
+        problems = [p for p in self.problems if problem_wiki(p) in (None, code)]
+        result = self.result
+        if result == "problem" and not problems:
+            result = "ok"
+        return {"job": self.entry_id, "finished_at": self.finished_at, "result": result,
+                "saved": self.saved.get(code, 0), "would_save": self.would_save.get(code, 0),
+                "unchanged": self.unchanged, "held": self.held, "problems": problems}
+
+
+def problem_wiki(problem: str) -> str | None:
+    # Jobs begin a problem that concerns one wiki with "wiki <code>" (status_sync's labels).
+    if problem.startswith("wiki "):
+        code = problem[5:].split(" ", 1)[0].rstrip(":;,")
+        return code or None
+    return None
+
+
+def update(ctx: JobContext, outcome: RunOutcome) -> JobReport:
+    """Store the outcome and bring each affected wiki's report page up to date."""
+    report = JobReport(JOB)
+    config = ctx.settings.section("status_page")
+    codes = [outcome.wiki] if outcome.wiki else list(ctx.settings.wikis)
+    for code in codes:
+        if code not in ctx.settings.wikis:
+            continue
+        ctx.store.put(NS_RUNS, f"{code}|{outcome.entry_id}", outcome.for_wiki(code))
+        if config is None or code not in config.pages or code not in ctx.wikis:
+            continue
+        try:
+            _update_page(ctx, code, config.pages[code], config, report)
+        except (TargetError, TransientError, Blocked) as exc:
+            report.problems.append(f"wiki {code} run report: {exc}")
+    return report
+
+
+def _update_page(ctx: JobContext, code: str, title: str, config, report: JobReport) -> None:
+    wiki_settings = ctx.settings.wikis[code]
+    runs = sorted((v for k, v in ctx.store.items(NS_RUNS).items() if k.startswith(code + "|")),
+                  key=lambda r: r["job"])
+    lang, tz = wiki_settings.language, wiki_settings.timezone
+    stable = render_table(runs, lang, tz, config.max_problems, with_times=False)
+    digest = hashlib.sha256(stable.encode()).hexdigest()[:16]
+    remembered = ctx.store.get(NS_PAGE, code) or {}
+    fresh = ctx.clock() - remembered.get("edited_at", 0) < config.refresh_hours * 3600
+    if remembered.get("hash") == digest and fresh:
+        report.unchanged += 1
+        return
+    body = render_table(runs, lang, tz, config.max_problems, with_times=True)
+    wiki = ctx.wikis[code]
+    run_page = wiki_settings.run_page
+    states = wiki.read_pages([title] + ([run_page] if run_page else []))
+    if run_page:
+        state = states[run_page]
+        if not state.exists or state.text.strip() != wiki_settings.run_value:
+            report.problems.append(f"wiki {code}: emergency stop: {run_page} does not say "
+                                   f"{wiki_settings.run_value!r}; run report not edited")
+            log.warning("emergency stop: run report not edited", extra={"job": JOB, "wiki": code, "page": title,
+                                                                         "outcome": "stopped"})
+            return
+    page = states[title]
+    for attempt in (1, 2):
+        if page.exists and not bot_may_edit(page.text, wiki_settings.username):
+            raise TargetError(f"wiki {code} page {title!r}: the page excludes the bot; run report not edited")
+        try:
+            new_text = place(page.text if page.exists else "", body, lang)
+        except RegionError as exc:
+            raise TargetError(f"wiki {code} page {title!r}: {exc}") from None
+        if page.exists and new_text == page.text:
+            ctx.store.put(NS_PAGE, code, {"hash": digest, "edited_at": ctx.clock()})
+            report.unchanged += 1
+            return
+        if ctx.dry_run:
+            ctx.out.write(unified_diff(page.text, new_text, f"{code}:{title}"))
+            report.would_save.append((code, title))
+            return
+        try:
+            revid = wiki.save(page, new_text, messages.RUN_REPORT[lang]["summary"])
+        except EditConflict:
+            if attempt == 2:
+                raise
+            page = wiki.read_pages([title])[title]
+            continue
+        key = f"run-report:{code}:{title}:{page.revid}:{hashlib.sha256(new_text.encode()).hexdigest()[:16]}"
+        ctx.store.record_post(key, "edit", f"{code}:{title}", revid)
+        ctx.store.put(NS_PAGE, code, {"hash": digest, "edited_at": ctx.clock()})
+        report.saved.append((code, title, revid))
+        log.info("run report saved", extra={"job": JOB, "wiki": code, "page": title, "outcome": "saved"})
+        return
+
+
+def place(text: str, body: str, lang: str) -> str:
+    """The page text with the report between its markers; markers added when missing."""
+    try:
+        find_region(text, KIND, NAME)
+    except RegionError as exc:
+        if "no '" not in str(exc):
+            raise  # broken markers: a human must look, the bot must not add a second pair
+        region = f"{BEGIN}\n{body.strip()}\n{END}\n"
+        if not text.strip():
+            return f"{messages.RUN_REPORT[lang]['intro']}\n\n{region}"
+        return text.rstrip("\n") + "\n\n" + region
+    return replace_region(text, KIND, NAME, body)
+
+
+def render_table(runs: list[dict], lang: str, tz: str, max_problems: int, *, with_times: bool) -> str:
+    words = messages.RUN_REPORT[lang]
+    lines = ['{| class="wikitable sortable"',
+             f"! {words['job']} !! {words['time']} !! {words['result']} !! {words['counts']} !! {words['problems']}"]
+    for run in runs:
+        when = _format_time(run["finished_at"], lang, tz) if with_times else ""
+        counts = [words["saved"].format(n=run["saved"]), words["unchanged"].format(n=run["unchanged"])]
+        if run.get("would_save"):
+            counts.append(words["would_save"].format(n=run["would_save"]))
+        if run.get("held"):
+            counts.append(words["held"].format(n=run["held"]))
+        problems = [wikitext_inline(redact(p), max_chars=MAX_PROBLEM_CHARS) for p in run["problems"][:max_problems]]
+        if len(run["problems"]) > max_problems:
+            problems.append(words["more"].format(n=len(run["problems"]) - max_problems))
+        lines += ["|-", "| " + " || ".join([wikitext_inline(run["job"]), when,
+                                             words.get(run["result"], wikitext_inline(run["result"])),
+                                             ", ".join(counts), "<br />".join(problems)])]
+    lines.append("|}")
+    return "\n".join(lines)
+
+
+def _format_time(ts: float, lang: str, tz: str) -> str:
+    moment = datetime.fromtimestamp(ts, timezone.utc)
+    return format_datetime(moment, "short", tzinfo=ZoneInfo(tz), locale=lang)
+
+
+def stored_runs(store, code: str) -> list[dict]:
+    """The outcomes the report page of one wiki is made of (for /healthz and tests)."""
+    return [v for k, v in sorted(store.items(NS_RUNS).items()) if k.startswith(code + "|")]
+
