@@ -12,6 +12,7 @@ JOBS = {
     "feedback": "bot.jobs.feedback:run",
     "mentions": "bot.jobs.mentions:run",
     "weekly-report": "bot.jobs.weekly_report:run",
+    "newsletter": "bot.jobs.newsletter:run",
 }
 
 

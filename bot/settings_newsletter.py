@@ -1,0 +1,100 @@
+"""The `newsletters:` config section (see docs/newsletters.md).
+
+Page names may contain `{edition}` (e.g. `Wikipedie:Growth/Zpravodaj/{edition}`);
+every problem names the file and the key, like the core settings.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from bot.settings import LANGUAGES, STATUS_KEYS, Reader, Settings, non_empty
+
+SECTION_KINDS = ("resolved", "progress", "opened")
+_PAGE_KEYS = {"draft_page", "page", "subscribers", "archive_page", "intro_page", "optout_category"}
+_BAD_TITLE = re.compile(r"[\[\]<>|#]|\{(?!edition\})|(?<!\{edition)\}")
+
+
+@dataclass(frozen=True)
+class NewsletterWiki:
+    code: str
+    draft_page: str            # where the bot drafts and humans approve ({edition} placeholder)
+    page: str                  # the published edition
+    subscribers: str           # MassMessage-style delivery list
+    archive_page: str | None = None
+    intro_page: str | None = None
+    optout_category: str | None = None
+
+    def title(self, which: str, edition: str) -> str | None:
+        value = getattr(self, which)
+        return None if value is None else value.replace("{edition}", edition)
+
+
+@dataclass(frozen=True)
+class NewsletterSettings:
+    projects: tuple[str, ...]
+    wikis: dict[str, NewsletterWiki]
+    sections: tuple[str, ...] = SECTION_KINDS
+    progress_statuses: tuple[str, ...] = ("progress",)
+    resolved_statuses: tuple[str, ...] = ("resolved",)
+    max_tasks_per_section: int = 30
+    draft_day: int = 1
+    comment_tasks: bool = True
+    names: dict[str, str] = field(default_factory=dict)   # language -> newsletter name
+
+
+def _title(v: str) -> str | None:
+    if not v.strip():
+        return "must not be empty"
+    if _BAD_TITLE.search(v):
+        return f"not a valid page title (no [ ] < > | # or braces other than {{edition}}): {v!r}"
+    return None
+
+
+def parse(reader: Reader, raw, settings: Settings) -> NewsletterSettings:
+    key = "newsletters"
+    n = reader.mapping(raw, key, {"projects", "wikis", "sections", "progress_statuses", "resolved_statuses",
+                                  "max_tasks_per_section", "draft_day", "comment_tasks", "names"},
+                       {"projects", "wikis"})
+    projects = reader.string_list(n["projects"], f"{key}.projects",
+                                  lambda v: "write the project slug without '#'" if v.startswith("#") else non_empty(v))
+    if not projects:
+        raise reader.fail(f"{key}.projects", "must name at least one project")
+    sections = reader.string_list(n.get("sections", list(SECTION_KINDS)), f"{key}.sections",
+                                  lambda v: None if v in SECTION_KINDS
+                                  else f"unknown section {v!r} (known: {', '.join(SECTION_KINDS)})")
+    if len(set(sections)) != len(sections) or not sections:
+        raise reader.fail(f"{key}.sections", "must list each section at most once, and at least one")
+    status_check = (lambda v: None if v in STATUS_KEYS else f"unknown status {v!r} (known: {', '.join(STATUS_KEYS)})")
+    wikis_raw = reader.typed(n["wikis"], f"{key}.wikis", dict, lambda v: None if v else "must name at least one wiki")
+    wikis = {}
+    for code, w in wikis_raw.items():
+        wkey = f"{key}.wikis.{code}"
+        if code not in settings.wikis:
+            raise reader.fail(wkey, f"no such wiki in 'wikis' (known: {', '.join(sorted(settings.wikis))})")
+        w = reader.mapping(w, wkey, _PAGE_KEYS, {"draft_page", "page", "subscribers"})
+        values = {k: reader.typed(v, f"{wkey}.{k}", str, _title) for k, v in w.items()}
+        if values["draft_page"] == values["page"]:
+            raise reader.fail(f"{wkey}.page", "must differ from draft_page (the draft keeps its approval marker)")
+        for k in ("draft_page", "page"):
+            if "{edition}" not in values[k]:
+                raise reader.fail(f"{wkey}.{k}", "must contain {edition}, so every edition has its own page")
+        wikis[code] = NewsletterWiki(code=code, **values)
+    names = reader.mapping(n.get("names", {}), f"{key}.names", set(LANGUAGES))
+    for lang, name in names.items():
+        reader.typed(name, f"{key}.names.{lang}", str, non_empty)
+    return NewsletterSettings(
+        projects=projects,
+        wikis=wikis,
+        sections=sections,
+        progress_statuses=reader.string_list(n.get("progress_statuses", ["progress"]), f"{key}.progress_statuses",
+                                             status_check),
+        resolved_statuses=reader.string_list(n.get("resolved_statuses", ["resolved"]), f"{key}.resolved_statuses",
+                                             status_check),
+        max_tasks_per_section=reader.typed(n.get("max_tasks_per_section", 30), f"{key}.max_tasks_per_section", int,
+                                           lambda v: None if 1 <= v <= 500 else "must be 1..500"),
+        draft_day=reader.typed(n.get("draft_day", 1), f"{key}.draft_day", int,
+                               lambda v: None if 1 <= v <= 28 else "must be a day of the month, 1..28"),
+        comment_tasks=reader.typed(n.get("comment_tasks", True), f"{key}.comment_tasks", bool),
+        names=dict(names),
+    )
