@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,7 @@ def conduit_server():
 @pytest.fixture
 def conduit(conduit_server):
     conduit_server.reset()
+    conduit_server.clock = time.time   # a test may have frozen it
     conduit_server.clear_request_log()
     return conduit_server
 

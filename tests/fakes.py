@@ -86,6 +86,10 @@ class FakeWiki:
         self.seconds += 1
         return self._stamp()
 
+    def rc_position(self):
+        self.seconds += 1
+        return {"timestamp": self._stamp(), "rcid": self.rc[-1].rcid if self.rc else 0}
+
     def recent_changes(self, since, namespaces=()):
         return [rc for rc in self.rc if since is None or rc.timestamp >= since]
 

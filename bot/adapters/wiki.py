@@ -535,6 +535,18 @@ class WikiClient:
             self.__dict__["_extensions"] = cache
         return name in cache
 
+    def rc_position(self) -> dict:
+        """Where recent changes stand now: {timestamp, rcid} of the newest change (one request).
+
+        A cursor started from this skips changes already made, even those in the
+        same second, which a bare server time (rcid 0) would see again.
+        """
+        data = self.api(action="query", list="recentchanges", rclimit=1, rcprop="ids|timestamp", curtimestamp=1)
+        rcs = data.get("query", {}).get("recentchanges", [])
+        if rcs:
+            return {"timestamp": rcs[0]["timestamp"], "rcid": rcs[0]["rcid"]}
+        return {"timestamp": data["curtimestamp"], "rcid": 0}
+
     def index_url(self) -> str:
         """The wiki's index.php, for permalinks (`?title=Special:Diff/123`)."""
         api = self.settings.api_url

@@ -248,13 +248,13 @@ def _touched_by_others(ctx, wiki, code, titles) -> set[str]:
     """Watched pages someone other than the bot edited since the last cycle: one request."""
     cursor = ctx.store.get(NS_RC, code)
     if cursor is None:
-        ctx.store.put(NS_RC, code + "|pending", {"timestamp": wiki.server_time(), "rcid": 0})
+        ctx.store.put(NS_RC, code + "|pending", wiki.rc_position())
         return set(titles)  # first cycle: every page is read anyway
     since = datetime.strptime(cursor["timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
     if datetime.fromtimestamp(ctx.clock(), timezone.utc) - since > RC_MAX_AGE:
         log.warning("wiki %s: recent changes cursor is older than %s; reading every page", code, RC_MAX_AGE,
                     extra={"job": JOB})
-        ctx.store.put(NS_RC, code + "|pending", {"timestamp": wiki.server_time(), "rcid": 0})
+        ctx.store.put(NS_RC, code + "|pending", wiki.rc_position())
         return set(titles)
     changes = wiki.recent_changes(cursor["timestamp"])
     watched = {_normal(t) for t in titles}

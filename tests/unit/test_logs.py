@@ -88,6 +88,9 @@ def test_install_redacts_records_of_every_library(monkeypatch):
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     monkeypatch.setattr(root, "handlers", [handler])
+    # pywikibot, when an earlier test imported it, hangs its own handler on "pywiki"
+    monkeypatch.setattr(logging.getLogger("pywiki"), "handlers", [])
+    monkeypatch.setattr(logging.getLogger("pywiki"), "propagate", True)
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)          # install() replaces both hooks
     monkeypatch.setattr(threading, "excepthook", threading.excepthook)
     factory = logging.getLogRecordFactory()

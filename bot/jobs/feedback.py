@@ -1,0 +1,488 @@
+"""Forward on-wiki feedback to Phabricator, each comment exactly once.
+
+A cycle, per wiki:
+
+1. *What changed*: one `list=recentchanges` request since the stored cursor
+   (a quiet cycle costs exactly this, and nothing on Phabricator). A cursor older
+   than `RC_MAX_AGE` (Wikimedia keeps 30 days of recent changes) is not trusted:
+   the bot catches up from each watched page's history instead.
+2. *Which comments*: the changed pages' new revisions (plus the last revision
+   already handled) are fetched by id, 50 a request, and compared revision by
+   revision (`bot.domain.comments.changes_in_history`). Signed comments come from
+   DiscussionTools where the wiki has it and the page is a discussion page, else
+   from the wikitext; unsigned text always from the wikitext diff.
+3. *Queue*: each new or edited comment gets a stable key (wiki, comment id, text
+   hash) and is put in the store's queue and "seen" index *before* the page's
+   baseline and the cursor move on, so a crash loses nothing and a re-run finds
+   nothing new.
+4. *Deliver*: one Phabricator comment per target task, with a marker line listing
+   the comment keys' hashes; before posting, the task's transactions by the bot are
+   searched for those hashes, so a crash between posting and recording never posts
+   twice. Then the on-wiki digest page gets the same comments, each behind a hidden
+   `<!-- ambassador-bot:key=… -->` marker, checked in the page text before appending.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import urllib.parse
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from bot.domain.comments import (Comment, CommentChange, Revision, changes_in_history, comments_from_threaditems,
+                                 parse_comments, text_hash)
+from bot.domain.wikitext import bot_may_edit
+from bot.errors import Blocked, BotError, EditConflict, NotFound, TargetError, TransientError, UncertainWriteError
+from bot.jobs.base import JobContext, JobReport, unified_diff
+from bot.render.environment import Markup
+from bot.render.escape import remarkup_quote, wikitext_inline
+from bot.store.memory import MemoryStore
+
+log = logging.getLogger(__name__)
+
+JOB = "feedback"
+RC_MAX_AGE = timedelta(days=25)     # Wikimedia keeps 30 days; leave a margin for a slow cycle
+# A comment signed this long before the bot started watching its page was moved there, not written there.
+MOVED_SLACK = timedelta(days=1)
+CONFLICT_ATTEMPTS = 3
+
+NS_CURSOR = "fb-rc"          # per wiki: {timestamp, rcid}
+NS_PAGE = "fb-page"          # per wiki:title: {revid, since}
+NS_SEEN = "fb-seen"          # per wiki:title:comment id: [text hashes already queued]
+NS_KNOWN = "fb-known"        # per wiki:author|time|text hash of signed comments: moves are not new
+NS_QUEUE = "fb-queue"        # per comment key: what to deliver, until every target has it
+MARKER_PREFIX = "ambassador-bot feedback:"
+_LETTERS = "ghjkmnpqrstvwxyz"   # no hex digits: a marker never looks like a commit hash
+
+
+def run(ctx: JobContext) -> JobReport:
+    report = JobReport(JOB)
+    conf = ctx.settings.section("feedback")
+    if conf is None:
+        return report
+    store = ctx.store
+    if ctx.dry_run:
+        # A dry run walks the same path, but every state change stays in this overlay.
+        ctx = _with_store(ctx, _Overlay(store))
+    for code in sorted({p.wiki for p in conf.pages}):
+        try:
+            _collect_wiki(ctx, conf, code, report)
+        except Blocked as exc:
+            report.problems.append(str(exc))
+        except (TransientError, TargetError) as exc:
+            report.problems.append(f"wiki {code}: {exc}; will retry next cycle")
+    _deliver(ctx, conf, report)
+    log.info("%s", report.summary(), extra={"job": JOB})
+    return report
+
+
+# -- 1. what changed ------------------------------------------------------------------------
+
+def normal_title(title: str) -> str:
+    title = " ".join(title.replace("_", " ").split())
+    return title[:1].upper() + title[1:]
+
+
+def _parse_ts(stamp: str) -> datetime:
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+
+
+@dataclass
+class WatchResult:
+    changes: list[Any]           # RecentChange-like: title, revid, old_revid, user, timestamp
+    first_run: bool
+    caught_up: bool
+    pending_cursor: dict
+
+
+def changes_since_cursor(ctx: JobContext, ns: str, code: str, titles: list[str],
+                         namespaces: tuple[int, ...] = ()) -> WatchResult:
+    """Edits to watched pages since the stored cursor: one request on a quiet cycle.
+
+    The cursor is only *proposed* (`pending_cursor`); the caller stores it after
+    it has recorded what it found, so a crash re-reads rather than skips.
+    """
+    wiki = ctx.wikis[code]
+    cursor = ctx.store.get(ns, code)
+    watched = {normal_title(t) for t in titles}
+    if cursor is None:
+        return WatchResult([], True, False, wiki.rc_position())
+    since = _parse_ts(cursor["timestamp"])
+    if datetime.fromtimestamp(ctx.clock(), timezone.utc) - since > RC_MAX_AGE:
+        # Recent changes may no longer reach back to the cursor: read page histories.
+        log.warning("wiki %s: %s cursor %s is older than %s; catching up from page histories", code, ns,
+                    cursor["timestamp"], RC_MAX_AGE.days, extra={"job": JOB})
+        now = wiki.rc_position()   # taken before the histories are read, so nothing falls between
+        found = []
+        for title in sorted(watched):
+            for rev in wiki.revisions_since(title, cursor["timestamp"], content=False):
+                found.append(_Change(normal_title(rev["title"]), rev["revid"], rev["parentid"], rev["user"],
+                                     rev["timestamp"]))
+        if namespaces:
+            for rc in wiki.revisions_in_namespaces(cursor["timestamp"], namespaces):
+                if normal_title(rc.title) not in watched:
+                    found.append(_Change(normal_title(rc.title), rc.revid, rc.old_revid, rc.user, rc.timestamp,
+                                         rc.namespace))
+        found.sort(key=lambda c: (c.timestamp, c.revid))
+        return WatchResult(found, False, True, now)
+    changes = wiki.recent_changes(cursor["timestamp"], namespaces=())
+    newest = dict(cursor)
+    found = []
+    for rc in changes:
+        if rc.rcid <= cursor["rcid"]:
+            continue
+        newest = {"timestamp": rc.timestamp, "rcid": rc.rcid}
+        title = normal_title(rc.title)
+        if title in watched or rc.namespace in namespaces:
+            found.append(_Change(title, rc.revid, rc.old_revid, rc.user, rc.timestamp, rc.namespace))
+    return WatchResult(found, False, False, newest)
+
+
+@dataclass(frozen=True)
+class _Change:
+    title: str
+    revid: int
+    old_revid: int
+    user: str
+    timestamp: str
+    namespace: int = -1
+
+
+# -- 2 and 3. comments, queued -------------------------------------------------------------------
+
+def _collect_wiki(ctx: JobContext, conf, code: str, report: JobReport) -> None:
+    wiki = ctx.wikis[code]
+    pages = {normal_title(p.title): p for p in conf.pages_on(code)}
+    watch = changes_since_cursor(ctx, NS_CURSOR, code, list(pages))
+    if watch.first_run:
+        # First cycle starts from now: the current revisions are the baseline.
+        states = wiki.read_pages(list(pages))
+        for title, state in states.items():
+            ctx.store.put(NS_PAGE, f"{code}:{normal_title(title)}",
+                          {"revid": state.revid, "since": watch.pending_cursor["timestamp"]})
+        ctx.store.put(NS_CURSOR, code, watch.pending_cursor)
+        report.unchanged += len(pages)
+        return
+    by_page: dict[str, list[_Change]] = defaultdict(list)
+    for ch in watch.changes:
+        by_page[ch.title].append(ch)
+    baselines = {}
+    for title in pages:
+        base = ctx.store.get(NS_PAGE, f"{code}:{title}")
+        if base is None:
+            # A page added to the config later also starts from now.
+            base = {"revid": 0, "since": watch.pending_cursor["timestamp"], "new": True}
+        baselines[title] = base
+    wanted: set[int] = set()
+    for title, chs in by_page.items():
+        base = baselines[title]
+        wanted |= {c.revid for c in chs if c.revid > base["revid"]}
+        if base["revid"]:
+            wanted.add(base["revid"])
+    revs = wiki.revisions_by_id(wanted) if wanted else {}
+    report.unchanged += len(pages) - len(by_page)
+    for title, chs in sorted(by_page.items()):
+        page = pages[title]
+        base = baselines[title]
+        newer = sorted((revs[c.revid] for c in chs if c.revid > base["revid"] and c.revid in revs),
+                       key=lambda r: r["revid"])
+        if not newer:
+            continue
+        if base.get("new"):
+            ctx.store.put(NS_PAGE, f"{code}:{title}", {"revid": newer[-1]["revid"], "since": base["since"]})
+            continue
+        try:
+            changes = _page_changes(ctx, conf, wiki, title, revs.get(base["revid"]), newer)
+        except (TransientError, TargetError) as exc:
+            report.problems.append(f"wiki {code} page {title!r}: {exc}; will retry next cycle")
+            return  # the cursor must not pass a page whose comments were not queued
+        queued = _queue(ctx, code, page, base, changes)
+        log.info("wiki %s page %r: %d revision(s), %d comment change(s), %d queued", code, title, len(newer),
+                 len(changes), queued, extra={"job": JOB})
+        ctx.store.put(NS_PAGE, f"{code}:{title}", {"revid": newer[-1]["revid"], "since": base["since"]})
+    ctx.store.put(NS_CURSOR, code, watch.pending_cursor)
+
+
+def _revision(r: dict | None) -> Revision | None:
+    if r is None:
+        return None
+    return Revision(r["revid"], r["user"], r["timestamp"], r["text"], r.get("parentid", 0), r.get("comment", ""))
+
+
+def use_discussiontools(conf, wiki) -> bool:
+    if conf.parser == "wikitext":
+        return False
+    if conf.parser == "discussiontools":
+        return True
+    return wiki.has_extension("DiscussionTools")
+
+
+def _page_changes(ctx, conf, wiki, title: str, baseline: dict | None, newer: list[dict]) -> list[CommentChange]:
+    tz = wiki.settings.timezone
+    base_rev = _revision(baseline)
+    revisions = [_revision(r) for r in newer]
+    parser = None
+    if use_discussiontools(conf, wiki):
+        parser = _discussiontools_parser(wiki, title, revisions[-1], tz)
+    return changes_in_history(base_rev, revisions, bot_user=wiki.settings.username, timezone_name=tz,
+                              parser=parser)
+
+
+def _discussiontools_parser(wiki, title: str, newest: Revision, tz: str):
+    """Signed comments from DiscussionTools (one request per revision), unsigned from wikitext.
+
+    DiscussionTools only reads pages it treats as discussions; on a page where it
+    finds no comment but the wikitext has signatures, the wikitext parser is used.
+    """
+    items = wiki.discussion_items(title, newest.revid)
+    found = comments_from_threaditems(items)
+    if not found and parse_comments(newest.text, timezone_name=tz)[0]:
+        return None
+    cache = {newest.revid: found}
+
+    def parse(rev: Revision):
+        if rev.revid not in cache:
+            cache[rev.revid] = comments_from_threaditems(wiki.discussion_items(title, rev.revid))
+        _, unsigned = parse_comments(rev.text, timezone_name=tz)
+        return cache[rev.revid], unsigned
+    return parse
+
+
+def comment_key(code: str, title: str, comment: Comment) -> str:
+    # Ids repeat across pages (same author, minute and heading), so the page is part of the key.
+    return f"{code}:{normal_title(title)}:{comment.id}:{text_hash(comment.text)[:10]}"
+
+
+def marker_hash(key: str) -> str:
+    digest = hashlib.sha256(key.encode()).digest()
+    return "".join(_LETTERS[b % len(_LETTERS)] for b in digest[:14])
+
+
+def _queue(ctx: JobContext, code: str, page, base: dict, changes: list[CommentChange]) -> int:
+    since = _parse_ts(base["since"]) - MOVED_SLACK
+    queued = 0
+    for ch in changes:
+        c = ch.comment
+        seen_key = f"{code}:{normal_title(page.title)}:{c.id}"
+        seen = ctx.store.get(NS_SEEN, seen_key, [])
+        h = text_hash(c.text)
+        # The same author, time and text already seen anywhere on this wiki: a section moved or archived.
+        known_key = f"{code}:{c.author}|{c.timestamp}|{h}"
+        if h in seen or (ch.kind == "new" and (seen or (c.signed and ctx.store.get(NS_KNOWN, known_key)))):
+            continue
+        if ch.kind == "new" and c.signed and _parse_ts(c.timestamp) < since:
+            continue  # signed long before we watched: moved or archived here, not new feedback
+        key = comment_key(code, page.title, c)
+        ctx.store.put(NS_QUEUE, key, {
+            "wiki": code, "title": page.title, "kind": ch.kind, "comment": c.to_json(), "revid": ch.revid,
+            "rev_user": ch.rev_user, "rev_timestamp": ch.rev_timestamp,
+            "task": c.section_task or page.task,
+            "digest": [page.digest_page.wiki, page.digest_page.title] if page.digest_page else None,
+        })
+        ctx.store.put(NS_SEEN, seen_key, seen + [h])
+        if c.signed:
+            ctx.store.put(NS_KNOWN, known_key, True)
+        queued += 1
+    return queued
+
+
+# -- 4. deliver -------------------------------------------------------------------------------------
+
+def _deliver(ctx: JobContext, conf, report: JobReport) -> None:
+    queue = ctx.store.items(NS_QUEUE)
+    if not queue:
+        return
+    by_task: dict[int, list[tuple[str, dict]]] = defaultdict(list)
+    by_digest: dict[tuple[str, str], list[tuple[str, dict]]] = defaultdict(list)
+    for key, item in sorted(queue.items(), key=lambda kv: (kv[1]["comment"]["timestamp"], kv[0])):
+        if not ctx.store.has_post("fb-phab:" + key):
+            by_task[int(item["task"])].append((key, item))
+        if item.get("digest") and not ctx.store.has_post("fb-wiki:" + key):
+            by_digest[tuple(item["digest"])].append((key, item))
+    if by_task:
+        try:
+            bot_phid = ctx.phab.whoami()["phid"]
+        except BotError as exc:
+            report.problems.append(f"Phabricator: {exc}; digests wait for the next cycle")
+            by_task = {}
+        for task_id, items in sorted(by_task.items()):
+            try:
+                _post_digest(ctx, conf, task_id, items, bot_phid, report)
+            except BotError as exc:
+                report.problems.append(f"T{task_id}: {exc}; the digest waits for the next cycle")
+    if by_digest:
+        public = _public_tasks(ctx, {int(i["task"]) for items in by_digest.values() for _, i in items}, report)
+        for (code, title), items in sorted(by_digest.items()):
+            try:
+                _append_digest_page(ctx, conf, code, title, items, public, report)
+            except Blocked as exc:
+                report.problems.append(str(exc))
+            except (TargetError, TransientError) as exc:
+                report.problems.append(f"{exc}; the digest page waits for the next cycle")
+    if not ctx.dry_run:
+        for key, item in queue.items():
+            if ctx.store.has_post("fb-phab:" + key) and (not item.get("digest")
+                                                         or ctx.store.has_post("fb-wiki:" + key)):
+                ctx.store.delete(NS_QUEUE, key)
+
+
+def _entry(ctx, conf, key: str, item: dict) -> dict:
+    c = Comment.from_json(item["comment"])
+    wiki = ctx.wikis[item["wiki"]]
+    index = wiki.index_url()
+    diff_url = f"{index}?title=Special:Diff/{int(item['revid'])}"
+    full_url = f"{index}?title={urllib.parse.quote(item['title'].replace(' ', '_'), safe='')}" \
+               f"#{urllib.parse.quote(c.id, safe='')}"
+    when = _parse_ts(c.timestamp).strftime("%Y-%m-%d %H:%M UTC")
+    return {"key": key, "marker": Markup(marker_hash(key)), "author": c.author, "wiki": item["wiki"],
+            "title": item["title"], "section": c.section, "time": when, "edited": item["kind"] == "edit",
+            "signed": c.signed, "text": c.text, "reply": c.level > 1, "task": int(item["task"]),
+            "diff_url": Markup(diff_url), "full_url": Markup(full_url), "cut": len(c.text) > conf.max_quote_chars}
+
+
+def render_digest(ctx, conf, entries: list[dict]) -> str:
+    for e in entries:
+        e["quote"] = Markup(remarkup_quote(e["text"], max_chars=conf.max_quote_chars))
+    marker = MARKER_PREFIX + " " + " ".join(e["marker"] for e in entries)
+    return ctx.renderer.render("digest", "en", "remarkup", comments=entries, marker=Markup(marker))
+
+
+def posted_markers(transactions: list[dict]) -> set[str]:
+    """Marker hashes found in the bot's own comments on a task."""
+    found: set[str] = set()
+    for x in transactions:
+        for comment in x.get("comments") or []:
+            raw = (comment.get("content") or {}).get("raw") or ""
+            for line in raw.splitlines():
+                if line.startswith(MARKER_PREFIX):
+                    found.update(line[len(MARKER_PREFIX):].split())
+    return found
+
+
+def _post_digest(ctx, conf, task_id: int, items, bot_phid: str, report: JobReport) -> None:
+    # The target itself is the truth: a digest posted before a crash shows its markers there.
+    already = posted_markers(ctx.phab.transactions(f"T{task_id}", author_phids=[bot_phid]))
+    todo = []
+    for key, item in items:
+        if marker_hash(key) in already:
+            if not ctx.dry_run:
+                ctx.store.record_post("fb-phab:" + key, "task-comment", f"T{task_id}", "found")
+            continue
+        todo.append(_entry(ctx, conf, key, item))
+    if not todo:
+        return
+    text = render_digest(ctx, conf, todo)
+    if ctx.dry_run:
+        ctx.out.write(f"--- would comment on T{task_id} ---\n{text}\n")
+        report.would_save.append(("phabricator", f"T{task_id}"))
+        return
+    try:
+        phids = ctx.phab.comment(task_id, text)
+    except UncertainWriteError as exc:
+        # Next cycle looks at the task's transactions before posting again.
+        raise TransientError(f"T{task_id}: {exc}") from None
+    for e in todo:
+        ctx.store.record_post("fb-phab:" + e["key"], "task-comment", f"T{task_id}", phids[0] if phids else None)
+    report.saved.append(("phabricator", f"T{task_id}", 0))
+
+
+def _public_tasks(ctx, task_ids: set[int], report: JobReport) -> set[int]:
+    """Tasks whose number may appear on a wiki: only public ones (never a private task's title)."""
+    try:
+        return {t.id for t in ctx.phab.search_tasks(task_ids=sorted(task_ids)) if t.is_public}
+    except BotError as exc:
+        report.problems.append(f"Phabricator: {exc}; task links left out of the digest page")
+        return set()
+
+
+def _append_digest_page(ctx, conf, code: str, title: str, items, public: set[int], report: JobReport) -> None:
+    wiki = ctx.wikis[code]
+    lang = wiki.settings.language
+    label = f"wiki {code} page {title!r}"
+    for attempt in range(CONFLICT_ATTEMPTS):
+        page = wiki.read_pages([title])[title]
+        if page.exists and not bot_may_edit(page.text, wiki.settings.username):
+            raise TargetError(f"{label}: the page excludes the bot ({{{{nobots}}}}); digest not written")
+        todo = []
+        for key, item in items:
+            if f"ambassador-bot:key={marker_hash(key)}" in page.text:
+                if not ctx.dry_run:
+                    ctx.store.record_post("fb-wiki:" + key, "edit", f"{code}:{title}", page.revid)
+                continue
+            e = _entry(ctx, conf, key, item)
+            e["text_wiki"] = Markup(wikitext_inline(e["text"], max_chars=conf.max_quote_chars))
+            e["task_link"] = Markup(f"[[phab:T{e['task']}|T{e['task']}]]") if e["task"] in public else None
+            todo.append(e)
+        if not todo:
+            return
+        block = ctx.renderer.render("digest", lang, "wiki", comments=todo)
+        new_text = (page.text.rstrip("\n") + "\n\n" if page.text.strip() else "") + block.strip("\n") + "\n"
+        if ctx.dry_run:
+            ctx.out.write(unified_diff(page.text, new_text, f"{code}:{title}"))
+            report.would_save.append((code, title))
+            return
+        summary = _SUMMARY[lang].format(n=len(todo))
+        try:
+            revid = wiki.save(page, new_text, summary)
+        except EditConflict:
+            continue
+        except NotFound:
+            continue
+        except UncertainWriteError as exc:
+            raise TransientError(f"{label}: {exc}") from None
+        for e in todo:
+            ctx.store.record_post("fb-wiki:" + e["key"], "edit", f"{code}:{title}", revid)
+        report.saved.append((code, title, revid))
+        return
+    raise TargetError(f"{label}: still in edit conflict after {CONFLICT_ATTEMPTS} attempts")
+
+
+_SUMMARY = {
+    "cs": "Robot: přehled zpětné vazby (nových komentářů: {n})",
+    "ko": "봇: 피드백 요약 (새 의견 {n}개)",
+    "en": "Bot: feedback digest ({n} new comments)",
+}
+
+
+# -- dry run -------------------------------------------------------------------------------------------
+
+class _Overlay(MemoryStore):
+    """Reads fall through to the real store; writes stay here (dry run)."""
+
+    def __init__(self, base):
+        super().__init__()
+        self._base = base
+        self._deleted: set[tuple[str, str]] = set()
+
+    def get(self, namespace, key, default=None):
+        if (namespace, key) in self._deleted:
+            return default
+        if (namespace, key) in self._values:
+            return super().get(namespace, key, default)
+        return self._base.get(namespace, key, default)
+
+    def put(self, namespace, key, value):
+        self._deleted.discard((namespace, key))
+        super().put(namespace, key, value)
+
+    def delete(self, namespace, key):
+        super().delete(namespace, key)
+        self._deleted.add((namespace, key))
+
+    def items(self, namespace):
+        merged = {**self._base.items(namespace), **super().items(namespace)}
+        return {k: v for k, v in merged.items() if (namespace, k) not in self._deleted}
+
+    def get_post(self, key):
+        return super().get_post(key) or self._base.get_post(key)
+
+    def posts(self, kind=None):
+        return self._base.posts(kind) + super().posts(kind)
+
+
+def _with_store(ctx: JobContext, store) -> JobContext:
+    from dataclasses import replace
+    return replace(ctx, store=store)
+

@@ -1,0 +1,132 @@
+"""The `feedback:` and `mentions:` config sections (see docs/feedback.md).
+
+    feedback:
+      parser: auto              # auto | discussiontools | wikitext
+      max_quote_chars: 800      # longer comments are cut, with a link to the full one
+      digest_page: {wiki: en, title: "Wikipedia:Growth team/Feedback digest"}
+      pages:
+        - {wiki: cs, title: "Wikipedie:Growth/Zpětná vazba", task: T123}
+        - {wiki: ko, title: "위키백과:성장/피드백", task: T124, reply: true, digest_page: false}
+
+    mentions:
+      pages: {cs: ["Wikipedie:Growth"], ko: ["위키백과:성장"]}
+      namespaces: {cs: [4, 5]}
+      ignore_users: ["SomeOtherBot"]
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.settings import TASK_RE, Reader, Settings, non_empty
+
+PARSERS = ("auto", "discussiontools", "wikitext")
+_BAD_TITLE = re.compile(r"[\[\]<>|{}#]")
+
+
+@dataclass(frozen=True)
+class DigestPage:
+    wiki: str
+    title: str
+
+
+@dataclass(frozen=True)
+class FeedbackPage:
+    wiki: str
+    title: str
+    task: int                       # default target; a section heading with T123 overrides it
+    digest_page: DigestPage | None = None
+    reply: bool = False             # post "Forwarded to T123" under each forwarded comment
+
+
+@dataclass(frozen=True)
+class FeedbackSettings:
+    pages: tuple[FeedbackPage, ...]
+    parser: str = "auto"
+    max_quote_chars: int = 800
+
+    def pages_on(self, wiki: str) -> list[FeedbackPage]:
+        return [p for p in self.pages if p.wiki == wiki]
+
+
+@dataclass(frozen=True)
+class MentionSettings:
+    pages: dict[str, tuple[str, ...]]          # wiki -> titles
+    namespaces: dict[str, tuple[int, ...]]     # wiki -> namespace numbers
+    ignore_users: tuple[str, ...] = ()
+
+    def wikis(self) -> list[str]:
+        return sorted(set(self.pages) | set(self.namespaces))
+
+
+def _title(v: str) -> str | None:
+    if not v.strip():
+        return "must not be empty"
+    if _BAD_TITLE.search(v):
+        return f"not a valid page title (no [ ] < > | # or braces): {v!r}"
+    return None
+
+
+def _task(reader: Reader, value, key: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    text = reader.typed(value, key, str, lambda v: None if TASK_RE.match(v.strip()) else f"not a task number: {v!r}")
+    return int(TASK_RE.match(text.strip()).group(1))
+
+
+def _wiki(reader: Reader, value, key: str, settings: Settings) -> str:
+    return reader.typed(value, key, str, lambda v: None if v in settings.wikis else
+                        f"unknown wiki {v!r} (configured: {', '.join(sorted(settings.wikis))})")
+
+
+def _digest(reader: Reader, value, key: str, settings: Settings) -> DigestPage | None:
+    if value is False or value is None:
+        return None
+    d = reader.mapping(value, key, {"wiki", "title"}, {"wiki", "title"})
+    return DigestPage(_wiki(reader, d["wiki"], f"{key}.wiki", settings),
+                      reader.typed(d["title"], f"{key}.title", str, _title))
+
+
+def parse(reader: Reader, raw, settings: Settings) -> FeedbackSettings:
+    key = "feedback"
+    f = reader.mapping(raw, key, {"pages", "parser", "max_quote_chars", "digest_page"}, {"pages"})
+    parser = reader.typed(f.get("parser", "auto"), f"{key}.parser", str,
+                          lambda v: None if v in PARSERS else f"must be one of {', '.join(PARSERS)}")
+    max_quote = reader.typed(f.get("max_quote_chars", 800), f"{key}.max_quote_chars", int,
+                             lambda v: None if 50 <= v <= 10000 else "must be between 50 and 10000")
+    default_digest = _digest(reader, f.get("digest_page"), f"{key}.digest_page", settings)
+    pages_raw = reader.typed(f["pages"], f"{key}.pages", list, lambda v: None if v else "must list at least one page")
+    pages = []
+    seen = set()
+    for i, p in enumerate(pages_raw):
+        pk = f"{key}.pages[{i}]"
+        p = reader.mapping(p, pk, {"wiki", "title", "task", "digest_page", "reply"}, {"wiki", "title", "task"})
+        wiki = _wiki(reader, p["wiki"], f"{pk}.wiki", settings)
+        title = reader.typed(p["title"], f"{pk}.title", str, _title)
+        if (wiki, title) in seen:
+            raise reader.fail(f"{pk}.title", f"page {title!r} on {wiki} is listed twice")
+        seen.add((wiki, title))
+        digest = _digest(reader, p["digest_page"], f"{pk}.digest_page", settings) if "digest_page" in p else default_digest
+        pages.append(FeedbackPage(wiki, title, _task(reader, p["task"], f"{pk}.task"), digest,
+                                  reader.typed(p.get("reply", False), f"{pk}.reply", bool)))
+    return FeedbackSettings(tuple(pages), parser, max_quote)
+
+
+def parse_mentions(reader: Reader, raw, settings: Settings) -> MentionSettings:
+    key = "mentions"
+    m = reader.mapping(raw, key, {"pages", "namespaces", "ignore_users"})
+    pages: dict[str, tuple[str, ...]] = {}
+    for wiki, titles in reader.mapping(m.get("pages", {}) or {}, f"{key}.pages", set(settings.wikis)).items():
+        pages[wiki] = reader.string_list(titles, f"{key}.pages.{wiki}", _title)
+    namespaces: dict[str, tuple[int, ...]] = {}
+    for wiki, numbers in reader.mapping(m.get("namespaces", {}) or {}, f"{key}.namespaces", set(settings.wikis)).items():
+        if isinstance(numbers, int):
+            numbers = [numbers]
+        reader.typed(numbers, f"{key}.namespaces.{wiki}", list)
+        namespaces[wiki] = tuple(reader.typed(n, f"{key}.namespaces.{wiki}[{i}]", int,
+                                              lambda v: None if v >= 0 else "must be a namespace number (0 or more)")
+                                 for i, n in enumerate(numbers))
+    if not any(pages.values()) and not any(namespaces.values()):
+        raise reader.fail(key, "needs pages or namespaces to watch on at least one wiki")
+    ignore = reader.string_list(m.get("ignore_users", []), f"{key}.ignore_users", non_empty)
+    return MentionSettings(pages, namespaces, ignore)
