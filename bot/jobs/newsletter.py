@@ -36,7 +36,7 @@ from bot.errors import (Blocked, BotError, ConfigError, EditConflict, PartialDat
 from bot.jobs.base import JobContext, JobReport, unified_diff
 from bot.render import messages
 from bot.render.environment import Markup
-from bot.render.escape import wikitext_block, wikitext_inline
+from bot.render.escape import wikitext_block
 
 log = logging.getLogger(__name__)
 

@@ -18,11 +18,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from bot.domain.status import REGION_KIND, TableEdit, body_hash, plan_table_edit, select_rows
+from bot.domain.status import TableEdit, body_hash, plan_table_edit, select_rows
 from bot.domain.tasks import Task, merge_changes, newest_modification
 from bot.domain.wikitext import RegionError, bot_may_edit
-from bot.errors import (Blocked, BotError, EditConflict, PartialData, TargetError, TransientError,
-                        UncertainWriteError)
+from bot.errors import (Blocked, EditConflict, PartialData, TargetError, TransientError, UncertainWriteError)
 from bot.jobs.base import JobContext, JobReport, unified_diff
 from bot.render import messages
 from bot.settings import StatusTable

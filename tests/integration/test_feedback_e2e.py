@@ -5,7 +5,6 @@ import io
 
 import pytest
 
-from bot.adapters.wiki import PageState
 from bot.domain.comments import comments_from_threaditems, parse_comments
 from bot.jobs import feedback
 from bot.jobs.registry import build_context

@@ -216,11 +216,10 @@ def test_webhook_updates_without_waiting_refuses_bad_signatures_and_respects_eme
     time.sleep(2)
     assert "Přejmenováno" not in world.human["cs"].page_text(CS)      # refused deliveries changed nothing
 
-    started = time.monotonic()
     status, answer = post(world.port, body, sign(HOOK_KEY.encode(), body))
     assert status == 202 and answer["jobs"] == ["status-sync"]
+    # the next poll is far away: only the webhook can bring the change (latency: bench/webhook_latency.py)
     wait_for(lambda: "Přejmenováno přes webhook" in world.human["cs"].page_text(CS), 10, "the webhook's sync")
-    assert time.monotonic() - started < 10
     # a replayed delivery is acknowledged and does nothing
     assert post(world.port, body, sign(HOOK_KEY.encode(), body)) == (200, {"reason": "replayed",
                                                                           "result": "ignored"})

@@ -6,7 +6,6 @@ import logging
 import sys
 import threading
 import urllib.parse
-from pathlib import Path
 
 import pytest
 

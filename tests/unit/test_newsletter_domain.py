@@ -1,7 +1,6 @@
 """Pure newsletter decisions: editions, sections, delivery lists, approval, keys, Czech typography."""
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 

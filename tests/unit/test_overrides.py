@@ -5,7 +5,6 @@ import io
 import time
 from pathlib import Path
 
-import mwparserfromhell
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 

@@ -161,7 +161,6 @@ def test_min_edit_interval_defers_second_edit(world):
 def test_crash_between_save_and_record_does_not_edit_twice(world):
     ctx, phab, wiki = world
     original_put = ctx.store.put
-    calls = {"n": 0}
 
     def crash_on_rendered(ns, key, value):
         if ns == status_sync.NS_RENDERED:

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.adapters.wiki import PageState
 from bot.domain.weekly import Contribution, parse_mw_timestamp
 from bot.errors import ConfigError, TransientError, UncertainWriteError
 from bot.jobs import weekly_report
