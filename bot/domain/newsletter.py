@@ -343,3 +343,14 @@ def _cs_line(text: str) -> str:
     text = _CS_PREPOSITION.sub(r"\1&nbsp;", text)
     text = _CS_DATE.sub(r"\1&nbsp;", text)
     return _CS_MONTH_YEAR.sub(r"\1&nbsp;\2", text)
+
+
+def has_edition_marker(text: str, edition: str, code: str) -> bool:
+    """Whether any delivery of this edition on this wiki already landed on the page.
+
+    The key is built from the target's title, which changes when a talk page is
+    moved or its user renamed; the edition and wiki do not, so a page that already
+    carries a copy under its old name is not delivered to again.
+    """
+    prefix = f"nl:{edition}:{code}:"
+    return re.search(r"<!--\s*ambassador-bot:key=" + re.escape(prefix) + r"[0-9a-f]+\s*-->", text) is not None

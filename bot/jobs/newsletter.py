@@ -48,6 +48,7 @@ LANGUAGE_NAMES = {"cs": "Czech", "ko": "Korean", "en": "English"}
 NS_EDITION = "newsletter-edition"    # "code:edition" -> {"draft_revid", "frozen": {...}}
 NS_PENDING = "newsletter-pending"    # delivery key -> {"title", "at"}: written or about to be, not yet recorded
 NS_FAILED = "newsletter-failed"      # delivery key -> {"title", "error", "at"}: retried on the next publish
+RUN_PAGE_EVERY = 25                  # deliveries between two looks at the emergency-stop page
 NS_SCHEDULE = "newsletter-schedule"  # "code:edition" -> when the scheduled draft was made
 NS_BOT = "newsletter-bot"            # "phid" -> the bot's own Conduit PHID
 
@@ -175,8 +176,14 @@ def _draft(ctx, settings, ed, code, report, cache) -> None:
     if lang == "cs":
         text = nl.czech_typography(text)
     page = states[title]
+    if page.exists and not bot_may_edit(page.text, ws.username):
+        report.held.append(f"{label}: the page excludes the bot ({{{{nobots}}}}/{{{{bots}}}}); left alone")
+        return
     if page.exists:
         if page.text == text:
+            if not ctx.dry_run and stored.get("draft_revid") != page.revid:
+                # Our own save whose record was lost (crash, uncertain write): adopt it.
+                ctx.store.put(NS_EDITION, _edition_key(code, ed), {**stored, "draft_revid": page.revid})
             report.unchanged += 1
             return
         status = nl.draft_status(page.text)
@@ -261,6 +268,9 @@ def _describe(a: nl.Approval, title: str) -> str:
 def _set_marker(ctx, wiki, title, status, summary_kind, lang, ed, settings, report) -> bool:
     for _ in range(CONFLICT_ATTEMPTS):
         page = wiki.read_pages([title])[title]
+        if page.exists and not bot_may_edit(page.text, ctx.settings.wikis[wiki.code].username):
+            report.held.append(f"wiki {wiki.code} page {title!r}: excludes the bot; status not set to {status}")
+            return False
         new_text = nl.set_status(page.text, status)
         if new_text == page.text:
             return True
@@ -389,6 +399,9 @@ def _link_from_archive(ctx, settings, ed, code, page, page_title, report) -> Non
     line = ctx.renderer.render("newsletter_archive", lang, "wiki",
                                link=Markup(f"[[{page_title}|{_month(ed, lang)}]]"))
     for _ in range(CONFLICT_ATTEMPTS):
+        if page.exists and not bot_may_edit(page.text, ctx.settings.wikis[code].username):
+            report.held.append(f"wiki {code} page {page.title!r}: excludes the bot; archive link not added")
+            return
         if _links_to(page.text, page_title):
             ctx.store.record_post(key, "edit", f"{code}:{page.title}", page.revid or None)
             return
@@ -499,7 +512,7 @@ def _deliver(ctx, settings, ed, code, subscribers, page_title, frozen, report) -
         where = f"wiki {code} target {target.title!r}"
         if ctx.store.has_post(target.key):
             already += 1
-        elif nl.has_key_marker(target.text, target.key):
+        elif nl.has_key_marker(target.text, target.key) or nl.has_edition_marker(target.text, ed.id, code):
             _record_delivery(ctx, code, target, None)
             already += 1
         elif nw.optout_category and _in_optout(resolved, target):
@@ -522,8 +535,14 @@ def _deliver(ctx, settings, ed, code, subscribers, page_title, frozen, report) -
     progress = Progress(f"wiki {code} newsletter {ed.id}", len(unique) - skipped, clock=time.monotonic)
     progress.done = already
     failed = 0
-    for target in todo:
+    for number, target in enumerate(todo):
         where = f"wiki {code} page {target.title!r}"
+        if number and number % RUN_PAGE_EVERY == 0 and ws.run_page and not ctx.dry_run:
+            # A long delivery must notice the emergency stop, not only its start.
+            stop = _check_run_page(ctx, code, wiki.read_pages([ws.run_page]))
+            if stop:
+                report.problems.append(f"{stop}; delivery stopped after {number} of {len(todo)}")
+                break
         message = ctx.renderer.render(
             "newsletter_message", lang, "wiki", marker=Markup(nl.key_marker(target.key)), body=Markup(frozen["body"]),
             page_link=Markup(f"[[{page_title}]]"), subscribers_link=Markup(f"[[{nw.subscribers}]]"))

@@ -287,3 +287,22 @@ def test_sigkill_during_delivery_to_50_pages_leaves_exactly_one_copy(world, tmp_
             counts[p["title"]] = copies(text, nl.delivery_key(EDITION, "cs", p["title"]))
     assert sorted(counts) == sorted(targets)
     assert set(counts.values()) == {1}, {t: n for t, n in counts.items() if n != 1}
+
+
+def test_moved_talk_page_is_not_delivered_twice(world, wikis, tmp_path):
+    """A subscriber renamed after delivery: the list's old title now redirects to the new page."""
+    data, humans, ids = world
+    h = humans["cs"]
+    old, new = f"{CS_TALK}Přejmenovaný", f"{CS_TALK}Nové jméno"
+    h.edit(old, "Ahoj.", "x")
+    h.edit(PAGES["cs"]["subscribers"], f"{{{{target|page={old}}}}}", "seznam")
+    data["newsletters"]["wikis"] = {"cs": PAGES["cs"]}
+    data["newsletters"]["comment_tasks"] = False
+    ctx = context(data, tmp_path)
+    newsletter.command(ctx, "draft", EDITION, ["cs"])
+    set_ready(h, draft_title("cs"))
+    newsletter.command(ctx, "publish", EDITION, ["cs"])
+    admin = wikis.api("cs", wikis.wikis["cs"].admin)
+    admin.post(action="move", **{"from": old, "to": new, "reason": "přejmenování", "token": admin.csrf()})
+    report = newsletter.command(ctx, "publish", EDITION, ["cs"])
+    assert report.saved == [] and h.page_text(new).count("<!-- ambassador-bot:key=nl:") == 1
