@@ -160,7 +160,7 @@ class Service:
                     if self.scheduler is None:
                         self._lead()
                 elif self.scheduler is not None:
-                    log.error("lost the lease to %s: stopping the scheduler", self.lease.current()[0],
+                    log.error("lost the lease to %s: stopping the scheduler", self._holder(),
                               extra={"outcome": "standby"})
                     self._step_down()
                 self.stop_event.wait(self.lease.renew_interval)
@@ -313,6 +313,13 @@ class Service:
                                    wikis={c: _WriteGuard(ctx.wikis[c], self._check_write) for c in codes},
                                    phab=_WriteGuard(ctx.phab, self._check_write))
 
+    def _holder(self) -> str:
+        # Losing the lease often means the database is away: naming the holder must not crash the loop.
+        try:
+            return str(self.lease.current()[0])
+        except Exception as exc:  # noqa: BLE001 - any database error
+            return f"unknown ({type(exc).__name__})"
+
     def run_entry(self, entry_id: str) -> RunOutcome | None:
         from bot.jobs.registry import job_function
 
@@ -324,6 +331,10 @@ class Service:
             log.info("not started: stopping or not the leader", extra=self._fields(entry_id, "skipped"))
             return None
         with self._cond:
+            if entry_id in self._running:
+                # A run of this entry from before a lease lapse may still be going: never two at once.
+                self._pending.add(entry_id)
+                return None
             self._running.add(entry_id)
         started = self.clock()
         outcome = None

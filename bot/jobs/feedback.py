@@ -34,7 +34,8 @@ from typing import Any
 from bot.domain.comments import (Comment, CommentChange, Revision, changes_in_history, comments_from_threaditems,
                                  parse_comments, text_hash)
 from bot.domain.wikitext import bot_may_edit
-from bot.errors import Blocked, BotError, EditConflict, NotFound, TargetError, TransientError, UncertainWriteError
+from bot.errors import (Blocked, BotError, EditConflict, NotFound, PartialData, ServerError, TargetError,
+                        TransientError, UncertainWriteError)
 from bot.jobs.base import JobContext, JobReport, unified_diff
 from bot.render.environment import Markup
 from bot.render.escape import remarkup_quote, wikitext_inline
@@ -71,7 +72,7 @@ def run(ctx: JobContext) -> JobReport:
             _collect_wiki(ctx, conf, code, report)
         except Blocked as exc:
             report.problems.append(str(exc))
-        except (TransientError, TargetError) as exc:
+        except (TransientError, TargetError, ServerError, PartialData) as exc:
             report.problems.append(f"wiki {code}: {exc}; will retry next cycle")
     _deliver(ctx, conf, report)
     log.info("%s", report.summary(), extra={"job": JOB})
@@ -195,7 +196,7 @@ def _collect_wiki(ctx: JobContext, conf, code: str, report: JobReport) -> None:
             continue
         try:
             changes = _page_changes(ctx, conf, wiki, title, revs.get(base["revid"]), newer)
-        except (TransientError, TargetError) as exc:
+        except (TransientError, TargetError, ServerError, PartialData) as exc:
             report.problems.append(f"wiki {code} page {title!r}: {exc}; will retry next cycle")
             return  # the cursor must not pass a page whose comments were not queued
         queued = _queue(ctx, code, page, base, changes)

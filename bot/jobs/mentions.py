@@ -18,7 +18,8 @@ from collections import defaultdict
 from datetime import datetime, timezone
 
 from bot.domain.mentions import added_mentions, mention_key
-from bot.errors import Blocked, BotError, TargetError, TransientError, UncertainWriteError
+from bot.errors import (Blocked, BotError, PartialData, ServerError, TargetError, TransientError,
+                        UncertainWriteError)
 from bot.jobs.base import JobContext, JobReport
 from bot.jobs.feedback import _Overlay, _with_store, changes_since_cursor, marker_hash, normal_title
 from bot.render.environment import Markup
@@ -45,7 +46,7 @@ def run(ctx: JobContext) -> JobReport:
             _collect(ctx, conf, code, report)
         except Blocked as exc:
             report.problems.append(str(exc))
-        except (TransientError, TargetError) as exc:
+        except (TransientError, TargetError, ServerError, PartialData) as exc:
             report.problems.append(f"wiki {code}: {exc}; will retry next cycle")
     _deliver(ctx, report)
     log.info("%s", report.summary(), extra={"job": JOB})

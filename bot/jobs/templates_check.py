@@ -63,11 +63,13 @@ def render_document(ctx: JobContext, code: str, document: str, lang: str, markup
         try:
             return ctx.renderer.render(document, lang, markup, override_source=override, **context)
         except TemplateOverrideError as exc:
-            line = (f"wiki {code}: on-wiki template {override_title!r} ({document}) cannot be used: {exc}; "
-                    f"used the file template instead")
+            # The detail goes to the log only: an error message can quote the template's data
+            # (a private task's number, say), and problems end up on a public status page.
+            line = (f"wiki {code}: on-wiki template {override_title!r} ({document}) cannot be used "
+                    f"({type(exc).__name__}, details in the bot's log); used the file template instead")
             if line not in problems:
                 problems.append(line)
-                log.warning("%s", line)
+                log.warning("%s: %s", line, exc)
     return ctx.renderer.render(document, lang, markup, **context)
 
 
