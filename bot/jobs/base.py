@@ -22,6 +22,14 @@ class JobContext:
     dry_run: bool = False
     out: TextIO = field(default_factory=lambda: sys.stdout)
     clock: Callable[[], float] = time.time
+    # Facts worth asking a server once per process, never stored: e.g. the bot's own PHID,
+    # which changes if the token is given to another account between runs.
+    memo: dict = field(default_factory=dict)
+
+    def bot_phid(self) -> str:
+        if "bot_phid" not in self.memo:
+            self.memo["bot_phid"] = self.phab.whoami()["phid"]
+        return self.memo["bot_phid"]
 
 
 @dataclass

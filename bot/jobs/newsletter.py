@@ -50,7 +50,6 @@ NS_PENDING = "newsletter-pending"    # delivery key -> {"title", "at"}: written 
 NS_FAILED = "newsletter-failed"      # delivery key -> {"title", "error", "at"}: retried on the next publish
 RUN_PAGE_EVERY = 25                  # deliveries between two looks at the emergency-stop page
 NS_SCHEDULE = "newsletter-schedule"  # "code:edition" -> when the scheduled draft was made
-NS_BOT = "newsletter-bot"            # "phid" -> the bot's own Conduit PHID
 
 
 def command(ctx: JobContext, action: str, edition: str, wikis) -> JobReport:
@@ -643,11 +642,7 @@ def _comment_tasks(ctx, settings, ed, code, page_title, frozen, report, cache) -
 
 
 def _bot_phid(ctx) -> str:
-    phid = ctx.store.get(NS_BOT, "phid")
-    if not phid:
-        phid = ctx.phab.whoami()["phid"]
-        ctx.store.put(NS_BOT, "phid", phid)
-    return phid
+    return ctx.bot_phid()
 
 
 # -- status ---------------------------------------------------------------------------------------------

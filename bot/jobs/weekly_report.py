@@ -308,11 +308,7 @@ def _post_task(ctx: JobContext, amb: Ambassador, label: str, dest: _Destination,
 
 
 def _bot_phid(ctx: JobContext) -> str:
-    phid = ctx.store.get(NS_USERS, "@bot")
-    if not phid:
-        phid = ctx.phab.whoami()["phid"]
-        ctx.store.put(NS_USERS, "@bot", phid)
-    return phid
+    return ctx.bot_phid()
 
 
 def _post_page(ctx: JobContext, amb: Ambassador, label: str, dest: _Destination, activity: dict,
