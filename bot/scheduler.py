@@ -364,7 +364,9 @@ class Service:
                 self._cond.notify_all()
             self.runs += 1
         if again:
-            self.trigger_entry(entry_id)
+            # Run again here, in this thread: asking APScheduler to fire now would race with
+            # this very run's instance (max_instances=1) and could be skipped.
+            return self.run_entry(entry_id)
         return outcome
 
     def _run(self, entry: ScheduledJob, job_function) -> RunOutcome:
