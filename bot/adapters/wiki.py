@@ -552,6 +552,26 @@ class WikiClient:
         api = self.settings.api_url
         return api[: -len("api.php")] + "index.php" if api.endswith("api.php") else api
 
+    def discussiontools_add_comment(self, title: str, comment_id: str, wikitext: str, summary: str) -> int:
+        """Reply under a comment through DiscussionTools (`paction=addcomment`); returns the new revision id.
+
+        DiscussionTools applies the reply to the page's latest revision itself, so no
+        human edit is overwritten; it places the reply after the comment's existing
+        replies, one level deeper. A `~~~~` at the end is kept as the signature.
+        Raises ServerError (code `discussiontools-commentid-notfound` when the
+        comment is gone), Protected, Blocked, or UncertainWriteError.
+        """
+        answer = self._write({"action": "discussiontoolsedit", "paction": "addcomment", "page": title,
+                              "commentid": comment_id, "wikitext": wikitext, "summary": summary,
+                              "nocontent": 1})
+        result = answer.get("discussiontoolsedit") or {}
+        if result.get("result") != "success" or not result.get("newrevid"):
+            raise TargetError(f"wiki {self.code} page {title!r}: reply refused: {_first_line(result)}",
+                              code=str(result.get("result") or "refused"))
+        self.edit_count += 1
+        return int(result["newrevid"])
+
+
 def _revision_dict(rev: dict, title: str) -> dict:
     return {"revid": rev["revid"], "parentid": rev.get("parentid", 0), "title": title, "user": rev.get("user", ""),
             "timestamp": rev["timestamp"], "comment": rev.get("comment", ""),

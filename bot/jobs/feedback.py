@@ -20,11 +20,16 @@ A cycle, per wiki:
    searched for those hashes, so a crash between posting and recording never posts
    twice. Then the on-wiki digest page gets the same comments, each behind a hidden
    `<!-- ambassador-bot:key=… -->` marker, checked in the page text before appending.
+5. *Reply* (pages with `reply: true`): once a comment's digest is recorded on its
+   task, a short localized "Forwarded to T123" goes under the comment on the wiki --
+   through DiscussionTools where it knows the comment, else as a wikitext edit --
+   one per comment and task, behind its own marker; never for a private task.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import urllib.parse
 from collections import defaultdict
 from dataclasses import dataclass
@@ -32,7 +37,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from bot.domain.comments import (Comment, CommentChange, Revision, changes_in_history, comments_from_threaditems,
-                                 parse_comments, text_hash)
+                                 find_signatures, parse_comments, plain_heading, text_hash)
 from bot.domain.wikitext import bot_may_edit
 from bot.errors import (Blocked, BotError, EditConflict, NotFound, PartialData, ServerError, TargetError,
                         TransientError, UncertainWriteError)
@@ -302,6 +307,7 @@ def _deliver(ctx: JobContext, conf, report: JobReport) -> None:
             by_task[int(item["task"])].append((key, item))
         if item.get("digest") and not ctx.store.has_post("fb-wiki:" + key):
             by_digest[tuple(item["digest"])].append((key, item))
+    would_post: set[str] = set()     # dry run: digests it would post count as posted for the replies
     if by_task:
         try:
             bot_phid = ctx.phab.whoami()["phid"]
@@ -310,7 +316,7 @@ def _deliver(ctx: JobContext, conf, report: JobReport) -> None:
             by_task = {}
         for task_id, items in sorted(by_task.items()):
             try:
-                _post_digest(ctx, conf, task_id, items, bot_phid, report)
+                would_post |= _post_digest(ctx, conf, task_id, items, bot_phid, report)
             except BotError as exc:
                 report.problems.append(f"T{task_id}: {exc}; the digest waits for the next cycle")
     if by_digest:
@@ -322,10 +328,12 @@ def _deliver(ctx: JobContext, conf, report: JobReport) -> None:
                 report.problems.append(str(exc))
             except (TargetError, TransientError) as exc:
                 report.problems.append(f"{exc}; the digest page waits for the next cycle")
+    _replies(ctx, conf, queue, would_post, report)
     if not ctx.dry_run:
         for key, item in queue.items():
             if ctx.store.has_post("fb-phab:" + key) and (not item.get("digest")
-                                                         or ctx.store.has_post("fb-wiki:" + key)):
+                                                         or ctx.store.has_post("fb-wiki:" + key)) \
+                    and (not _wants_reply(conf, item) or ctx.store.has_post(reply_post_key(item))):
                 ctx.store.delete(NS_QUEUE, key)
 
 
@@ -362,7 +370,8 @@ def posted_markers(transactions: list[dict]) -> set[str]:
     return found
 
 
-def _post_digest(ctx, conf, task_id: int, items, bot_phid: str, report: JobReport) -> None:
+def _post_digest(ctx, conf, task_id: int, items, bot_phid: str, report: JobReport) -> set[str]:
+    """Post one digest comment; returns the keys a dry run would have posted (recorded ones are in the store)."""
     # The target itself is the truth: a digest posted before a crash shows its markers there.
     already = posted_markers(ctx.phab.transactions(f"T{task_id}", author_phids=[bot_phid]))
     todo = []
@@ -373,12 +382,12 @@ def _post_digest(ctx, conf, task_id: int, items, bot_phid: str, report: JobRepor
             continue
         todo.append(_entry(ctx, conf, key, item))
     if not todo:
-        return
+        return set()
     text = render_digest(ctx, conf, todo)
     if ctx.dry_run:
         ctx.out.write(f"--- would comment on T{task_id} ---\n{text}\n")
         report.would_save.append(("phabricator", f"T{task_id}"))
-        return
+        return {e["key"] for e in todo}
     try:
         phids = ctx.phab.comment(task_id, text)
     except UncertainWriteError as exc:
@@ -387,6 +396,7 @@ def _post_digest(ctx, conf, task_id: int, items, bot_phid: str, report: JobRepor
     for e in todo:
         ctx.store.record_post("fb-phab:" + e["key"], "task-comment", f"T{task_id}", phids[0] if phids else None)
     report.saved.append(("phabricator", f"T{task_id}", 0))
+    return set()
 
 
 def _public_tasks(ctx, task_ids: set[int], report: JobReport) -> set[int]:
@@ -444,6 +454,251 @@ _SUMMARY = {
     "cs": "Robot: přehled zpětné vazby (nových komentářů: {n})",
     "ko": "봇: 피드백 요약 (새 의견 {n}개)",
     "en": "Bot: feedback digest ({n} new comments)",
+}
+
+
+# -- 5. optional reply on the wiki ("Forwarded to T123") ----------------------------------------------
+
+def page_conf(conf, code: str, title: str):
+    t = normal_title(title)
+    return next((p for p in conf.pages if p.wiki == code and normal_title(p.title) == t), None)
+
+
+def _wants_reply(conf, item: dict) -> bool:
+    page = page_conf(conf, item["wiki"], item["title"])
+    return bool(page and page.reply)
+
+
+def reply_key(item: dict) -> str:
+    """One reply per comment and task: an edited comment forwarded again gets no second reply."""
+    return f"{item['wiki']}:{normal_title(item['title'])}:{item['comment']['id']}:T{int(item['task'])}"
+
+
+def reply_post_key(item: dict) -> str:
+    return "fb-reply:" + reply_key(item)
+
+
+def reply_marker(item: dict) -> str:
+    return f"ambassador-bot:key={marker_hash('reply:' + reply_key(item))}"
+
+
+def reply_text(ctx, lang: str, item: dict) -> str:
+    """The reply as one line: localized message, hidden marker, then `~~~~` so MediaWiki signs it.
+
+    The marker and the signature are not in the template: an overridden template
+    must not be able to drop what makes the reply happen exactly once.
+    """
+    task = int(item["task"])
+    message = ctx.renderer.render("feedback_reply", lang, "wiki", task=task,
+                                  task_link=Markup(f"[[phab:T{task}|T{task}]]"))
+    return f"{' '.join(message.split())} <!-- {reply_marker(item)} --> ~~~~"
+
+
+_HEADING_LINE = re.compile(r"^(={1,6})(.+?)\1\s*$")
+_INDENT_CHARS = re.compile(r"^[:*#]*")
+
+
+def insert_reply(text: str, comment: Comment, reply: str, *, timezone_name: str = "UTC") -> str | None:
+    """`text` with `reply` on a new line under `comment`, or None when the comment is no longer there.
+
+    The comment is found the way `parse_comments` numbers it (same author, time and
+    section, in page order), so a repeated signature still gets the right line. The
+    reply goes after the comment's signature line and after the replies already
+    indented under it -- where DiscussionTools puts a reply -- with the comment's
+    own indentation plus one `:`.
+    """
+    signed, _ = parse_comments(text, timezone_name=timezone_name)
+    target = next((c for c in signed if c.id == comment.id), None)
+    if target is None:
+        return None
+    same = (target.author, target.timestamp, target.section)
+    twins = [c for c in signed if (c.author, c.timestamp, c.section) == same]
+    wanted = next(i for i, c in enumerate(twins) if c is target)
+    lines = text.split("\n")
+    section, seen, in_html_comment, found = "", 0, False, None
+    for n, line in enumerate(lines):
+        if "<!--" in line and "-->" not in line.split("<!--", 1)[1]:
+            in_html_comment = True
+        heading = None if in_html_comment else _HEADING_LINE.match(line)
+        if in_html_comment and "-->" in line:
+            in_html_comment = False
+        if heading:
+            section = plain_heading(heading.group(2))
+            continue
+        if section != target.section:
+            continue
+        prefix = _INDENT_CHARS.match(line).group()
+        for sig in find_signatures(line[len(prefix):], timezone_name):
+            if (sig.author, sig.timestamp) == (target.author, target.timestamp):
+                if seen == wanted:
+                    found = (n, prefix)
+                seen += 1
+        if found:
+            break
+    if found is None:
+        return None
+    n, prefix = found
+    end = n + 1
+    # Replies already under the comment stay above ours, even past a blank line between them.
+    for later in range(n + 1, len(lines)):
+        line = lines[later]
+        if not line.strip():
+            continue
+        if _HEADING_LINE.match(line) or len(_INDENT_CHARS.match(line).group()) <= len(prefix):
+            break
+        end = later + 1
+    return "\n".join(lines[:end] + [prefix + ":" + reply] + lines[end:])
+
+
+def _task_policies(ctx, task_ids: set[int]) -> set[int] | None:
+    """Public tasks among `task_ids`, or None when Phabricator could not say (then nothing is replied)."""
+    try:
+        return {t.id for t in ctx.phab.search_tasks(task_ids=sorted(task_ids)) if t.is_public}
+    except BotError as exc:
+        log.warning("Phabricator: %s; wiki replies wait for the next cycle", exc, extra={"job": JOB})
+        return None
+
+
+def _skip_reply(ctx, item: dict, why: str) -> None:
+    # Recorded so the queue can let go of the comment; the reason is the record's revision field.
+    if not ctx.dry_run:
+        ctx.store.record_post(reply_post_key(item), "reply-skipped", f"{item['wiki']}:{item['title']}", why)
+
+
+def _replies(ctx, conf, queue: dict, would_post: set[str], report: JobReport) -> None:
+    due: dict[str, dict] = {}
+    for key, item in sorted(queue.items(), key=lambda kv: (kv[1]["comment"]["timestamp"], kv[0])):
+        if not _wants_reply(conf, item) or ctx.store.has_post(reply_post_key(item)):
+            continue
+        if not (ctx.store.has_post("fb-phab:" + key) or key in would_post):
+            continue   # the reply names the task only once the task really has the comment
+        due.setdefault(reply_key(item), item)
+    if not due:
+        return
+    public = _task_policies(ctx, {int(i["task"]) for i in due.values()})
+    if public is None:
+        report.problems.append("Phabricator: task view policies unknown; wiki replies wait for the next cycle")
+        return
+    by_page: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for item in due.values():
+        if int(item["task"]) not in public:
+            # A private task's number never reaches a wiki.
+            _skip_reply(ctx, item, "private task")
+            continue
+        if not item["comment"].get("signed", True):
+            # Unsigned text has no stable place (DiscussionTools gives it no id) to reply under.
+            _skip_reply(ctx, item, "unsigned")
+            continue
+        by_page[(item["wiki"], normal_title(item["title"]))].append(item)
+    for (code, title), items in sorted(by_page.items()):
+        try:
+            _reply_on_page(ctx, conf, code, title, items, report)
+        except Blocked as exc:
+            report.problems.append(str(exc))
+        except (TargetError, TransientError, ServerError, PartialData) as exc:
+            report.problems.append(f"{exc}; replies wait for the next cycle")
+
+
+def _reply_on_page(ctx, conf, code: str, title: str, items: list[dict], report: JobReport) -> None:
+    wiki = ctx.wikis[code]
+    ws = wiki.settings
+    label = f"wiki {code} page {title!r}"
+    for attempt in range(CONFLICT_ATTEMPTS):
+        states = wiki.read_pages([title] + ([ws.run_page] if ws.run_page else []))
+        if ws.run_page:
+            run_page = states[ws.run_page]
+            if not run_page.exists or run_page.text.strip() != ws.run_value:
+                raise TargetError(f"wiki {code}: emergency stop: {ws.run_page} does not say {ws.run_value!r}; "
+                                  f"no reply on {title!r}")
+        page = states[title]
+        if not page.exists:
+            raise NotFound(f"{label}: the page does not exist")
+        if not bot_may_edit(page.text, ws.username):
+            raise TargetError(f"{label}: the page excludes the bot ({{{{nobots}}}}); no reply written")
+        todo = []
+        for item in items:
+            # The page itself is the truth: a reply saved before a crash carries its marker.
+            if reply_marker(item) in page.text:
+                if not ctx.dry_run:
+                    ctx.store.record_post(reply_post_key(item), "reply", f"{code}:{title}", page.revid)
+                continue
+            todo.append(item)
+        if not todo:
+            return
+        dt_ids: set[str] = set()
+        if use_discussiontools(conf, wiki):
+            # DiscussionTools only reads discussion pages: a comment it knows can be replied to through it.
+            dt_ids = {c.id for c in comments_from_threaditems(wiki.discussion_items(title))}
+        via_text = [i for i in todo if i["comment"]["id"] not in dt_ids]
+        for item in todo:
+            if item["comment"]["id"] in dt_ids:
+                _reply_discussiontools(ctx, wiki, title, item, report)
+        if not via_text or _reply_wikitext(ctx, wiki, page, via_text, report):
+            return
+    raise TargetError(f"{label}: still in edit conflict after {CONFLICT_ATTEMPTS} attempts; no reply written")
+
+
+def _reply_discussiontools(ctx, wiki, title: str, item: dict, report: JobReport) -> None:
+    code, lang = wiki.code, wiki.settings.language
+    cid = item["comment"]["id"]
+    text = reply_text(ctx, lang, item)
+    if ctx.dry_run:
+        ctx.out.write(f"--- would reply on {code}:{title} under {cid} (DiscussionTools) ---\n{text}\n")
+        report.would_save.append((code, title))
+        return
+    try:
+        summary = _REPLY_SUMMARY[lang].format(tasks=f"T{int(item['task'])}")
+        revid = wiki.discussiontools_add_comment(title, cid, text, summary)
+    except UncertainWriteError as exc:
+        # The next cycle looks for the marker on the page before replying again.
+        raise TransientError(f"wiki {code} page {title!r}: {exc}") from None
+    except ServerError as exc:
+        if exc.code == "discussiontools-commentid-notfound":
+            report.problems.append(f"wiki {code} page {title!r}: comment {cid} is no longer on the page; no reply")
+            _skip_reply(ctx, item, "comment gone")
+            return
+        raise
+    ctx.store.record_post(reply_post_key(item), "reply", f"{code}:{title}", revid)
+    report.saved.append((code, title, revid))
+
+
+def _reply_wikitext(ctx, wiki, page, items: list[dict], report: JobReport) -> bool:
+    """All replies for one page in one edit; False on an edit conflict (the caller reads again)."""
+    code, lang, title = wiki.code, wiki.settings.language, page.title
+    new_text, placed = page.text, []
+    for item in items:
+        comment = Comment.from_json(item["comment"])
+        text = insert_reply(new_text, comment, reply_text(ctx, lang, item), timezone_name=wiki.settings.timezone)
+        if text is None:
+            report.problems.append(f"wiki {code} page {title!r}: comment {comment.id} is no longer on the page; "
+                                   f"no reply")
+            _skip_reply(ctx, item, "comment gone")
+            continue
+        new_text = text
+        placed.append(item)
+    if not placed:
+        return True
+    if ctx.dry_run:
+        ctx.out.write(unified_diff(page.text, new_text, f"{code}:{title}"))
+        report.would_save.append((code, title))
+        return True
+    tasks = ", ".join(dict.fromkeys(f"T{int(i['task'])}" for i in placed))
+    try:
+        revid = wiki.save(page, new_text, _REPLY_SUMMARY[lang].format(tasks=tasks))
+    except (EditConflict, NotFound):
+        return False
+    except UncertainWriteError as exc:
+        raise TransientError(f"wiki {code} page {title!r}: {exc}") from None
+    for item in placed:
+        ctx.store.record_post(reply_post_key(item), "reply", f"{code}:{title}", revid)
+    report.saved.append((code, title, revid))
+    return True
+
+
+_REPLY_SUMMARY = {
+    "cs": "Robot: komentář předán do {tasks}",
+    "ko": "봇: 의견을 {tasks}에 전달함",
+    "en": "Bot: feedback forwarded to {tasks}",
 }
 
 
