@@ -412,8 +412,13 @@ def _append_digest_page(ctx, conf, code: str, title: str, items, public: set[int
     wiki = ctx.wikis[code]
     lang = wiki.settings.language
     label = f"wiki {code} page {title!r}"
+    ws = wiki.settings
     for attempt in range(CONFLICT_ATTEMPTS):
-        page = wiki.read_pages([title])[title]
+        states = wiki.read_pages([title] + ([ws.run_page] if ws.run_page else []))
+        page = states[title]
+        if ws.run_page and (not states[ws.run_page].exists or states[ws.run_page].text.strip() != ws.run_value):
+            raise TargetError(f"wiki {code}: emergency stop: {ws.run_page} does not say {ws.run_value!r}; "
+                              f"digest page {title!r} not written")
         if page.exists and not bot_may_edit(page.text, wiki.settings.username):
             raise TargetError(f"{label}: the page excludes the bot ({{{{nobots}}}}); digest not written")
         todo = []
