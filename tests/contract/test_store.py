@@ -92,3 +92,35 @@ def test_locked_sqlite_is_a_clear_error(tmp_path):
         store.put("ns", "k", 1)
     other.rollback()
     other.close()
+
+
+FULL_DISK_SCRIPT = r"""
+import resource, signal, sys
+from bot.store import SqlStore, StoreError
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)      # a write past the limit fails with EFBIG instead
+store = SqlStore("sqlite:///" + sys.argv[1])
+store.put("ns", "small", 1)
+size = __import__("os").path.getsize(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (size + 8192, size + 8192))   # the disk is now full
+try:
+    store.put("ns", "big", "x" * 1_000_000)
+except StoreError as exc:
+    print("STORE-ERROR", exc)
+try:
+    store.record_post("post-1", "edit", "cs:Stránka", 1)
+except StoreError as exc:
+    print("RECORD-ERROR", exc)
+print("SMALL", store.get("ns", "small"))
+"""
+
+
+def test_full_disk_is_a_clear_store_error(tmp_path):
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-c", FULL_DISK_SCRIPT, str(tmp_path / "state.sqlite")],
+                          capture_output=True, text=True, timeout=60)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("STORE-ERROR")), "")
+    # SQLite says "database or disk is full" (ENOSPC) or "disk I/O error" (EFBIG from the size limit)
+    assert "cannot write:" in line and "disk" in line.split("cannot write:")[1], proc.stdout + proc.stderr
+    assert "SMALL 1" in proc.stdout      # what was stored before stays readable
+    assert "Traceback" not in proc.stderr
