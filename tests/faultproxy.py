@@ -3,8 +3,9 @@
 It forwards every request to the target and, by rules or by a seeded random
 draw, answers instead with what real servers and networks do to bots: a
 MediaWiki `maxlag` or `ratelimited` error, an HTTP 500/502/503, a dropped
-connection, or an answer delayed past the client's timeout (after the request
-was forwarded, so the write happened: the client must find out).
+connection, an answer delayed past the client's timeout (after the request
+was forwarded, so the write happened: the client must find out), or a Conduit
+error answer (HTTP 200 with `error_code`, nothing done).
 """
 from __future__ import annotations
 
@@ -18,17 +19,25 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import requests
 
 FAULTS = ("maxlag", "ratelimited", "http500", "http502", "http503", "drop", "slow")
+CONDUIT_FAULTS = ("http500", "http502", "http503", "drop", "slow", "conduit_error")
 
 
 class FaultProxy:
     def __init__(self, target: str, *, seed: int = 0, rate: float = 0.0, faults=FAULTS, slow_seconds: float = 3.0,
-                 only_actions: tuple[str, ...] | None = None):
+                 only_actions: tuple[str, ...] | None = None,
+                 action_faults: dict[str, tuple[str, ...]] | None = None):
         self.target = target.rstrip("/")
         self.rng = random.Random(seed)
         self.rate = rate
         self.faults = tuple(faults)
         self.slow_seconds = slow_seconds
         self.only_actions = only_actions
+        # Per action (MediaWiki `action=`, or the Conduit method), the faults to draw from instead of
+        # `faults`; repeat a name to weight it (e.g. more read timeouts on writes).
+        self.action_faults = dict(action_faults or {})
+        # Called with the action after the upstream answered and before the client gets the answer:
+        # the moment to SIGKILL a client whose write is done but not yet known to it.
+        self.after_forward = None
         self.queue: list[str] = []          # faults to apply to the next matching requests, in order
         self.injected: list[tuple[str, str]] = []   # (fault, action)
         self.forwarded = 0
@@ -73,7 +82,7 @@ class FaultProxy:
             if self.queue:
                 return self.queue.pop(0)
             if self.rate and self.rng.random() < self.rate:
-                return self.rng.choice(self.faults)
+                return self.rng.choice(self.action_faults.get(action, self.faults))
             return None
 
     def _handle(self, handler, body):
@@ -98,6 +107,10 @@ class FaultProxy:
             payload = {"error": {"code": code, "info": info, "host": "127.0.0.1", "lag": 1}}
             headers = {"Retry-After": "1", "X-Database-Lag": "1"} if fault == "maxlag" else {}
             return self._reply(handler, 200, json.dumps(payload).encode(), "application/json", headers)
+        if fault == "conduit_error":
+            payload = {"result": None, "error_code": "ERR-CONDUIT-CORE",
+                       "error_info": "Injected failure: the request was not executed."}
+            return self._reply(handler, 200, json.dumps(payload).encode(), "application/json", {})
         if fault in ("http500", "http502", "http503"):
             return self._reply(handler, int(fault[4:]), b"<html>Server error</html>", "text/html", {"Retry-After": "1"})
         headers = {k: v for k, v in handler.headers.items() if k.lower() not in ("host", "content-length", "connection")}
@@ -108,6 +121,8 @@ class FaultProxy:
             return self._reply(handler, 502, b"bad gateway", "text/plain", {})
         with self._lock:
             self.forwarded += 1
+        if self.after_forward is not None:
+            self.after_forward(action)
         if fault == "slow":
             time.sleep(self.slow_seconds)   # the write happened upstream; the client times out first
         extra = {}

@@ -76,7 +76,8 @@ def command(ctx: JobContext, action: str, edition: str, wikis) -> JobReport:
             report.problems.append(f"{exc}; no more edits on {code}")
         except PartialData as exc:
             report.problems.append(f"wiki {code}: {exc}; nothing drafted from partial data")
-        except TransientError as exc:
+        except (TransientError, ServerError, TargetError) as exc:
+            # One wiki's trouble (or Conduit's, for its task comments) never stops the other wiki.
             report.problems.append(f"wiki {code}: {exc}; run the command again later")
     log.info("%s", report.summary(), extra={"job": JOB})
     return report

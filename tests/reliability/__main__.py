@@ -1,7 +1,7 @@
 """`make reliability`: the fault, crash and concurrency campaigns with fixed seeds, and their table."""
 from __future__ import annotations
 
-import sys
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -14,6 +14,15 @@ def main() -> int:
     from sandbox.mediawiki import MediaWikiFarm
     from tests.conftest import forget_pywikibot_sessions
 
+    # The campaigns make the bot and pywikibot log every injected fault (with tracebacks): keep that in a
+    # file and the terminal for the progress lines and the table.
+    log_path = Path(tempfile.mkdtemp(prefix="reliability-log-")) / "campaigns.log"
+    console = os.fdopen(os.dup(2), "w", buffering=1)
+    log_file = open(log_path, "w", encoding="utf-8")
+    os.dup2(log_file.fileno(), 2)
+    print(f"fault and retry messages go to {log_path}", file=console)
+
+    started = time.perf_counter()
     farm = MediaWikiFarm(Path(tempfile.mkdtemp(prefix="reliability-wikis-")), codes=("cs", "ko"))
     farm.ensure_code()
     farm.setup()
@@ -30,10 +39,11 @@ def main() -> int:
             outcome = campaign(farm, conduit)
             outcomes.append(outcome)
             print(f"{outcome.scenario}: {time.perf_counter() - t0:.0f} s"
-                  + (f" ({outcome.notes})" if outcome.notes else ""), file=sys.stderr)
+                  + (f" ({outcome.notes})" if outcome.notes else ""), file=console)
     finally:
         conduit.stop()
         farm.stop()
+    print(f"all campaigns: {time.perf_counter() - started:.0f} s", file=console)
     print(campaigns.table(outcomes))
     return 0 if all(o.ok for o in outcomes) else 1
 

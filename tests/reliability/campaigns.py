@@ -12,13 +12,16 @@ The numbers come from page histories and the pages' text, not from the bot's log
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +44,29 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.duplicates == 0 and self.losses == 0
+
+
+def base_config(farm, conduit, workdir: Path, *, wiki_urls=None, phab_url=None, pywikibot_dir=None,
+                phab_timeout=2) -> dict:
+    """The core config keys for the local cs/ko wikis and the Conduit sandbox (or proxies in front of them)."""
+    wiki_urls = wiki_urls or {c: farm.wikis[c].api_url for c in ("cs", "ko")}
+    return {
+        "bot": {"user_agent": "ambassador-bot-reliability/0.1 (test@example.org)",
+                "state_url": f"sqlite:///{workdir}/state.sqlite",
+                "pywikibot_dir": str(pywikibot_dir or workdir / "pwb")},
+        "phabricator": {"url": phab_url or conduit.url, "timeout": phab_timeout},
+        "wikis": {c: {"api_url": wiki_urls[c], "language": c, "timezone": TIMEZONES[c], "username": "TestBot",
+                      "botpassword_app": "ci", "password_env": f"RELIABILITY_{c.upper()}_PASSWORD",
+                      "throttle_seconds": 0} for c in ("cs", "ko")},
+        "status_tables": [],
+    }
+
+
+def secrets(farm, conduit) -> dict[str, str]:
+    env = {"AMBASSADOR_CONDUIT_TOKEN": conduit.bot_token}
+    for c in ("cs", "ko"):
+        env[f"RELIABILITY_{c.upper()}_PASSWORD"] = farm.wikis[c].bot.password
+    return env
 
 
 class World:
@@ -68,23 +94,11 @@ class World:
                 self.human_lines[(code, title)] = []
 
     def config(self, *, wiki_urls=None, phab_url=None, pywikibot_dir=None) -> dict:
-        wiki_urls = wiki_urls or {c: self.farm.wikis[c].api_url for c in ("cs", "ko")}
-        return {
-            "bot": {"user_agent": "ambassador-bot-reliability/0.1 (test@example.org)",
-                    "state_url": f"sqlite:///{self.workdir}/state.sqlite",
-                    "pywikibot_dir": str(pywikibot_dir or self.workdir / "pwb")},
-            "phabricator": {"url": phab_url or self.conduit.url, "timeout": 2},
-            "wikis": {c: {"api_url": wiki_urls[c], "language": c, "timezone": TIMEZONES[c], "username": "TestBot",
-                          "botpassword_app": "ci", "password_env": f"RELIABILITY_{c.upper()}_PASSWORD",
-                          "throttle_seconds": 0} for c in ("cs", "ko")},
-            "status_tables": self.tables,
-        }
+        return {**base_config(self.farm, self.conduit, self.workdir, wiki_urls=wiki_urls, phab_url=phab_url,
+                              pywikibot_dir=pywikibot_dir), "status_tables": self.tables}
 
     def secrets(self) -> dict[str, str]:
-        env = {"AMBASSADOR_CONDUIT_TOKEN": self.conduit.bot_token}
-        for c in ("cs", "ko"):
-            env[f"RELIABILITY_{c.upper()}_PASSWORD"] = self.farm.wikis[c].bot.password
-        return env
+        return secrets(self.farm, self.conduit)
 
     def change_tasks(self, n=3):
         for task_id in self.rng.sample(self.task_ids, n):
@@ -107,7 +121,6 @@ class World:
 
     def check(self) -> tuple[int, int, str]:
         """(duplicates, losses, notes) from the wikis' histories and the Conduit sandbox's tasks."""
-        from bot.domain.status import select_rows
         from bot.domain.wikitext import find_region, region_task_ids
         duplicates = losses = 0
         notes = []
@@ -146,7 +159,6 @@ def fault_campaign(farm, conduit, *, seed=1, rounds=12, rate=0.2) -> Outcome:
     from bot.jobs.registry import build_context
     from bot.settings import parse_settings
     from tests.faultproxy import FaultProxy
-    import pywikibot
     from pywikibot import config
 
     workdir = Path(tempfile.mkdtemp(prefix="reliability-fault-"))
@@ -259,7 +271,535 @@ def concurrency_campaign(farm, conduit, *, seed=3, rounds=10) -> Outcome:
     return Outcome("concurrency: human edits during saves", rounds, edits["n"], duplicates, losses, notes)
 
 
-CAMPAIGNS = [fault_campaign, crash_campaign, concurrency_campaign]
+# -- shared by the campaigns of every job -----------------------------------------------------------------
+
+# Writes mostly get read timeouts: the write happened, the client never learns it.
+WIKI_WRITE_FAULTS = ("maxlag", "ratelimited", "http500", "http503", "drop", "slow", "slow", "slow", "slow")
+CONDUIT_WRITE_FAULTS = ("http500", "http502", "http503", "drop", "slow", "slow", "slow", "conduit_error")
+
+
+@contextlib.contextmanager
+def faulty(farm, conduit, seed: int, *, read_timeout=2.0):
+    """Fault proxies (rate 0 until the caller raises it) in front of each wiki and Conduit, and client
+    timeouts lower than the proxies' slow answers, so a slow write is a write whose answer is lost.
+    Conduit's timeout is the config's `phabricator.timeout`: pass the same `read_timeout` to `proxied_urls`."""
+    from pywikibot import config
+
+    from tests.faultproxy import CONDUIT_FAULTS, FaultProxy
+
+    slow_seconds = read_timeout + 0.5
+    proxies = {c: FaultProxy(farm.wikis[c].api_url.rsplit("/", 1)[0], seed=seed + i, rate=0,
+                             slow_seconds=slow_seconds, action_faults={"edit": WIKI_WRITE_FAULTS}).start()
+               for i, c in enumerate(("cs", "ko"))}
+    proxies["phab"] = FaultProxy(conduit.url.rstrip("/"), seed=seed + 7, rate=0, slow_seconds=slow_seconds,
+                                 faults=CONDUIT_FAULTS,
+                                 action_faults={"maniphest.edit": CONDUIT_WRITE_FAULTS}).start()
+    saved = (config.socket_timeout, config.max_retries, config.retry_wait, config.retry_max)
+    # Short waits before retrying (maxlag, 5xx): the proxy's faults last one request, not seconds.
+    config.socket_timeout, config.max_retries, config.retry_wait, config.retry_max = (3, read_timeout), 2, 1, 0.3
+    try:
+        yield proxies
+    finally:
+        config.socket_timeout, config.max_retries, config.retry_wait, config.retry_max = saved
+        for p in proxies.values():
+            p.stop()
+
+
+def proxied_urls(proxies, read_timeout=2.0) -> dict:
+    """base_config's keyword arguments for a bot behind `proxies` (Conduit's client timeout included)."""
+    return {"wiki_urls": {c: proxies[c].url + "/api.php" for c in ("cs", "ko")}, "phab_url": proxies["phab"].url + "/",
+            "phab_timeout": read_timeout}
+
+
+def set_fault_rate(proxies, rate: float) -> None:
+    for p in proxies.values():
+        p.rate = rate
+
+
+def fault_summary(proxies) -> tuple[int, str]:
+    """(faults injected, how many were read timeouts on writes)."""
+    injected = [f for p in proxies.values() for f in p.injected]
+    lost_answers = sum(1 for fault, action in injected if fault == "slow" and action in ("edit", "maniphest.edit"))
+    return len(injected), f"{lost_answers} read timeouts on writes"
+
+
+def in_process_context(data: dict, workdir: Path):
+    from bot.jobs.registry import build_context
+    from bot.settings import parse_settings
+    ctx = build_context(parse_settings(data, workdir / "c.yaml"))
+    ctx.out = io.StringIO()
+    ctx.phab.backoff = 0.05
+    return ctx
+
+
+def attempt(function, *args) -> str | None:
+    """Run one job cycle that may die on a fault: the next cycle must repair everything."""
+    try:
+        report = function(*args)
+    except Exception as exc:  # noqa: BLE001 - any crash of a cycle is part of the experiment
+        return f"{type(exc).__name__}"
+    return "; ".join(report.problems[:1]) or None
+
+
+class Killer:
+    """SIGKILLs the bot at random moments, and right after a write reached the server (before the bot
+    learns it did: the moment that tests "write, then record") when its proxies call it."""
+
+    WRITES = ("edit", "maniphest.edit")
+
+    def __init__(self, rng: random.Random, *, at_write=0.0):
+        self.rng, self.at_write = rng, at_write
+        self.proc: subprocess.Popen | None = None
+        self.lock = threading.Lock()
+        self.killed = self.killed_at_write = 0
+
+    def __call__(self, action: str) -> None:   # FaultProxy.after_forward
+        with self.lock:
+            if action in self.WRITES and self.proc and self.proc.poll() is None and self.rng.random() < self.at_write:
+                self.proc.send_signal(signal.SIGKILL)
+                self.proc.wait()
+                self.killed_at_write += 1
+
+    def run(self, command, env, window: tuple[float, float]) -> bool:
+        """One run, killed after a random delay in `window` unless it ends first; True if it finished."""
+        with self.lock:
+            self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL)
+        proc = self.proc
+        try:
+            proc.wait(timeout=self.rng.uniform(*window))
+        except subprocess.TimeoutExpired:
+            with self.lock:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGKILL)
+                    proc.wait()
+                    self.killed += 1
+        return proc.returncode == 0
+
+    @property
+    def kills(self) -> int:
+        return self.killed + self.killed_at_write
+
+    def note(self) -> str:
+        return f"{self.killed_at_write} kills between a write and its answer, {self.killed} at random times"
+
+
+def tapped(farm, conduit, killer: Killer) -> dict:
+    """Fault-free proxies in front of each server that let `killer` see every write."""
+    from tests.faultproxy import FaultProxy
+    proxies = {c: FaultProxy(farm.wikis[c].api_url.rsplit("/", 1)[0]).start() for c in ("cs", "ko")}
+    proxies["phab"] = FaultProxy(conduit.url.rstrip("/")).start()
+    for p in proxies.values():
+        p.after_forward = killer
+    return proxies
+
+
+def clean_run(command, env) -> tuple[str, int]:
+    """The final run, nothing going wrong: (problem, posts it wrote); it must end with exit code 0."""
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    wrote = sum(1 for line in done.stdout.splitlines() if line.startswith("saved "))
+    if done.returncode != 0:
+        return f"final run exit {done.returncode}: {(done.stdout + done.stderr).strip().splitlines()[-1:]}", wrote
+    return "", wrote
+
+
+def bot_contributions(api, user="TestBot") -> dict[str, int]:
+    """Edits per page by the bot, from the wiki's own contributions list."""
+    counts: dict[str, int] = {}
+    params = {"action": "query", "list": "usercontribs", "ucuser": user, "uclimit": 500, "ucprop": "title"}
+    while True:
+        data = api.get(**params)
+        for c in data["query"]["usercontribs"]:
+            counts[c["title"]] = counts.get(c["title"], 0) + 1
+        if "continue" not in data:
+            return counts
+        params.update(data["continue"])
+
+
+def page_texts(api, titles) -> dict[str, str | None]:
+    texts: dict[str, str | None] = {}
+    titles = list(titles)
+    for start in range(0, len(titles), 25):
+        data = api.get(action="query", prop="revisions", titles="|".join(titles[start:start + 25]),
+                       rvprop="content", rvslots="main")["query"]
+        normal = {n["to"]: n["from"] for n in data.get("normalized", [])}
+        for p in data["pages"]:
+            asked = normal.get(p["title"], p["title"])
+            texts[asked] = None if p.get("missing") else p["revisions"][0]["slots"]["main"]["content"]
+    return texts
+
+
+def bot_comments(conduit, task_id: int) -> list[str]:
+    # The escaper breaks markup with invisible word joiners; read comments as a person sees them.
+    return [c["text"].replace("\u2060", "") for c in conduit.comments(task_id)
+            if c["author"] == "GrowthBot" and c["text"]]
+
+
+# -- newsletters: publish, deliver to talk pages, comment on tasks --------------------------------------
+
+EDITION = "2026-12"
+DEC_10 = 1796860800          # 2026-12-10 00:00 UTC: task activity inside the edition's month
+NL_CODES = ("cs", "ko")
+NL_NAMES = {"cs": "Zpravodaj Growth", "ko": "성장 팀 소식지", "en": "Growth newsletter"}
+NL_PAGES = {
+    "cs": {"draft_page": "Wikipedie:Growth/Zpravodaj/{edition}", "page": "Wikipedie:Growth/Zpravodaj/Vydání/{edition}",
+           "archive_page": "Wikipedie:Growth/Zpravodaj/Archiv", "subscribers": "Wikipedie:Growth/Zpravodaj/Odběratelé"},
+    "ko": {"draft_page": "위키백과:성장/소식지/{edition}", "page": "위키백과:성장/소식지/발행/{edition}",
+           "archive_page": "위키백과:성장/소식지/보존", "subscribers": "위키백과:성장/소식지/구독자"},
+}
+NL_TALK = {"cs": "Diskuse s wikipedistou:Odběratel ", "ko": "사용자토론:구독자 "}
+
+
+class NewsletterWorld:
+    """An approved December edition, ~30 subscribed talk pages on cs and ko, public tasks and a private one."""
+
+    def __init__(self, farm, conduit, workdir: Path, *, talk_pages=30, tasks=6, seed=0):
+        self.farm, self.conduit, self.workdir = farm, conduit, workdir
+        self.rng = random.Random(seed)
+        self._clock = conduit.clock
+        conduit.clock = lambda: DEC_10
+        project = conduit.create_project("Growth-Team", "growth-team")
+        self.public = []
+        for i in range(tasks):
+            kind = ("resolved", "progress", "open")[i % 3]
+            task_id = conduit.create_task(f"Úkol zpravodaje {i}", projects=[project],
+                                          status="progress" if kind == "progress" else "open")
+            if kind == "resolved":
+                conduit.update_task(task_id, status="resolved")
+            self.public.append(task_id)
+        self.private = conduit.create_task("Security: private", projects=[project], view_policy="users")
+        conduit.update_task(self.private, status="resolved")
+        self.humans = {c: farm.api(c, farm.wikis[c].human) for c in NL_CODES}
+        on_cs = (2 * talk_pages + 2) // 3
+        self.targets = {"cs": [f"{NL_TALK['cs']}{i}" for i in range(on_cs)],
+                        "ko": [f"{NL_TALK['ko']}{i}" for i in range(talk_pages - on_cs)]}
+        for code in NL_CODES:
+            for title in self.targets[code]:
+                self.humans[code].edit(title, "Vítejte.\n", "x")
+            self.humans[code].edit(self.title(code, "subscribers"),
+                                   "\n".join(f"{{{{target|page={t}}}}}" for t in self.targets[code]), "seznam")
+
+    def close(self):
+        self.conduit.clock = self._clock
+
+    def title(self, code, kind):
+        return NL_PAGES[code][kind].replace("{edition}", EDITION)
+
+    def config(self, **urls) -> dict:
+        data = base_config(self.farm, self.conduit, self.workdir, **urls)
+        data["newsletters"] = {"projects": ["growth-team"], "names": NL_NAMES,
+                               "wikis": {c: NL_PAGES[c] for c in NL_CODES}}
+        return data
+
+    def prepare(self, ctx) -> None:
+        """Draft and approve, with nothing going wrong: the campaigns are about publishing."""
+        from bot.jobs import newsletter
+        for action in ("draft", "approve"):
+            report = newsletter.command(ctx, action, EDITION, list(NL_CODES))
+            if report.problems:
+                raise RuntimeError(f"newsletter {action}: {report.problems}")
+
+    def check(self, api_urls: dict[str, str]) -> tuple[int, int, str]:
+        """Copies of the edition on every talk page (markers, headings, bot edits) and task comments."""
+        from bot.domain import newsletter as nl
+        duplicates = losses = 0
+        notes: list[str] = []
+
+        def count(n: int, what: str):
+            nonlocal duplicates, losses
+            if n == 0:
+                losses += 1
+                notes.append(f"missing {what}")
+            elif n > 1:
+                duplicates += n - 1
+                notes.append(f"{n} copies of {what}")
+
+        for code in NL_CODES:
+            h = self.humans[code]
+            page_title = self.title(code, "page")
+            edits = bot_contributions(h)
+            texts = page_texts(h, [page_title, self.title(code, "archive_page"), *self.targets[code]])
+            page = texts[page_title] or ""
+            count(page.count(nl.key_marker(nl.page_key(EDITION, code))), f"{code} edition page")
+            count((texts[self.title(code, "archive_page")] or "").count(f"[[{page_title}|"), f"{code} archive link")
+            for title in self.targets[code]:
+                text = texts[title] or ""
+                markers = text.count(nl.key_marker(nl.delivery_key(EDITION, code, title)))
+                headings = sum(1 for line in text.splitlines() if line.startswith("==") and NL_NAMES[code] in line)
+                seen = (markers, headings, edits.get(title, 0))
+                # Delivered means marker, heading and bot edit are all there; any of them twice is a second copy.
+                count(max(seen) if min(seen) or max(seen) > 1 else 0, f"{code} message on {title}")
+            announced = {int(t) for t in re.findall(r"\[\[phab:T(\d+)\|", page)}
+            if page and announced != set(self.public):
+                losses += len(set(self.public) - announced)
+                notes.append(f"{code} edition page announces {sorted(announced)}, not {sorted(self.public)}")
+            url = nl.page_url(api_urls[code], page_title)
+            for task_id in self.public:
+                comments = bot_comments(self.conduit, task_id)
+                count(sum(url in text for text in comments), f"T{task_id} comment for {code}")
+        if bot_comments(self.conduit, self.private):
+            duplicates += len(bot_comments(self.conduit, self.private))
+            notes.append(f"private T{self.private} got a comment")
+        return duplicates, losses, "; ".join(notes[:5])
+
+    def posts(self) -> int:
+        return sum(len(t) for t in self.targets.values()) + len(NL_CODES) * (2 + len(self.public))
+
+
+def newsletter_fault_campaign(farm, conduit, *, seed=9, rounds=4, rate=0.2, talk_pages=30, read_timeout=2.0) -> Outcome:
+    """`newsletter publish` (edition page, archive link, talk pages, task comments) with 20% faults."""
+    from bot.jobs import newsletter
+
+    workdir = Path(tempfile.mkdtemp(prefix="reliability-nl-fault-"))
+    world = NewsletterWorld(farm, conduit, workdir, talk_pages=talk_pages, seed=seed)
+    os.environ.update(secrets(farm, conduit))
+    try:
+        with faulty(farm, conduit, seed, read_timeout=read_timeout) as proxies:
+            urls = proxied_urls(proxies, read_timeout)
+            ctx = in_process_context(world.config(**urls), workdir)
+            world.prepare(ctx)
+            set_fault_rate(proxies, rate)
+            for _ in range(rounds):
+                attempt(newsletter.command, ctx, "publish", EDITION, list(NL_CODES))
+            set_fault_rate(proxies, 0)
+            final = newsletter.command(ctx, "publish", EDITION, list(NL_CODES))
+            faults, write_timeouts = fault_summary(proxies)
+        duplicates, losses, notes = world.check(urls["wiki_urls"])
+    finally:
+        world.close()
+    notes = "; ".join(filter(None, [notes, write_timeouts, f"{world.posts()} posts",
+                                    f"final clean run wrote {len(final.saved)}",
+                                    f"final run problems: {final.problems[:2]}" if final.problems else ""]))
+    losses += len(final.problems)
+    return Outcome(f"fault: newsletter publish, {talk_pages} talk pages, 20% of requests", rounds, faults,
+                   duplicates, losses, notes)
+
+
+def newsletter_crash_campaign(farm, conduit, *, seed=5, max_runs=15, talk_pages=30, window=(0.8, 4.0),
+                              at_write=0.12) -> Outcome:
+    """`ambassador newsletter publish` in a subprocess, SIGKILLed at random moments and right after
+    writes, run again until one run finishes by itself, then once more."""
+    workdir = Path(tempfile.mkdtemp(prefix="reliability-nl-crash-"))
+    world = NewsletterWorld(farm, conduit, workdir, talk_pages=talk_pages, seed=seed)
+    env = {**os.environ, **secrets(farm, conduit)}
+    os.environ.update(secrets(farm, conduit))
+    killer = Killer(random.Random(seed), at_write=at_write)
+    proxies = tapped(farm, conduit, killer)
+    runs = 0
+    try:
+        urls = proxied_urls(proxies)
+        data = world.config(**urls)
+        world.prepare(in_process_context(data, workdir))
+        config_file = workdir / "config.yaml"
+        config_file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        command = [sys.executable, "-m", "bot", "--config", str(config_file), "newsletter", "publish",
+                   "--edition", EDITION]
+        while runs < max_runs:
+            runs += 1
+            if killer.run(command, env, window):
+                break
+        killer.at_write = 0
+        final, wrote = clean_run(command, env)
+        duplicates, losses, notes = world.check(urls["wiki_urls"])
+    finally:
+        world.close()
+        for p in proxies.values():
+            p.stop()
+    notes = "; ".join(filter(None, [notes, killer.note(), f"{world.posts()} posts",
+                                    f"final clean run wrote {wrote}", final]))
+    return Outcome(f"crash: newsletter publish, {talk_pages} talk pages, SIGKILL", runs, killer.kills, duplicates,
+                   losses + bool(final), notes)
+
+
+# -- feedback and mentions: wiki comments and task mentions to Phabricator ---------------------------------
+
+FB_CS = "Wikipedie:Growth/Zpětná vazba"        # project page: the wikitext parser
+FB_KO = "위키백과토론:성장/피드백"                   # talk page: the DiscussionTools parser
+FB_DIGEST = "Wikipedie:Growth/Přehled zpětné vazby"
+MENTION_PAGES = {"cs": ["Wikipedie:Growth", "Wikipedie:Growth/Nápady"],     # watched by title
+                 "ko": ["위키백과:성장/토론방", "위키백과:성장/질문"]}            # watched as namespace 4
+
+
+class FeedbackWorld:
+    """Feedback pages on cs and ko (one section aimed at its own task), watched pages, and humans who
+    sign comments with ~~~~ and mention tasks between the bot's cycles."""
+
+    def __init__(self, farm, conduit, workdir: Path, *, seed=0, mention_tasks=5):
+        self.farm, self.conduit, self.workdir = farm, conduit, workdir
+        self.rng = random.Random(seed)
+        project = conduit.create_project("Growth-Team", "growth-team")
+        self.tasks = {"cs": conduit.create_task("Zpětná vazba cs", projects=[project]),
+                      "ko": conduit.create_task("피드백 ko", projects=[project]),
+                      "section": conduit.create_task("Nástěnka mentora", projects=[project])}
+        self.mention_pool = [conduit.create_task(f"Zmíněný úkol {i}", projects=[project]) for i in range(mention_tasks)]
+        self.mention_pool.append(conduit.create_task("Security: private", projects=[project], view_policy="users"))
+        self.humans = {c: farm.api(c, farm.wikis[c].human) for c in ("cs", "ko")}
+        self.section_heading = f"== Nástěnka T{self.tasks['section']} =="
+        self.humans["cs"].edit(FB_CS, "Sem pište zpětnou vazbu.\n\n== Obecné ==\nStarý komentář. ~~~~\n\n"
+                                      f"{self.section_heading}\nÚvodní komentář. ~~~~\n", "založení")
+        self.humans["ko"].edit(FB_KO, "== 이전 ==\n예전 의견입니다. ~~~~\n", "시작")
+        for code, titles in MENTION_PAGES.items():
+            for title in titles:
+                self.humans[code].edit(title, "Stránka projektu.\n", "založení")
+        self.comments: list[tuple[str, int]] = []          # (token, the task it must reach)
+        self.mentions: set[tuple[str, str, int]] = set()   # (wiki, page, task) that must get a comment
+
+    def config(self, **urls) -> dict:
+        data = base_config(self.farm, self.conduit, self.workdir, **urls)
+        data["feedback"] = {"digest_page": {"wiki": "cs", "title": FB_DIGEST}, "pages": [
+            {"wiki": "cs", "title": FB_CS, "task": f"T{self.tasks['cs']}"},
+            {"wiki": "ko", "title": FB_KO, "task": self.tasks["ko"]}]}
+        data["mentions"] = {"pages": {"cs": MENTION_PAGES["cs"]}, "namespaces": {"ko": [4]}}
+        return data
+
+    def _edit(self, code, title, change) -> bool:
+        for _ in range(5):
+            try:
+                self.humans[code].edit(title, change(self.humans[code].page_text(title)), "komentář")
+                return True
+            except RuntimeError:   # an edit conflict with the bot's digest: a person would retry
+                time.sleep(0.05)
+        return False
+
+    def human_comment(self) -> None:
+        """A signed comment with a unique token, in one of three places (each with its task)."""
+        token = f"vzkaz{self.rng.randrange(10**9)}x"
+        where = self.rng.choice(["cs", "section", "ko"])
+        if where == "ko":
+            # The heading is quoted in the digest too: it must not carry the token.
+            heading = f"의견 {len(self.comments) + 1}번"
+            ok = self._edit("ko", FB_KO, lambda t: t.rstrip("\n") + f"\n\n== {heading} ==\n{token} 의견입니다. ~~~~\n")
+        elif where == "cs":
+            before = f"\n\n{self.section_heading}"      # the end of the general section
+            ok = self._edit("cs", FB_CS, lambda t: t.replace(before, f"\n{token} je můj názor. ~~~~{before}", 1))
+        else:
+            ok = self._edit("cs", FB_CS, lambda t: t.rstrip("\n") + f"\n:{token} k nástěnce. ~~~~\n")
+        if ok:
+            self.comments.append((token, self.tasks[where]))
+
+    def human_mention(self) -> None:
+        code = self.rng.choice(["cs", "ko"])
+        title = self.rng.choice(MENTION_PAGES[code])
+        fresh = [t for t in self.mention_pool if (code, title, t) not in self.mentions]
+        if not fresh:
+            return
+        task = self.rng.choice(fresh)
+        form = self.rng.choice([f"T{task}", f"[[phab:T{task}]]", f"{{{{Phabricator|T{task}}}}}"])
+        if self._edit(code, title, lambda t: t + f"Viz {form}.\n"):
+            self.mentions.add((code, title, task))
+
+    def humans_act(self, comments=2, mentions=1) -> None:
+        for _ in range(comments):
+            self.human_comment()
+        for _ in range(mentions):
+            self.human_mention()
+
+    def check(self) -> tuple[int, int, str]:
+        """Each comment quoted once on its task and once on the digest page; each mention commented once."""
+        from bot.domain.mentions import mention_key
+        from bot.jobs import feedback, mentions
+        duplicates = losses = 0
+        notes: list[str] = []
+
+        def count(n: int, what: str):
+            nonlocal duplicates, losses
+            if n == 0:
+                losses += 1
+                notes.append(f"missing {what}")
+            elif n > 1:
+                duplicates += n - 1
+                notes.append(f"{n} copies of {what}")
+
+        on_task = {t: bot_comments(self.conduit, t) for t in {*self.tasks.values(), *self.mention_pool}}
+        digest = self.humans["cs"].page_text(FB_DIGEST) or ""
+        for token, task in self.comments:
+            count(sum(text.count(token) for text in on_task[task]), f"comment {token} on T{task}")
+            count(digest.count(token), f"comment {token} on the digest page")
+        for task, texts in on_task.items():
+            # Every digest lists its comments' marker hashes: one hash twice is one comment forwarded twice.
+            hashes = [h for text in texts for line in text.splitlines() if line.startswith(feedback.MARKER_PREFIX)
+                      for h in line[len(feedback.MARKER_PREFIX):].split()]
+            if len(hashes) != len(set(hashes)):
+                duplicates += len(hashes) - len(set(hashes))
+                notes.append(f"T{task}: a feedback comment forwarded twice")
+            seen = [line[len(mentions.MARKER_PREFIX):].strip() for text in texts for line in text.splitlines()
+                    if line.startswith(mentions.MARKER_PREFIX)]
+            wanted = {feedback.marker_hash(mention_key(c, title, t)): (c, title)
+                      for c, title, t in self.mentions if t == task}
+            for h, (code, title) in wanted.items():
+                count(seen.count(h), f"mention of T{task} on {code}:{title}")
+            unexpected = [h for h in seen if h not in wanted]
+            if unexpected:
+                duplicates += len(unexpected)
+                notes.append(f"T{task}: {len(unexpected)} unexpected mention comments")
+        return duplicates, losses, "; ".join(notes[:5])
+
+    def posts(self) -> int:
+        return 2 * len(self.comments) + len(self.mentions)
+
+
+def feedback_fault_campaign(farm, conduit, *, seed=6, rounds=8, rate=0.2, read_timeout=2.0) -> Outcome:
+    """feedback + mentions cycles with 20% faults; humans comment and mention tasks between cycles."""
+    from bot.jobs import feedback, mentions
+
+    workdir = Path(tempfile.mkdtemp(prefix="reliability-fb-fault-"))
+    world = FeedbackWorld(farm, conduit, workdir, seed=seed)
+    os.environ.update(secrets(farm, conduit))
+    with faulty(farm, conduit, seed, read_timeout=read_timeout) as proxies:
+        ctx = in_process_context(world.config(**proxied_urls(proxies, read_timeout)), workdir)
+        for job in (feedback, mentions):      # the first cycle is the baseline: it forwards nothing
+            job.run(ctx)
+        set_fault_rate(proxies, rate)
+        for _ in range(rounds):
+            world.humans_act()
+            attempt(feedback.run, ctx)
+            attempt(mentions.run, ctx)
+        set_fault_rate(proxies, 0)
+        finals = [feedback.run(ctx), mentions.run(ctx)]
+        faults, write_timeouts = fault_summary(proxies)
+    duplicates, losses, notes = world.check()
+    problems = [p for r in finals for p in r.problems]
+    notes = "; ".join(filter(None, [notes, write_timeouts, f"{world.posts()} posts",
+                                    f"final clean run wrote {sum(len(r.saved) for r in finals)}",
+                                    f"final run problems: {problems[:2]}" if problems else ""]))
+    return Outcome("fault: feedback + mentions, 20% of requests", rounds, faults, duplicates,
+                   losses + len(problems), notes)
+
+
+def feedback_crash_campaign(farm, conduit, *, seed=7, rounds=8, window=(0.5, 2.5), at_write=0.4) -> Outcome:
+    """`ambassador once feedback` and `once mentions` SIGKILLed at random moments and right after
+    writes; humans comment and mention tasks between runs."""
+    workdir = Path(tempfile.mkdtemp(prefix="reliability-fb-crash-"))
+    world = FeedbackWorld(farm, conduit, workdir, seed=seed)
+    killer = Killer(random.Random(seed), at_write=at_write)
+    proxies = tapped(farm, conduit, killer)
+    try:
+        config_file = workdir / "config.yaml"
+        config_file.write_text(yaml.safe_dump(world.config(**proxied_urls(proxies)), allow_unicode=True),
+                               encoding="utf-8")
+        env = {**os.environ, **secrets(farm, conduit)}
+        commands = [[sys.executable, "-m", "bot", "--config", str(config_file), "once", job]
+                    for job in ("feedback", "mentions")]
+        baseline = [clean_run(c, env)[0] for c in commands]     # the first cycle is the baseline
+        for _ in range(rounds):
+            world.humans_act()
+            for command in commands:
+                killer.run(command, env, window)
+        killer.at_write = 0
+        finals = [clean_run(c, env) for c in commands]
+        duplicates, losses, notes = world.check()
+    finally:
+        for p in proxies.values():
+            p.stop()
+    failed = [f for f in baseline + [f for f, _ in finals] if f]
+    notes = "; ".join(filter(None, [notes, killer.note(), f"{world.posts()} posts",
+                                    f"final clean run wrote {sum(w for _, w in finals)}", *failed]))
+    return Outcome("crash: feedback + mentions, SIGKILL at random", 2 * rounds, killer.kills, duplicates,
+                   losses + len(failed), notes)
+
+
+CAMPAIGNS = [fault_campaign, crash_campaign, concurrency_campaign, newsletter_fault_campaign,
+             newsletter_crash_campaign, feedback_fault_campaign, feedback_crash_campaign]
 
 
 def run_all(farm_factory, conduit_factory, campaigns=CAMPAIGNS, **kwargs) -> list[Outcome]:
