@@ -15,10 +15,10 @@ pywikibot's login); Conduit requests at the sandbox.
 from __future__ import annotations
 
 import io
-import tempfile
 import time
 from collections import Counter
-from pathlib import Path
+
+from bench.servers import start_local_servers, stop_local_servers
 
 PAGES = 200
 CHANGED_PAGES = 5
@@ -32,17 +32,9 @@ def main() -> dict:
     from bot.jobs import feedback
     from bot.jobs.registry import build_context
     from bot.settings import parse_settings
-    from sandbox.conduit import ConduitSandbox
-    from sandbox.mediawiki import MediaWikiFarm
     from tests.integration.helpers import config_data
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-feedback-"))
-    farm = MediaWikiFarm(tmp / "wikis", codes=("cs",))
-    farm.ensure_code()
-    farm.setup()
-    farm.start()
-    conduit = ConduitSandbox()
-    conduit.start()
+    tmp, farm, conduit = start_local_servers("feedback", ("cs",))
     try:
         project = conduit.create_project("Growth-Team", "growth-team")
         tasks = [conduit.create_task(f"Feedback {i}", projects=[project]) for i in range(TASKS)]
@@ -79,8 +71,7 @@ def main() -> dict:
         rows.append(cycle(f"{COMMENTS} comments on {CHANGED_PAGES} pages"))
         rows.append(cycle("quiet again"))
     finally:
-        conduit.stop()
-        farm.stop()
+        stop_local_servers(farm, conduit)
     cols = ["cycle", "wiki_requests", "conduit_requests", "conduit_posts", "wiki_edits", "seconds", "problems"]
     print(f"feedback cycle: {PAGES} watched pages, {TASKS} tasks")
     print(" | ".join(cols))

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 import time
-from pathlib import Path
+
+from bench.servers import start_local_servers, stop_local_servers
 
 PAGES = 300
 EDITION = "2026-12"
@@ -31,17 +31,9 @@ def main() -> dict:
     from bot.jobs import newsletter
     from bot.jobs.registry import build_context
     from bot.settings import parse_settings
-    from sandbox.conduit import ConduitSandbox
-    from sandbox.mediawiki import MediaWikiFarm
     from tests.faultproxy import FaultProxy
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-newsletter-"))
-    farm = MediaWikiFarm(tmp / "wikis", codes=("cs",))
-    farm.ensure_code()
-    farm.setup()
-    farm.start()
-    conduit = ConduitSandbox()
-    conduit.start()
+    tmp, farm, conduit = start_local_servers("newsletter", ("cs",))
     proxy = None
     try:
         conduit.create_project("Growth-Team", "growth-team")
@@ -107,8 +99,7 @@ def main() -> dict:
     finally:
         if proxy is not None:
             proxy.stop()
-        conduit.stop()
-        farm.stop()
+        stop_local_servers(farm, conduit)
 
 
 if __name__ == "__main__":

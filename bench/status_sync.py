@@ -16,9 +16,9 @@ from __future__ import annotations
 import io
 import os
 import random
-import tempfile
 import time
-from pathlib import Path
+
+from bench.servers import start_local_servers, stop_local_servers
 
 PAGES_PER_WIKI = 20
 TASKS = 500
@@ -28,17 +28,9 @@ def main() -> dict:
     from bot.jobs import status_sync
     from bot.jobs.registry import build_context
     from bot.settings import parse_settings
-    from sandbox.conduit import ConduitSandbox
-    from sandbox.mediawiki import MediaWikiFarm
     from tests.faultproxy import FaultProxy
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-status-"))
-    farm = MediaWikiFarm(tmp / "wikis", codes=("cs", "ko"))
-    farm.ensure_code()
-    farm.setup()
-    farm.start()
-    conduit = ConduitSandbox()
-    conduit.start()
+    tmp, farm, conduit = start_local_servers("status", ("cs", "ko"))
     proxies = {}
     try:
         project = conduit.create_project("Growth-Team", "growth-team")
@@ -106,8 +98,7 @@ def main() -> dict:
     finally:
         for p in proxies.values():
             p.stop()
-        conduit.stop()
-        farm.stop()
+        stop_local_servers(farm, conduit)
 
 
 if __name__ == "__main__":

@@ -20,11 +20,11 @@ import logging
 import os
 import socket
 import statistics
-import tempfile
 import threading
 import time
 from dataclasses import replace
-from pathlib import Path
+
+from bench.servers import start_local_servers, stop_local_servers
 
 TITLE = "Wikipedie:Growth/Stav"
 CHANGES = 20
@@ -47,19 +47,11 @@ def main() -> dict:
     from bot.settings import parse_settings
     from bot.settings_schedule import Schedule, ScheduledJob
     from bot.webhook import sign
-    from sandbox.conduit import ConduitSandbox
-    from sandbox.mediawiki import MediaWikiFarm
 
     # At a 20 ms interval every cycle overlaps the next one's due time; APScheduler's
     # "skipped: maximum number of running instances" warnings are expected here.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
-    tmp = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
-    farm = MediaWikiFarm(tmp / "wikis", codes=("cs",))
-    farm.ensure_code()
-    farm.setup()
-    farm.start()
-    conduit = ConduitSandbox()
-    conduit.start()
+    tmp, farm, conduit = start_local_servers("webhook", ("cs",))
     services = []
     try:
         project = conduit.create_project("Growth-Team", "growth-team")
@@ -130,8 +122,7 @@ def main() -> dict:
     finally:
         for s in services:
             s.stop_event.set()
-        conduit.stop()
-        farm.stop()
+        stop_local_servers(farm, conduit)
 
     result = {
         "webhook_to_revision_median_s": round(statistics.median(latencies), 3),
