@@ -233,7 +233,10 @@ class WikiClient:
         where = f"wiki {self.code}" + (f" page {params['title']!r}" if params.get("title") else "")
         data = {"format": "json", "formatversion": 2, "assert": "user", "maxlag": self.settings.maxlag, **params}
         for attempt in range(1, int(config.max_retries) + 2):
-            data["token"] = site.tokens["csrf"]
+            try:
+                data["token"] = site.tokens["csrf"]
+            except Exception as exc:  # pywikibot re-logs in here when its session expired; nothing was sent
+                raise _transport_error(exc, where) from None
             site.throttle(write=True)
             self.request_count += 1
             try:
@@ -647,6 +650,10 @@ def _api_error(code: str, info: str, where: str, write: bool) -> Exception:
 def _transport_error(exc: Exception, where: str, write: bool = False) -> Exception:
     name = type(exc).__name__
     text = _first_line(exc)
+    if name == "NoUsernameError":
+        # An expired session whose re-login did not go through; the login itself worked at start.
+        return TransientError(f"{where}: the wiki session expired and logging in again failed ({text}); "
+                              f"try later")
     if name == "MaxlagTimeoutError":
         return TransientError(f"{where}: database lag stayed above maxlag; try later")
     if name in ("ServerError", "FatalServerError") or "50" in text[:40] and "Server" in name:

@@ -100,3 +100,48 @@ def test_feedback_checker_counts_double_forwards_and_missing_ones(wikis, conduit
     duplicates, losses, notes = world.check()
     assert duplicates >= 3 and losses >= 2, notes
     assert f"2 copies of comment {token} on T{task}" in notes and f"missing comment {world.comments[-1][0]}" in notes
+
+
+def test_weekly_report_fault_campaign_small(wikis, conduit):
+    import re
+
+    outcome = campaigns.weekly_report_fault_campaign(wikis, conduit, seed=22, rounds=2, ambassadors=4,
+                                                     read_timeout=1.0)
+    # This seed includes a report written while its answer was lost (the "look at the target first" path).
+    assert int(re.search(r"(\d+) read timeouts on writes", outcome.notes).group(1)) > 0, outcome.notes
+    assert (outcome.duplicates, outcome.losses) == (0, 0), outcome.notes
+
+
+def test_weekly_report_crash_campaign_small(wikis, conduit):
+    outcome = campaigns.weekly_report_crash_campaign(wikis, conduit, seed=21, ambassadors=4, max_runs=4)
+    assert outcome.faults > 0, outcome.notes
+    assert (outcome.duplicates, outcome.losses) == (0, 0), outcome.notes
+
+
+def test_weekly_report_checker_counts_second_copies_and_missing_reports(wikis, conduit, tmp_path):
+    import time
+
+    from bot.jobs import weekly_report
+
+    world = campaigns.WeeklyWorld(wikis, conduit, tmp_path, ambassadors=4)
+    os.environ.update(campaigns.secrets(wikis, conduit))
+    ctx = campaigns.in_process_context(world.config(), tmp_path)
+    now = time.time()
+    ctx.clock = lambda: now
+    assert weekly_report.run(ctx).problems == []
+    assert world.check(now) == (0, 0, "")
+    on_task = next(a for a in world.ambassadors if "task" in a)
+    task = int(on_task["task"][1:])
+    report = campaigns.bot_comments(conduit, task)[0]
+    conduit.update_task(task, actor="GrowthBot", comment=report)                 # the report posted twice
+    on_page = next(a for a in world.ambassadors if "page" in a)
+    code, title = on_page["page"]["wiki"], on_page["page"]["title"]
+    text = world.humans[code].page_text(title)
+    marker = f"<!-- ambassador-bot:key=weekly:{on_page['id']}:{world.label(now, on_page)} -->"
+    start = text.rindex("\n==", 0, text.index(marker)) if "\n==" in text[:text.index(marker)] else 0
+    world.humans[code].edit(title, text[:start] + text[text.index(marker) + len(marker):], "the report is gone")
+    duplicates, losses, notes = world.check(now)
+    assert duplicates == 1 and losses == 1, notes
+    label = world.label(now, on_task)
+    assert f"2 copies of {on_task['id']} {label} report on T{task}" in notes
+    assert f"missing {on_page['id']} {world.label(now, on_page)} report on {code}:{title}" in notes

@@ -162,3 +162,21 @@ def test_every_wiki_request_carries_our_user_agent(proxied_cs):
     wiki.save(page, "b", "x")
     assert proxy.user_agents and all(ua.startswith("ambassador-bot-tests/0.1 (test@example.org)")
                                      for ua in proxy.user_agents), proxy.user_agents
+
+
+def test_expired_session_during_a_write_is_a_bot_error_or_a_fresh_login(cs):
+    """The wiki forgets every session (its database restored): the next write must not crash the job."""
+    wiki, human, farm = cs
+    from bot.errors import BotError
+    title = "Wikipedie:Relace"
+    human.edit(title, "a", "x")
+    wiki.read_pages([title])              # logged in, tokens and cookies cached
+    farm.reset()                          # drops sessions and the page; pywikibot still holds its cookies
+    human = farm.api("cs", farm.wikis["cs"].human)
+    human.edit(title, "a", "x")
+    try:
+        wiki.save(wiki.read_pages([title])[title], "b", "po ztrátě relace")
+    except BotError as exc:
+        assert "wiki cs" in str(exc) and "\n" not in str(exc)
+    else:
+        assert human.page_text(title) == "b"

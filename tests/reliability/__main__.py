@@ -36,7 +36,11 @@ def main() -> int:
             forget_pywikibot_sessions()
             conduit.reset()
             t0 = time.perf_counter()
-            outcome = campaign(farm, conduit)
+            try:
+                outcome = campaign(farm, conduit)
+            except Exception as exc:  # one broken campaign must not hide the others' results
+                outcome = campaigns.Outcome(campaign.__name__, 0, 0, 0, 0,
+                                            error=f"did not finish: {type(exc).__name__}: {exc}"[:300])
             outcomes.append(outcome)
             print(f"{outcome.scenario}: {time.perf_counter() - t0:.0f} s"
                   + (f" ({outcome.notes})" if outcome.notes else ""), file=console)

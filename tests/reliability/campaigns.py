@@ -40,10 +40,11 @@ class Outcome:
     duplicates: int
     losses: int
     notes: str = ""
+    error: str = ""       # the campaign itself did not finish (its numbers are then unknown)
 
     @property
     def ok(self) -> bool:
-        return self.duplicates == 0 and self.losses == 0
+        return self.duplicates == 0 and self.losses == 0 and not self.error
 
 
 def base_config(farm, conduit, workdir: Path, *, wiki_urls=None, phab_url=None, pywikibot_dir=None,
@@ -798,8 +799,163 @@ def feedback_crash_campaign(farm, conduit, *, seed=7, rounds=8, window=(0.5, 2.5
                    losses + len(failed), notes)
 
 
+# -- weekly check-in reports: one comment per ambassador and week on the task, one section on the page ------
+
+WR_PAGES = {"cs": ["Wikipedista:OtherUser/Týdenní přehled", "Wikipedista:OtherUser/Přehled týmu"],
+            "ko": ["사용자:OtherUser/주간 보고"]}
+WEEK = 7 * 86400
+
+
+class WeeklyWorld:
+    """Ambassadors with edits on cs and ko and comments in the Conduit sandbox; each has a management task
+    and/or a report page (several ambassadors share a page: one section each)."""
+
+    def __init__(self, farm, conduit, workdir: Path, *, ambassadors=6, seed=0):
+        self.farm, self.conduit, self.workdir = farm, conduit, workdir
+        self.rng = random.Random(seed)
+        self.humans = {c: farm.api(c, farm.wikis[c].human) for c in ("cs", "ko")}
+        self.humans["cs"].edit("Růst nováčků", "První verze článku.", "nový článek")
+        self.humans["ko"].edit("신규 사용자 성장", "첫 판입니다.", "새 문서")
+        self.work_tasks = [conduit.create_task("Mentor dashboard", author="bob"),
+                           conduit.create_task("Vylepšit uvítání", author="alice")]
+        for task in self.work_tasks:
+            conduit.update_task(task, actor="alice", comment="Souhlasím.")
+        self.ambassadors = []
+        wiki_sets = [{"cs": "OtherUser"}, {"ko": "OtherUser"}, {"cs": "OtherUser", "ko": "OtherUser"}]
+        for i in range(ambassadors):
+            amb = {"id": f"amb{i}", "name": f"Ambassador {i}", "wikis": wiki_sets[i % 3],
+                   "language": ("en", "cs", "ko")[i % 3]}
+            if i % 2 == 0:
+                amb["phabricator"] = ("alice", "bob")[i // 2 % 2]
+            if i % 4 != 3:      # every fourth one reports on a page only
+                amb["task"] = f"T{conduit.create_task(f'Weekly check-ins: ambassador {i}', author='bob')}"
+            if i % 4 != 1:      # and every fourth other one on the task only
+                code = ("cs", "ko")[i % 2]
+                amb["page"] = {"wiki": code, "title": WR_PAGES[code][i // 2 % len(WR_PAGES[code])]}
+            self.ambassadors.append(amb)
+
+    def config(self, **urls) -> dict:
+        data = base_config(self.farm, self.conduit, self.workdir, **urls)
+        data["reports"] = {"ambassadors": self.ambassadors}
+        return data
+
+    def humans_act(self) -> None:
+        """Edits by the ambassadors' wiki account, and a comment on Phabricator."""
+        code = self.rng.choice(["cs", "ko"])
+        title = {"cs": "Růst nováčků", "ko": "신규 사용자 성장"}[code]
+        with contextlib.suppress(RuntimeError):
+            self.humans[code].edit(title, self.humans[code].page_text(title) + f"\nVěta {self.rng.randrange(10**6)}.",
+                                   "rozšíření")
+        self.conduit.update_task(self.rng.choice(self.work_tasks), actor=self.rng.choice(["alice", "bob"]),
+                                 comment=f"Poznámka {self.rng.randrange(10**6)}.")
+
+    def label(self, now: float, amb: dict) -> str:
+        from bot.domain.weekly import previous_week
+        return previous_week(now, TIMEZONES[next(iter(amb["wikis"]))]).label
+
+    def check(self, now: float) -> tuple[int, int, str]:
+        """Exactly one report per ambassador and week on each of its destinations, from the servers only."""
+        duplicates = losses = 0
+        notes: list[str] = []
+
+        def count(n: int, what: str):
+            nonlocal duplicates, losses
+            if n == 0:
+                losses += 1
+                notes.append(f"missing {what}")
+            elif n > 1:
+                duplicates += n - 1
+                notes.append(f"{n} copies of {what}")
+
+        texts = {(c, t): self.humans[c].page_text(t) or "" for c, titles in WR_PAGES.items() for t in titles}
+        for amb in self.ambassadors:
+            label = self.label(now, amb)
+            if "task" in amb:
+                marker = f"(ambassador-bot weekly-report {amb['id']} {label})"
+                comments = bot_comments(self.conduit, int(amb["task"][1:]))
+                count(sum(1 for text in comments for line in text.splitlines() if line.strip() == marker),
+                      f"{amb['id']} {label} report on {amb['task']}")
+            if "page" in amb:
+                code, title = amb["page"]["wiki"], amb["page"]["title"]
+                text = texts[(code, title)]
+                markers = text.count(f"<!-- ambassador-bot:key=weekly:{amb['id']}:{label} -->")
+                headings = sum(1 for line in text.splitlines() if line.startswith("==") and label in line
+                               and line.strip().strip("=").strip().endswith(f": {amb['name']}"))
+                seen = (markers, headings)
+                # A report is its heading and its marker; either of them twice is a second copy.
+                count(max(seen) if min(seen) or max(seen) > 1 else 0, f"{amb['id']} {label} report on {code}:{title}")
+        return duplicates, losses, "; ".join(notes[:5])
+
+    def posts(self) -> int:
+        return sum(("task" in a) + ("page" in a) for a in self.ambassadors)
+
+
+def weekly_report_fault_campaign(farm, conduit, *, seed=18, rounds=6, rate=0.2, read_timeout=2.0,
+                                 ambassadors=6) -> Outcome:
+    """The weekly-report job run several times with 20% faults on wiki and Conduit (slow answers past the
+    client timeout on writes included), a week later each time round, then once with nothing going wrong."""
+    from bot.jobs import weekly_report
+
+    workdir = Path(tempfile.mkdtemp(prefix="reliability-wr-fault-"))
+    world = WeeklyWorld(farm, conduit, workdir, ambassadors=ambassadors, seed=seed)
+    os.environ.update(secrets(farm, conduit))
+    # A week from now "last week" is this week: the humans' edits above count.
+    now = time.time() + WEEK
+    with faulty(farm, conduit, seed, read_timeout=read_timeout) as proxies:
+        ctx = in_process_context(world.config(**proxied_urls(proxies, read_timeout)), workdir)
+        ctx.clock = lambda: now
+        set_fault_rate(proxies, rate)
+        for _ in range(rounds):
+            world.humans_act()
+            attempt(weekly_report.run, ctx)
+        set_fault_rate(proxies, 0)
+        final = weekly_report.run(ctx)
+        faults, write_timeouts = fault_summary(proxies)
+    duplicates, losses, notes = world.check(now)
+    notes = "; ".join(filter(None, [notes, write_timeouts, f"{world.posts()} posts",
+                                    f"final clean run wrote {len(final.saved)}",
+                                    f"final run problems: {final.problems[:2]}" if final.problems else ""]))
+    return Outcome(f"fault: weekly-report, {ambassadors} ambassadors, 20% of requests", rounds, faults, duplicates,
+                   losses + len(final.problems), notes)
+
+
+def weekly_report_crash_campaign(farm, conduit, *, seed=19, max_runs=15, ambassadors=6, window=(1.0, 4.0),
+                                 at_write=0.35) -> Outcome:
+    """`ambassador once weekly-report` SIGKILLed at random moments and right after writes, run again until
+    one run finishes by itself, then once more."""
+    workdir = Path(tempfile.mkdtemp(prefix="reliability-wr-crash-"))
+    world = WeeklyWorld(farm, conduit, workdir, ambassadors=ambassadors, seed=seed)
+    killer = Killer(random.Random(seed), at_write=at_write)
+    proxies = tapped(farm, conduit, killer)
+    runs = 0
+    try:
+        config_file = workdir / "config.yaml"
+        config_file.write_text(yaml.safe_dump(world.config(**proxied_urls(proxies)), allow_unicode=True),
+                               encoding="utf-8")
+        env = {**os.environ, **secrets(farm, conduit)}
+        command = [sys.executable, "-m", "bot", "--config", str(config_file), "once", "weekly-report"]
+        # The CLI reports on the real last week: the same for every run unless one straddles Monday midnight.
+        started = time.time()
+        while runs < max_runs:
+            runs += 1
+            world.humans_act()
+            if killer.run(command, env, window):
+                break
+        killer.at_write = 0
+        final, wrote = clean_run(command, env)
+        duplicates, losses, notes = world.check(started)
+    finally:
+        for p in proxies.values():
+            p.stop()
+    notes = "; ".join(filter(None, [notes, killer.note(), f"{world.posts()} posts",
+                                    f"final clean run wrote {wrote}", final]))
+    return Outcome(f"crash: weekly-report, {ambassadors} ambassadors, SIGKILL", runs, killer.kills, duplicates,
+                   losses + bool(final), notes)
+
+
 CAMPAIGNS = [fault_campaign, crash_campaign, concurrency_campaign, newsletter_fault_campaign,
-             newsletter_crash_campaign, feedback_fault_campaign, feedback_crash_campaign]
+             newsletter_crash_campaign, feedback_fault_campaign, feedback_crash_campaign,
+             weekly_report_fault_campaign, weekly_report_crash_campaign]
 
 
 def run_all(farm_factory, conduit_factory, campaigns=CAMPAIGNS, **kwargs) -> list[Outcome]:
@@ -814,5 +970,8 @@ def run_all(farm_factory, conduit_factory, campaigns=CAMPAIGNS, **kwargs) -> lis
 def table(outcomes: list[Outcome]) -> str:
     lines = ["| scenario | operations | faults injected | duplicates | losses |", "|---|---:|---:|---:|---:|"]
     for o in outcomes:
-        lines.append(f"| {o.scenario} | {o.operations} | {o.faults} | {o.duplicates} | {o.losses} |")
+        if o.error:
+            lines.append(f"| {o.scenario}: {o.error} | – | – | – | – |")
+        else:
+            lines.append(f"| {o.scenario} | {o.operations} | {o.faults} | {o.duplicates} | {o.losses} |")
     return "\n".join(lines)
