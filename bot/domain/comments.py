@@ -57,7 +57,19 @@ CONTRIBUTIONS = {"special:contributions", "speciální:příspěvky", "특수:�
 _LINK_RE = re.compile(r"\[\[\s*:?\s*([^\[\]|#]+?)\s*(?:[|#][^\[\]]*)?\]\]")
 # How far before its timestamp a signature's user link may start (DiscussionTools uses ~100).
 SIGNATURE_WINDOW = 120
-_HEADING_RE = re.compile(r"^(={1,6})(.+?)\1\s*$")
+HEADING_RE = re.compile(r"^(={1,6})(.+?)\1\s*$")
+
+
+def lines_with_headings(text: str):
+    """Each line with its heading match (or None); headings inside <!-- --> are not headings."""
+    in_comment = False
+    for line in text.split("\n"):
+        if "<!--" in line and "-->" not in line.split("<!--", 1)[1]:
+            in_comment = True
+        match = None if in_comment else HEADING_RE.match(line)
+        if in_comment and "-->" in line:
+            in_comment = False
+        yield line, match
 _TASK_RE = re.compile(r"(?<![\w/])T(\d{1,9})(?!\w)")
 _INDENT_RE = re.compile(r"^[:*#]+")
 
@@ -194,14 +206,7 @@ class _Section:
 def _sections(text: str) -> list[_Section]:
     sections = [_Section("", 0, None, [])]
     stack: list[tuple[int, int | None]] = []     # (heading level, task) of enclosing headings
-    in_comment = False
-    for line in text.split("\n"):
-        # Headings inside <!-- --> are not headings.
-        if "<!--" in line and "-->" not in line.split("<!--", 1)[1]:
-            in_comment = True
-        m = None if in_comment else _HEADING_RE.match(line)
-        if in_comment and "-->" in line:
-            in_comment = False
+    for line, m in lines_with_headings(text):
         if m:
             level = len(m.group(1))
             heading = plain_heading(m.group(2))

@@ -36,8 +36,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from bot.domain.comments import (Comment, CommentChange, Revision, changes_in_history, comments_from_threaditems,
-                                 find_signatures, parse_comments, plain_heading, text_hash)
+from bot.domain.comments import (HEADING_RE, Comment, CommentChange, Revision, changes_in_history,
+                                 comments_from_threaditems, find_signatures, lines_with_headings, parse_comments,
+                                 plain_heading, text_hash)
 from bot.domain.wikitext import bot_may_edit
 from bot.errors import (Blocked, BotError, EditConflict, NotFound, PartialData, ServerError, TargetError,
                         TransientError, UncertainWriteError)
@@ -499,7 +500,6 @@ def reply_text(ctx, lang: str, item: dict) -> str:
     return f"{' '.join(message.split())} <!-- {reply_marker(item)} --> ~~~~"
 
 
-_HEADING_LINE = re.compile(r"^(={1,6})(.+?)\1\s*$")
 _INDENT_CHARS = re.compile(r"^[:*#]*")
 
 
@@ -520,13 +520,8 @@ def insert_reply(text: str, comment: Comment, reply: str, *, timezone_name: str 
     twins = [c for c in signed if (c.author, c.timestamp, c.section) == same]
     wanted = next(i for i, c in enumerate(twins) if c is target)
     lines = text.split("\n")
-    section, seen, in_html_comment, found = "", 0, False, None
-    for n, line in enumerate(lines):
-        if "<!--" in line and "-->" not in line.split("<!--", 1)[1]:
-            in_html_comment = True
-        heading = None if in_html_comment else _HEADING_LINE.match(line)
-        if in_html_comment and "-->" in line:
-            in_html_comment = False
+    section, seen, found = "", 0, None
+    for n, (line, heading) in enumerate(lines_with_headings(text)):
         if heading:
             section = plain_heading(heading.group(2))
             continue
@@ -549,7 +544,7 @@ def insert_reply(text: str, comment: Comment, reply: str, *, timezone_name: str 
         line = lines[later]
         if not line.strip():
             continue
-        if _HEADING_LINE.match(line) or len(_INDENT_CHARS.match(line).group()) <= len(prefix):
+        if HEADING_RE.match(line) or len(_INDENT_CHARS.match(line).group()) <= len(prefix):
             break
         end = later + 1
     return "\n".join(lines[:end] + [prefix + ":" + reply] + lines[end:])
