@@ -70,6 +70,26 @@ def secrets(farm, conduit) -> dict[str, str]:
     return env
 
 
+class Tally:
+    """Duplicates and losses found by a checker, with the first notes that explain them."""
+
+    def __init__(self):
+        self.duplicates = self.losses = 0
+        self.notes: list[str] = []
+
+    def count(self, n: int, what: str) -> None:
+        """`what` should exist exactly once; it exists `n` times."""
+        if n == 0:
+            self.losses += 1
+            self.notes.append(f"missing {what}")
+        elif n > 1:
+            self.duplicates += n - 1
+            self.notes.append(f"{n} copies of {what}")
+
+    def result(self) -> tuple[int, int, str]:
+        return self.duplicates, self.losses, "; ".join(self.notes[:5])
+
+
 class World:
     """Local wikis + Conduit sandbox with status pages, tasks and a human editor."""
 
@@ -123,35 +143,34 @@ class World:
     def check(self) -> tuple[int, int, str]:
         """(duplicates, losses, notes) from the wikis' histories and the Conduit sandbox's tasks."""
         from bot.domain.wikitext import find_region, region_task_ids
-        duplicates = losses = 0
-        notes = []
+        tally = Tally()
         tasks = {t["id"]: t for t in (self.conduit.task(i) for i in self.task_ids)}
         for code in ("cs", "ko"):
             for p, title in enumerate(self.titles[code]):
                 text = self.humans[code].page_text(title)
                 for line in self.human_lines[(code, title)]:
                     if line not in text:
-                        losses += 1
-                        notes.append(f"lost human line on {code}:{title}")
+                        tally.losses += 1
+                        tally.notes.append(f"lost human line on {code}:{title}")
                 shown = region_task_ids(find_region(text, "status", f"t{p}").body)
                 wanted = set(self.task_ids[p::len(self.titles[code])])
                 if shown != wanted:
-                    losses += len(wanted - shown)
-                    notes.append(f"{code}:{title} shows {len(shown)} of {len(wanted)} rows")
+                    tally.losses += len(wanted - shown)
+                    tally.notes.append(f"{code}:{title} shows {len(shown)} of {len(wanted)} rows")
                 stale = [i for i in wanted if tasks[i]["fields"]["name"] not in text]
                 if stale:
-                    losses += len(stale)
-                    notes.append(f"{code}:{title} has {len(stale)} stale titles")
+                    tally.losses += len(stale)
+                    tally.notes.append(f"{code}:{title} has {len(stale)} stale titles")
                 revisions = self.humans[code].get(action="query", prop="revisions", titles=title, rvlimit=500,
                                                   rvprop="user|content", rvslots="main")["query"]["pages"][0]["revisions"]
                 previous_region = None
                 for rev in reversed(revisions):
                     region = find_region(rev["slots"]["main"]["content"], "status", f"t{p}").body
                     if rev["user"] == "TestBot" and region == previous_region:
-                        duplicates += 1
-                        notes.append(f"needless bot edit on {code}:{title}")
+                        tally.duplicates += 1
+                        tally.notes.append(f"needless bot edit on {code}:{title}")
                     previous_region = region
-        return duplicates, losses, "; ".join(notes[:5])
+        return tally.result()
 
 
 def fault_campaign(farm, conduit, *, seed=1, rounds=12, rate=0.2) -> Outcome:
@@ -503,17 +522,8 @@ class NewsletterWorld:
     def check(self, api_urls: dict[str, str]) -> tuple[int, int, str]:
         """Copies of the edition on every talk page (markers, headings, bot edits) and task comments."""
         from bot.domain import newsletter as nl
-        duplicates = losses = 0
-        notes: list[str] = []
-
-        def count(n: int, what: str):
-            nonlocal duplicates, losses
-            if n == 0:
-                losses += 1
-                notes.append(f"missing {what}")
-            elif n > 1:
-                duplicates += n - 1
-                notes.append(f"{n} copies of {what}")
+        tally = Tally()
+        count = tally.count
 
         for code in NL_CODES:
             h = self.humans[code]
@@ -532,16 +542,16 @@ class NewsletterWorld:
                 count(max(seen) if min(seen) or max(seen) > 1 else 0, f"{code} message on {title}")
             announced = {int(t) for t in re.findall(r"\[\[phab:T(\d+)\|", page)}
             if page and announced != set(self.public):
-                losses += len(set(self.public) - announced)
-                notes.append(f"{code} edition page announces {sorted(announced)}, not {sorted(self.public)}")
+                tally.losses += len(set(self.public) - announced)
+                tally.notes.append(f"{code} edition page announces {sorted(announced)}, not {sorted(self.public)}")
             url = nl.page_url(api_urls[code], page_title)
             for task_id in self.public:
                 comments = bot_comments(self.conduit, task_id)
                 count(sum(url in text for text in comments), f"T{task_id} comment for {code}")
         if bot_comments(self.conduit, self.private):
-            duplicates += len(bot_comments(self.conduit, self.private))
-            notes.append(f"private T{self.private} got a comment")
-        return duplicates, losses, "; ".join(notes[:5])
+            tally.duplicates += len(bot_comments(self.conduit, self.private))
+            tally.notes.append(f"private T{self.private} got a comment")
+        return tally.result()
 
     def posts(self) -> int:
         return sum(len(t) for t in self.targets.values()) + len(NL_CODES) * (2 + len(self.public))
@@ -699,17 +709,8 @@ class FeedbackWorld:
         """Each comment quoted once on its task and once on the digest page; each mention commented once."""
         from bot.domain.mentions import mention_key
         from bot.jobs import feedback, mentions
-        duplicates = losses = 0
-        notes: list[str] = []
-
-        def count(n: int, what: str):
-            nonlocal duplicates, losses
-            if n == 0:
-                losses += 1
-                notes.append(f"missing {what}")
-            elif n > 1:
-                duplicates += n - 1
-                notes.append(f"{n} copies of {what}")
+        tally = Tally()
+        count = tally.count
 
         on_task = {t: bot_comments(self.conduit, t) for t in {*self.tasks.values(), *self.mention_pool}}
         digest = self.humans["cs"].page_text(FB_DIGEST) or ""
@@ -721,8 +722,8 @@ class FeedbackWorld:
             hashes = [h for text in texts for line in text.splitlines() if line.startswith(feedback.MARKER_PREFIX)
                       for h in line[len(feedback.MARKER_PREFIX):].split()]
             if len(hashes) != len(set(hashes)):
-                duplicates += len(hashes) - len(set(hashes))
-                notes.append(f"T{task}: a feedback comment forwarded twice")
+                tally.duplicates += len(hashes) - len(set(hashes))
+                tally.notes.append(f"T{task}: a feedback comment forwarded twice")
             seen = [line[len(mentions.MARKER_PREFIX):].strip() for text in texts for line in text.splitlines()
                     if line.startswith(mentions.MARKER_PREFIX)]
             wanted = {feedback.marker_hash(mention_key(c, title, t)): (c, title)
@@ -731,9 +732,9 @@ class FeedbackWorld:
                 count(seen.count(h), f"mention of T{task} on {code}:{title}")
             unexpected = [h for h in seen if h not in wanted]
             if unexpected:
-                duplicates += len(unexpected)
-                notes.append(f"T{task}: {len(unexpected)} unexpected mention comments")
-        return duplicates, losses, "; ".join(notes[:5])
+                tally.duplicates += len(unexpected)
+                tally.notes.append(f"T{task}: {len(unexpected)} unexpected mention comments")
+        return tally.result()
 
     def posts(self) -> int:
         return 2 * len(self.comments) + len(self.mentions)
@@ -855,17 +856,8 @@ class WeeklyWorld:
 
     def check(self, now: float) -> tuple[int, int, str]:
         """Exactly one report per ambassador and week on each of its destinations, from the servers only."""
-        duplicates = losses = 0
-        notes: list[str] = []
-
-        def count(n: int, what: str):
-            nonlocal duplicates, losses
-            if n == 0:
-                losses += 1
-                notes.append(f"missing {what}")
-            elif n > 1:
-                duplicates += n - 1
-                notes.append(f"{n} copies of {what}")
+        tally = Tally()
+        count = tally.count
 
         texts = {(c, t): self.humans[c].page_text(t) or "" for c, titles in WR_PAGES.items() for t in titles}
         for amb in self.ambassadors:
@@ -884,7 +876,7 @@ class WeeklyWorld:
                 seen = (markers, headings)
                 # A report is its heading and its marker; either of them twice is a second copy.
                 count(max(seen) if min(seen) or max(seen) > 1 else 0, f"{amb['id']} {label} report on {code}:{title}")
-        return duplicates, losses, "; ".join(notes[:5])
+        return tally.result()
 
     def posts(self) -> int:
         return sum(("task" in a) + ("page" in a) for a in self.ambassadors)
