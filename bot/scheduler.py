@@ -195,17 +195,19 @@ class Service:
             timezone=self.tz)
         scheduler.add_listener(self._on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         scheduler.start(paused=True)
-        self._reconcile(scheduler)
-        self.scheduler = scheduler
-        _ACTIVE = self
-        scheduler.resume()
+        interrupted = set()
         for entry_id, mark in self.ctx.store.items(NS_RUNS).items():
             if entry_id in self.entries and mark.get("finished") is None:
                 log.warning("the last run was interrupted (started %s): running it again now",
                             _iso(mark.get("started")), extra=self._fields(entry_id, "resume"))
-                self.trigger_entry(entry_id)
+                interrupted.add(entry_id)
+        # Decided while paused, so a job that is due anyway and was interrupted runs once, not twice.
+        self._reconcile(scheduler, run_now=interrupted)
+        self.scheduler = scheduler
+        _ACTIVE = self
+        scheduler.resume()
 
-    def _reconcile(self, scheduler) -> None:
+    def _reconcile(self, scheduler, run_now: set[str] = frozenset()) -> None:
         """Make the stored jobs match the config, keeping the due time of unchanged ones."""
         now = datetime.now(self.tz)
         stored = {job.id: job for job in scheduler.get_jobs()}
@@ -215,7 +217,9 @@ class Service:
         for entry in self.entries.values():
             trigger = make_trigger(entry, self.schedule.timezone)
             old = stored.get(entry.id)
-            if old is not None and old.next_run_time is not None and _trigger_key(old.trigger) == _trigger_key(trigger):
+            if entry.id in run_now:
+                next_run = now
+            elif old is not None and old.next_run_time is not None and _trigger_key(old.trigger) == _trigger_key(trigger):
                 next_run = old.next_run_time
             elif entry.cron:
                 next_run = trigger.get_next_fire_time(None, now)
