@@ -36,6 +36,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.errors import BotError, TransientError
+from bot.jobs.blocks import run_guarded
 from bot.jobs import status_report
 from bot.jobs.status_report import RunOutcome
 from bot.settings import Settings
@@ -95,6 +96,12 @@ class _WriteGuard:
                 return value(*args, **kwargs)
             return maybe_guarded
         return value
+
+    def __setattr__(self, name, value):
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:  # state such as `blocked` belongs to the adapter, shared by every run
+            setattr(self._target, name, value)
 
 
 def make_trigger(entry: ScheduledJob, tz: str):
@@ -382,7 +389,7 @@ class Service:
             log.error("%s", message, extra={**fields, "outcome": "failed"})
             return RunOutcome.failure(entry.id, entry.job, entry.wiki, message, self.clock())
         try:
-            report = func(self.context_for(entry))
+            report = run_guarded(func, self.context_for(entry))
         except Stopping as exc:
             log.info("run cut short: %s", exc, extra={**fields, "outcome": "stopped"})
             return RunOutcome.failure(entry.id, entry.job, entry.wiki, str(exc), self.clock())

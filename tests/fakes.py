@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from bot.adapters.wiki import PageState, RecentChange
 from bot.domain.tasks import Task
-from bot.errors import EditConflict, PartialData, Protected
+from bot.errors import Blocked, EditConflict, PartialData, Protected
 
 
 class FakePhab:
@@ -65,6 +65,10 @@ class FakeWiki:
         self.saves: list[str] = []
         self.protected: set[str] = set()
         self.before_save = None     # hook: called with the title before each save (to simulate a human)
+        self.block = None           # the server side: why the bot's account is blocked, if it is
+        self.blocked = None         # the adapter side: what the client knows (see WikiClient.blocked)
+        self.block_checks = 0
+        self.refused_for_block = 0  # writes that reached the server while blocked
         self.seconds = 0            # the fake server clock, one second per edit
         for title, text in (pages or {}).items():
             self.edit(title, text, user="OtherUser")
@@ -104,7 +108,18 @@ class FakeWiki:
                 out[t] = PageState(t, False)
         return out
 
+    def block_reason(self):
+        self.block_checks += 1
+        self.blocked = self.block
+        return self.blocked
+
     def save(self, page, text, summary, minor=False):
+        if self.blocked:
+            raise Blocked(f"{self.blocked}; nothing sent")
+        if self.block:
+            self.refused_for_block += 1
+            self.blocked = f"wiki cs page {page.title!r}: blocked: {self.block}"
+            raise Blocked(self.blocked)
         if self.before_save:
             hook, self.before_save = self.before_save, None
             hook(page.title)

@@ -121,6 +121,9 @@ class WikiClient:
         self._site = None
         self.request_count = 0
         self.edit_count = 0
+        # Why the account cannot edit here, once a write was refused for a block or
+        # block_reason() found one: later writes fail at once instead of being sent.
+        self.blocked: str | None = None
 
     # -- set-up ----------------------------------------------------------------
     @property
@@ -231,6 +234,8 @@ class WikiClient:
 
         site = self.site
         where = f"wiki {self.code}" + (f" page {params['title']!r}" if params.get("title") else "")
+        if self.blocked:
+            raise Blocked(f"{self.blocked}; nothing sent")
         data = {"format": "json", "formatversion": 2, "assert": "user", "maxlag": self.settings.maxlag, **params}
         for attempt in range(1, int(config.max_retries) + 2):
             try:
@@ -263,10 +268,29 @@ class WikiClient:
                 continue
             if code == "maxlag":
                 raise TransientError(f"{where}: database lag stayed above maxlag ({info}); try later")
-            raise _api_error(code, info, where, True)
+            error = _api_error(code, info, where, True)
+            if isinstance(error, Blocked):
+                self.blocked = str(error)
+            raise error
         raise TransientError(f"{where}: gave up after {config.max_retries} retries")
 
     # -- reads --------------------------------------------------------------------
+    def block_reason(self) -> str | None:
+        """One request: why the bot's account is blocked from this whole wiki, or None.
+
+        A partial block (some pages or namespaces) is not a reason to stop the
+        wiki: writes to the blocked pages are refused one by one.
+        """
+        info = self.api(action="query", meta="userinfo", uiprop="blockinfo")["query"]["userinfo"]
+        if info.get("blockid") is None or info.get("blockpartial"):
+            self.blocked = None
+        else:
+            expiry = info.get("blockexpiry") or "infinity"
+            self.blocked = (f"wiki {self.code}: the bot's account {info.get('name', self.settings.username)} is blocked "
+                            f"by {info.get('blockedby', '?')} until {expiry} "
+                            f"({_first_line(info.get('blockreason') or 'no reason given')})")
+        return self.blocked
+
     @property
     def batch_size(self) -> int:
         return 500 if self.site.has_right("apihighlimits") else 50

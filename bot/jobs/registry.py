@@ -47,4 +47,6 @@ def job_function(name: str):
 
 
 def run_job(name: str, ctx):
-    return job_function(name)(ctx)
+    from bot.jobs.blocks import run_guarded
+
+    return run_guarded(job_function(name), ctx)

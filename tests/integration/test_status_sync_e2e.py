@@ -161,3 +161,41 @@ def test_emergency_stop_page(world, wikis, conduit, tmp_path, pywikibot_dir, mon
     human["cs"].edit("Wikipedista:TestBot/Run", "run", "spustit")
     status_sync.run(ctx)
     assert latest(human["cs"], CS)["revid"] != before
+
+
+def test_blocked_bot_stops_editing_that_wiki_until_unblocked(world, wikis, tmp_path, pywikibot_dir, monkeypatch):
+    from pywikibot.comms import http
+
+    from bot.jobs.blocks import NS_BLOCKS
+    from bot.jobs.registry import run_job
+
+    ctx, conduit, human, ids, _ = world
+    admin = wikis.api("cs", wikis.wikis["cs"].admin)
+    admin.block("TestBot")
+    report = run_job("status-sync", ctx)
+    assert [c for c, _, _ in report.saved] == ["ko"]
+    assert any("blocked" in p and "wiki cs" in p for p in report.problems)
+    assert "Zlepšit nápovědu" not in human["cs"].page_text(CS)
+
+    # a restart: a new process knows the block from the store and sends no write to cs
+    posts = []
+    real_request = http.request
+
+    def counting(*args, **kwargs):
+        data = kwargs.get("data")
+        if isinstance(data, dict) and data.get("action") == "edit":   # the adapter's writes (reads send bytes)
+            posts.append(data["title"])
+        return real_request(*args, **kwargs)
+    monkeypatch.setattr(http, "request", counting)
+    conduit.update_task(ids["open"], title="Nový název během bloku")
+    again = make_context(wikis, conduit, tmp_path, pywikibot_dir, monkeypatch)
+    report = run_job("status-sync", again)
+    assert "blocked by" in report.problems[0] and "until the block ends" in report.problems[0]
+    assert posts == [KO] and [c for c, _, _ in report.saved] == ["ko"]       # nothing sent to cs
+    assert "cs" in again.store.items(NS_BLOCKS)
+
+    admin.unblock("TestBot")
+    report = run_job("status-sync", again)
+    assert [c for c, _, _ in report.saved] == ["cs"] and report.problems == []
+    assert "Nový název během bloku" in human["cs"].page_text(CS)
+    assert again.store.items(NS_BLOCKS) == {}
