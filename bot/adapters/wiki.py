@@ -357,9 +357,18 @@ class WikiClient:
         self.edit_count += 1
         return int(result.get("newrevid") or page.revid)
 
-    def new_section(self, title: str, heading: str, text: str, summary: str) -> int:
-        result = self._write({"action": "edit", "title": title, "section": "new", "sectiontitle": heading,
-                              "text": text, "summary": summary, "bot": 1, "notminor": 1})["edit"]
+    def new_section(self, title: str, heading: str, text: str, summary: str, *, createonly: bool = False) -> int:
+        """Append a section (`section=new`); a missing page is created with it.
+
+        `createonly` is for a page that did not exist when it was read: if anyone
+        created it since, the write is refused with NotFound (code `articleexists`)
+        instead of adding to a page the caller has not looked at.
+        """
+        params: dict[str, Any] = {"action": "edit", "title": title, "section": "new", "sectiontitle": heading,
+                                  "text": text, "summary": summary, "bot": 1, "notminor": 1}
+        if createonly:
+            params["createonly"] = 1
+        result = self._write(params)["edit"]
         if result.get("result") != "Success":
             raise TargetError(f"wiki {self.code} page {title!r}: message refused: {_first_line(result)}")
         self.edit_count += 1
@@ -370,9 +379,10 @@ class WikiClient:
         """Delivery targets read the way MassMessage sees them, 50 (or 500) titles a request.
 
         Redirects are followed (one level, as MediaWiki does). Keyed by the asked
-        title; each value: `title` (final, normalised), `exists`, `invalid` (a
-        reason or None), `redirected` (bool), `double_redirect`, `text`, `revid`,
-        `in_category` (member of `category`, the opt-out category, if given).
+        title; each value: `title` (final, normalised), `ns` (namespace number,
+        None for an invalid title), `exists`, `invalid` (a reason or None),
+        `redirected` (bool), `double_redirect`, `text`, `revid`, `in_category`
+        (member of `category`, the opt-out category, if given).
         """
         titles = list(dict.fromkeys(titles))
         found: dict[str, dict] = {}
@@ -412,6 +422,7 @@ class WikiClient:
                 revs = p.get("revisions") or []
                 found[asked] = {
                     "title": p.get("title", final),
+                    "ns": p.get("ns"),
                     "exists": not p.get("missing") and not p.get("invalid") and bool(revs),
                     "invalid": (p.get("invalidreason") or "invalid title") if p.get("invalid") else None,
                     "redirected": final != title,
@@ -420,6 +431,26 @@ class WikiClient:
                     "revid": revs[0]["revid"] if revs else 0,
                     "in_category": bool(p.get("categories")),
                 }
+        return found
+
+    def users_exist(self, names: Iterable[str]) -> set[str]:
+        """Which of these user names are registered accounts, 50 (or 500) names a request.
+
+        Returns the names as given. An unknown name, an IP address or a name that
+        is not a valid user name is left out.
+        """
+        names = list(dict.fromkeys(n for n in names if n))
+        found: set[str] = set()
+        for start in range(0, len(names), self.batch_size):
+            chunk = names[start:start + self.batch_size]
+            # The answer spells each name canonically ("foo_bar" -> "Foo bar"); map it back.
+            asked = {_canonical_user(n): n for n in chunk}
+            data = self.api(action="query", list="users", ususers="|".join(chunk))
+            for user in data.get("query", {}).get("users", []):
+                if user.get("userid") and not user.get("missing") and not user.get("invalid"):
+                    name = asked.get(_canonical_user(user.get("name", "")))
+                    if name is not None:
+                        found.add(name)
         return found
 
     def page_history(self, title: str, *, limit: int = 50, content: bool = False) -> tuple[list[dict], bool]:
@@ -603,6 +634,11 @@ def _revision_dict(rev: dict, title: str) -> dict:
     return {"revid": rev["revid"], "parentid": rev.get("parentid", 0), "title": title, "user": rev.get("user", ""),
             "timestamp": rev["timestamp"], "comment": rev.get("comment", ""),
             "text": rev.get("slots", {}).get("main", {}).get("content", "")}
+
+def _canonical_user(name: str) -> str:
+    name = " ".join(name.replace("_", " ").split())
+    return name[:1].upper() + name[1:]
+
 
 def _sleep(seconds: float) -> None:
     import time

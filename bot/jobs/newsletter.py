@@ -14,7 +14,9 @@ transactions by the bot. So a crash between a write and its record is repaired
 on restart by recording, not by writing again.
 
 Requests per delivered page: one batched read per 50 (500 with apihighlimits)
-targets, then one edit each; no per-page reads.
+targets, then one edit each; no per-page reads. Missing user talk pages add one
+batched `list=users` look-up per 50 (500) of them: as MassMessage does, the page
+is created with the message when the account exists and skipped when it does not.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import logging
 import sys
 import time
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -49,6 +51,7 @@ NS_EDITION = "newsletter-edition"    # "code:edition" -> {"draft_revid", "frozen
 NS_PENDING = "newsletter-pending"    # delivery key -> {"title", "at"}: written or about to be, not yet recorded
 NS_FAILED = "newsletter-failed"      # delivery key -> {"title", "error", "at"}: retried on the next publish
 RUN_PAGE_EVERY = 25                  # deliveries between two looks at the emergency-stop page
+NS_USER_TALK = 3
 NS_SCHEDULE = "newsletter-schedule"  # "code:edition" -> when the scheduled draft was made
 
 
@@ -471,6 +474,25 @@ class _Target:
     key: str
     text: str
     asked: list
+    exists: bool = True          # False: a missing talk page, created by the message
+    ns: int | None = None
+
+
+@dataclass
+class _Outcome:
+    kind: str                    # saved | found (already there) | held (skipped) | failed
+    revid: int | None = None
+    created: bool = False
+    why: str = ""
+
+
+def _is_talk(ns) -> bool:
+    return isinstance(ns, int) and ns > 0 and ns % 2 == 1
+
+
+def _user_of(title: str) -> str:
+    """The account a user talk page belongs to: `Diskuse s wikipedistou:Jana/Archiv` -> `Jana`."""
+    return title.split(":", 1)[-1].split("/", 1)[0]
 
 
 def _deliver(ctx, settings, ed, code, subscribers, page_title, frozen, report) -> None:
@@ -495,16 +517,28 @@ def _deliver(ctx, settings, ed, code, subscribers, page_title, frozen, report) -
             report.held.append(f"{where}: invalid title ({r['invalid']}); skipped")
         elif r["double_redirect"]:
             report.held.append(f"{where}: redirects to another redirect ({r['title']!r}); skipped")
-        elif not r["exists"]:
-            report.held.append(f"{where}: the page does not exist; skipped")
+        elif not r["exists"] and not _is_talk(r["ns"]):
+            report.held.append(f"{where}: the page does not exist and is not a talk page; skipped")
         else:
             final = nl.normal_title(r["title"])
             if final in unique:
                 unique[final].asked.append(asked)    # listed twice, or reached again via a redirect
             else:
-                unique[final] = _Target(r["title"], nl.delivery_key(ed.id, code, r["title"]), r["text"], [asked])
+                unique[final] = _Target(r["title"], nl.delivery_key(ed.id, code, r["title"]), r["text"], [asked],
+                                        exists=r["exists"], ns=r["ns"])
             continue
         unusable += 1
+    # MassMessage's rule: a missing user talk page is created, unless the account does not exist ("skipnouser").
+    unborn = {final: t for final, t in unique.items()
+              if not t.exists and t.ns == NS_USER_TALK and not ctx.store.has_post(t.key)}
+    if unborn:
+        users = wiki.users_exist(_user_of(t.title) for t in unborn.values())
+        for final, target in unborn.items():
+            if _user_of(target.title) not in users:
+                report.held.append(f"wiki {code} target {target.title!r}: no such user "
+                                   f"{_user_of(target.title)!r}; skipped, the page is not created")
+                del unique[final]
+                unusable += len(target.asked)
     pending = ctx.store.items(NS_PENDING)
     todo: list[_Target] = []
     already = 0
@@ -525,7 +559,8 @@ def _deliver(ctx, settings, ed, code, subscribers, page_title, frozen, report) -
             todo.append(target)
     # A target that was being written when the process died: look at its history before anything else.
     summary = _summary("message", lang, ed, settings)
-    interrupted = [t for t in todo if t.key in pending]
+    # A page that is still missing has no history to look at; posting creates it with createonly.
+    interrupted = [t for t in todo if t.key in pending and t.exists]
     for target in interrupted:
         if _delivered_per_history(wiki, target.title, ws.username, summary):
             _record_delivery(ctx, code, target, None)
@@ -534,7 +569,7 @@ def _deliver(ctx, settings, ed, code, subscribers, page_title, frozen, report) -
     heading = messages.NEWSLETTER_HEADING[lang].format(name=_name(settings, lang), month=_month(ed, lang))
     progress = Progress(f"wiki {code} newsletter {ed.id}", len(unique) - skipped, clock=time.monotonic)
     progress.done = already
-    failed = 0
+    failed = created = 0
     for number, target in enumerate(todo):
         where = f"wiki {code} page {target.title!r}"
         if number and number % RUN_PAGE_EVERY == 0 and ws.run_page and not ctx.dry_run:
@@ -547,38 +582,82 @@ def _deliver(ctx, settings, ed, code, subscribers, page_title, frozen, report) -
             "newsletter_message", lang, "wiki", marker=Markup(nl.key_marker(target.key)), body=Markup(frozen["body"]),
             page_link=Markup(f"[[{page_title}]]"), subscribers_link=Markup(f"[[{nw.subscribers}]]"))
         if ctx.dry_run:
-            ctx.out.write(f"would post to {code}:{target.title}: section {heading!r} ({len(message)} characters)\n")
+            if target.exists:
+                ctx.out.write(f"would post to {code}:{target.title}: section {heading!r} ({len(message)} characters)\n")
+            else:
+                ctx.out.write(f"would create {code}:{target.title} with section {heading!r} "
+                              f"({len(message)} characters)\n")
             report.would_save.append((code, target.title))
             continue
-        ctx.store.put(NS_PENDING, target.key, {"title": target.title, "at": ctx.clock()})
-        try:
-            revid = wiki.new_section(target.title, heading, message, summary)
-        except Blocked:
-            ctx.store.delete(NS_PENDING, target.key)
-            raise
-        except UncertainWriteError as exc:
-            # Keep the pending mark: the next run looks at the page's history before writing.
-            if _delivered_now(wiki, target, ws.username, summary):
-                _record_delivery(ctx, code, target, None)
-                progress.tick()
-                continue
-            report.problems.append(f"{where}: {exc}; checked on the next run")
+        outcome = _send(ctx, wiki, target, heading, message, summary, ws.username, nw.optout_category, ed, code)
+        if outcome.kind == "saved":
+            _record_delivery(ctx, code, target, outcome.revid)
+            report.saved.append((code, target.title, outcome.revid))
+            created += outcome.created
+            progress.tick()
+        elif outcome.kind == "found":
+            _record_delivery(ctx, code, target, None)
+            progress.tick()
+        elif outcome.kind == "held":
+            report.held.append(f"{where}: {outcome.why}")
+            skipped += 1
+        else:
+            report.problems.append(f"{where}: {outcome.why}")
             failed += 1
-            continue
-        except (TargetError, TransientError, ServerError) as exc:
-            # Refused by the server (protected, abuse filter, spam blacklist, maxlag): nothing was written.
-            ctx.store.delete(NS_PENDING, target.key)
-            ctx.store.put(NS_FAILED, target.key, {"title": target.title, "error": str(exc), "at": ctx.clock()})
-            report.problems.append(f"{where}: {exc}; retried on the next run")
-            failed += 1
-            continue
-        _record_delivery(ctx, code, target, revid)
-        report.saved.append((code, target.title, revid))
-        progress.tick()
     if not ctx.dry_run:
         progress.finish(f"wiki {code} newsletter {ed.id}: {progress.done} of {progress.total} delivered "
-                        f"({already} before this run), {skipped} opted out, {unusable} unusable entries, "
-                        f"{failed} failed")
+                        f"({already} before this run, {created} talk pages created), {skipped} opted out, "
+                        f"{unusable} unusable entries, {failed} failed")
+
+
+def _send(ctx, wiki, target: _Target, heading, message, summary, username, optout, ed, code) -> _Outcome:
+    """Post one message, exactly once; a page missing at the read is created only if it is still missing.
+
+    Raises Blocked (the wiki's delivery stops).
+    """
+    ctx.store.put(NS_PENDING, target.key, {"title": target.title, "at": ctx.clock()})
+    try:
+        revid = wiki.new_section(target.title, heading, message, summary, createonly=not target.exists)
+        return _Outcome("saved", revid, created=not target.exists)
+    except Blocked:
+        ctx.store.delete(NS_PENDING, target.key)
+        raise
+    except UncertainWriteError as exc:
+        # Keep the pending mark: the next run looks at the page's history before writing.
+        if _delivered_now(wiki, target, username, summary):
+            return _Outcome("found")
+        return _Outcome("failed", why=f"{exc}; checked on the next run")
+    except (TargetError, TransientError, ServerError) as exc:
+        if target.exists or getattr(exc, "code", None) != "articleexists":
+            # Refused by the server (protected, abuse filter, spam blacklist, maxlag): nothing was written.
+            return _refused(ctx, target, str(exc))
+    # Created since our read, by a person or by an earlier attempt of ours whose answer was lost:
+    # look at it as at any existing page (and its history) before posting to it.
+    try:
+        state = wiki.read_targets([target.title], category=optout)[target.title]
+    except BotError as exc:
+        return _Outcome("failed", why=f"created meanwhile, then not readable ({exc}); checked on the next run")
+    if not state["exists"] or nl.normal_title(state["title"]) != nl.normal_title(target.title):
+        what = "a redirect" if state["exists"] else "a page deleted again"
+        return _refused(ctx, target, f"created meanwhile as {what}")
+    if nl.has_key_marker(state["text"], target.key) or nl.has_edition_marker(state["text"], ed.id, code) \
+            or _delivered_per_history(wiki, target.title, username, summary):
+        return _Outcome("found")
+    if state["in_category"]:
+        ctx.store.delete(NS_PENDING, target.key)
+        return _Outcome("held", why="created meanwhile, in the opt-out category; skipped")
+    if not bot_may_edit(state["text"], username):
+        ctx.store.delete(NS_PENDING, target.key)
+        return _Outcome("held", why="created meanwhile, excluding the bot ({{nobots}}/{{bots}}); skipped")
+    # Now an existing page: createonly is off, so this cannot come back here.
+    return _send(ctx, wiki, replace(target, exists=True, text=state["text"]), heading, message, summary, username,
+                 optout, ed, code)
+
+
+def _refused(ctx, target: _Target, error: str) -> _Outcome:
+    ctx.store.delete(NS_PENDING, target.key)
+    ctx.store.put(NS_FAILED, target.key, {"title": target.title, "error": error, "at": ctx.clock()})
+    return _Outcome("failed", why=f"{error}; retried on the next run")
 
 
 def _in_optout(resolved: dict, target: _Target) -> bool:
