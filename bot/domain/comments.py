@@ -13,16 +13,23 @@ Signatures are recognised the way MediaWiki writes them with `~~~~`:
 * en: `[[User:X|X]] ([[User talk:X|talk]]) 06:15, 24 November 2026 (UTC)`
 
 All three are understood on every wiki (a signature is unambiguous); the time zone
-comes from the abbreviation, falling back to the wiki's own zone.
+comes from the abbreviation, falling back to the wiki's own zone. A `{{Unsigned|User|time}}`
+template (and its cs/ko/en names, `UNSIGNED_TEMPLATES`) added after someone's unsigned
+text is a signature too: author from the template, time from its time parameter when
+that reads as one of the signature times above. Without a readable time the text is
+an unsigned chunk whose author is known (its time is the revision's).
 
 Comments between two revisions are compared by id (`changes_between`): a new id is
 new feedback, a known id with other text is an edit, an id whose author, time and
 text were already there under another heading is a moved or renamed section.
 Text nobody signed becomes an *unsigned* comment, attributed to the revision that
-added it. Standard library and mwparserfromhell only.
+added it; an unsigned chunk replaced, at the same place in its section, by a similar
+one is an edit that carries the previous text (the caller knows whose comment that
+text was). Standard library and mwparserfromhell only.
 """
 from __future__ import annotations
 
+import difflib
 import hashlib
 import html
 import re
@@ -70,6 +77,19 @@ def lines_with_headings(text: str):
         if in_comment and "-->" in line:
             in_comment = False
         yield line, match
+
+
+# Templates that sign someone else's unsigned text, per wiki language: canonical name (first letter
+# upper case, spaces) -> (user parameter, time parameter). Either order is accepted when one value
+# reads as a signature time (enwiki's Unsigned takes both), so the order here only decides when
+# neither does. cs Šablona:Nepodepsáno takes the user, then the date.
+UNSIGNED_TEMPLATES = {
+    "cs": {"Nepodepsáno": (1, 2), "Unsigned": (1, 2), "Unsigned2": (2, 1)},
+    "ko": {"서명 안 함": (1, 2), "Unsigned": (1, 2), "Unsigned2": (2, 1)},
+    "en": {"Unsigned": (1, 2), "Unsigned2": (2, 1), "Unsigned IP": (1, 2), "Unsigned IP2": (2, 1)},
+}
+_TEMPLATE_NAMESPACES = {"template", "šablona", "틀"}
+
 _TASK_RE = re.compile(r"(?<![\w/])T(\d{1,9})(?!\w)")
 _INDENT_RE = re.compile(r"^[:*#]+")
 
@@ -80,6 +100,7 @@ class Signature:
     timestamp: str      # UTC, "2026-11-24T06:15:00Z"
     start: int          # where the signature starts in the line (its user link)
     end: int            # just after its timestamp
+    template: bool = False   # an {{Unsigned}}-style template; its timestamp is "" when it gives no readable time
 
 
 def _utc(m: re.Match, fallback_tz: str) -> str | None:
@@ -115,17 +136,83 @@ def user_from_link(target: str) -> str | None:
     return (name[:1].upper() + name[1:]) if name else None
 
 
-def find_signatures(line: str, fallback_tz: str = "UTC") -> list[Signature]:
-    """Signatures on one line of wikitext: a user link followed by a signature timestamp."""
+def template_name(raw: str) -> str:
+    """A template's canonical name: spaces for underscores, first letter upper case, no namespace."""
+    name = " ".join(raw.replace("_", " ").split())
+    ns, sep, rest = name.partition(":")
+    if sep and ns.strip().lower() in _TEMPLATE_NAMESPACES:
+        name = rest.strip()
+    return name[:1].upper() + name[1:]
+
+
+def _unsigned_templates(language: str | None) -> dict[str, tuple[int, int]]:
+    if language in UNSIGNED_TEMPLATES:
+        return UNSIGNED_TEMPLATES[language]
+    return {name: spec for table in UNSIGNED_TEMPLATES.values() for name, spec in table.items()}
+
+
+def _signature_time(value: str, fallback_tz: str) -> str | None:
+    for pattern in _TIMESTAMPS:
+        m = pattern.search(value)
+        if m and (stamp := _utc(m, fallback_tz)):
+            return stamp
+    return None
+
+
+def _template_user(value) -> str:
+    for link in value.filter_wikilinks():
+        user = user_from_link(str(link.title))
+        if user:
+            return user
+    name = " ".join(value.strip_code().replace("_", " ").split())
+    return name[:1].upper() + name[1:]
+
+
+def template_signatures(line: str, fallback_tz: str = "UTC", language: str | None = None) -> list[Signature]:
+    """`{{Unsigned|User|time}}`-style templates on one line, as signatures (timestamp "" if unreadable)."""
+    if "{{" not in line:
+        return []
+    names = _unsigned_templates(language)
     found: list[Signature] = []
+    pos = 0
+    for tpl in mwparserfromhell.parse(line).filter_templates():
+        spec = names.get(template_name(str(tpl.name)))
+        if spec is None:
+            continue
+        raw = str(tpl)
+        start = line.find(raw, pos)
+        if start < 0:
+            continue
+        values = {i: tpl.get(str(i)).value if tpl.has(str(i)) else mwparserfromhell.parse("") for i in (1, 2)}
+        user_value, time_value = values[spec[0]], values[spec[1]]
+        if _signature_time(str(user_value), fallback_tz) and not _signature_time(str(time_value), fallback_tz):
+            user_value, time_value = time_value, user_value
+        author = _template_user(user_value)
+        if not author:
+            continue
+        stamp = _signature_time(str(time_value), fallback_tz) or ""
+        found.append(Signature(author, stamp, start, start + len(raw), True))
+        pos = start + len(raw)
+    return found
+
+
+def find_signatures(line: str, fallback_tz: str = "UTC", language: str | None = None) -> list[Signature]:
+    """Signatures on one line of wikitext: a user link followed by a signature timestamp, or an
+    `{{Unsigned}}`-style template (`language` picks the wiki's template names; None: all of them)."""
+    templates = template_signatures(line, fallback_tz, language)
+    found: list[Signature] = list(templates)
     floor = 0
     for pattern_match in sorted((m for p in _TIMESTAMPS for m in p.finditer(line)), key=lambda m: m.start()):
         if pattern_match.start() < floor:
             continue
+        if any(t.start <= pattern_match.start() < t.end for t in templates):
+            continue   # the time parameter of a template, read with the template
         stamp = _utc(pattern_match, fallback_tz)
         if stamp is None:
             continue
-        window_start = max(floor, pattern_match.start() - SIGNATURE_WINDOW)
+        # A user link inside an earlier template belongs to that template.
+        window_start = max([floor, pattern_match.start() - SIGNATURE_WINDOW]
+                           + [t.end for t in templates if t.end <= pattern_match.start()])
         links = [(lm, user_from_link(lm.group(1))) for lm in _LINK_RE.finditer(line, window_start, pattern_match.start())]
         links = [(lm, u) for lm, u in links if u]
         if not links:
@@ -135,7 +222,7 @@ def find_signatures(line: str, fallback_tz: str = "UTC") -> list[Signature]:
         start = next(lm.start() for lm, u in links if u == author)
         found.append(Signature(author, stamp, start, pattern_match.end()))
         floor = pattern_match.end()
-    return found
+    return sorted(found, key=lambda sig: sig.start)
 
 
 # -- comments ---------------------------------------------------------------------------------
@@ -151,6 +238,7 @@ class Comment:
     parent: str | None = None  # id of the comment it replies to
     signed: bool = True
     section_task: int | None = None   # T-number in the heading (or an enclosing heading)
+    by_template: bool = False  # author (and time) from an {{Unsigned}}-style template, not a signature
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -226,13 +314,16 @@ def _indent(line: str) -> int:
     return len(m.group()) if m else 0
 
 
-def parse_comments(text: str, *, timezone_name: str = "UTC") -> tuple[list[Comment], list[Comment]]:
+def parse_comments(text: str, *, timezone_name: str = "UTC",
+                   language: str | None = None) -> tuple[list[Comment], list[Comment]]:
     """All signed comments of a page revision, and its unsigned chunks (author/time left empty).
 
     A comment runs back from its signature to the previous signature, the heading,
     or a line indented differently from the signature line (so an unsigned reply
     squeezed between two signed comments stays apart). Unsigned chunks get their
-    author and time from the revision that added them (see `changes_between`).
+    author and time from the revision that added them (see `changes_between`); a
+    chunk closed by an `{{Unsigned|User}}` template without a readable time keeps
+    the template's user as its author. `language` picks the wiki's template names.
     """
     signed: list[Comment] = []
     unsigned: list[Comment] = []
@@ -253,7 +344,7 @@ def parse_comments(text: str, *, timezone_name: str = "UTC") -> tuple[list[Comme
         for line in section.lines:
             indent = _indent(line)
             content = line[indent:]
-            sigs = find_signatures(content, timezone_name)
+            sigs = find_signatures(content, timezone_name, language)
             if not sigs:
                 if pending and content.strip() and indent != pending[-1][0]:
                     flush_unsigned()
@@ -269,13 +360,21 @@ def parse_comments(text: str, *, timezone_name: str = "UTC") -> tuple[list[Comme
                 pending.clear()
                 body = " ".join(own + [content[pos:sig.start]])
                 level = indent + 1
+                if not sig.timestamp:
+                    # A template naming the user but no time: unsigned text whose author is known.
+                    if plain_text(body):
+                        unsigned.append(Comment("", sig.author, "", section.heading, plain_text(body), level, None,
+                                                False, section.task, True))
+                    pos = sig.end
+                    continue
                 parent = next((c for c in reversed(thread) if c.level < level), None)
                 base = comment_id(sig.author, sig.timestamp,
                                   f"{_name_id(parent.author)}-{_stamp_id(parent.timestamp)}" if parent else parent_name)
                 n = used.get(base, 0)
                 used[base] = n + 1
                 comment = Comment(base if n == 0 else f"{base}-{n}", sig.author, sig.timestamp, section.heading,
-                                  plain_text(body), level, parent.id if parent else None, True, section.task)
+                                  plain_text(body), level, parent.id if parent else None, True, section.task,
+                                  sig.template)
                 signed.append(comment)
                 thread.append(comment)
                 pos = sig.end
@@ -306,6 +405,46 @@ class CommentChange:
     revid: int          # the revision that made the change (its permalink: Special:Diff/<revid>)
     rev_user: str
     rev_timestamp: str
+    # The text before an edit. An unsigned edit's comment carries the editing revision's author,
+    # time and id; whose comment it was is known from this text to whoever forwarded it.
+    previous_text: str | None = None
+
+
+# An unsigned chunk replaced by one at least this similar (difflib ratio) is the same comment, edited.
+UNSIGNED_EDIT_RATIO = 0.5
+
+
+def similar(a: str, b: str) -> bool:
+    a, b = normalize(a), normalize(b)
+    if not a or not b:
+        return False
+    return a in b or b in a or difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= UNSIGNED_EDIT_RATIO
+
+
+def _unsigned_edits(old_unsigned: list[Comment], new_unsigned: list[Comment],
+                    gone: set[str]) -> dict[int, Comment]:
+    """Index in `new_unsigned` -> the old chunk it replaced in place (same section, similar text).
+
+    "In place" is a replace block of difflib over the section's unsigned chunks in page
+    order, so an edit is told apart from a chunk deleted here and another added there.
+    Only old chunks whose text is gone from the page (`gone`) can have been edited.
+    """
+    edits: dict[int, Comment] = {}
+    for section in dict.fromkeys(c.section for c in new_unsigned if c.section):
+        olds = [c for c in old_unsigned if c.section == section]
+        news = [(i, c) for i, c in enumerate(new_unsigned) if c.section == section]
+        matcher = difflib.SequenceMatcher(None, [normalize(c.text) for c in olds],
+                                          [normalize(c.text) for _, c in news], autojunk=False)
+        for op, i1, i2, j1, j2 in matcher.get_opcodes():
+            if op != "replace":
+                continue
+            free = [c for c in olds[i1:i2] if normalize(c.text) in gone]
+            for index, c in news[j1:j2]:
+                match = next((o for o in free if o.author == c.author and similar(o.text, c.text)), None)
+                if match is not None:
+                    free.remove(match)
+                    edits[index] = match
+    return edits
 
 
 def changes_between(old: tuple[list[Comment], list[Comment]], new: tuple[list[Comment], list[Comment]],
@@ -316,7 +455,11 @@ def changes_between(old: tuple[list[Comment], list[Comment]], new: tuple[list[Co
       already on the page (a section renamed or moved: not new feedback);
     * a known id whose text changed is an edit;
     * an unsigned chunk whose text was nowhere on the page is new, by the revision's
-      author at the revision's time; one that was signed in this revision is not.
+      author (or the user an `{{Unsigned}}` template names) at the revision's time;
+      one that was signed in this revision is not;
+    * an unsigned chunk that took the place of a similar one that is gone is an edit of
+      it (`previous_text`), with the revision's author, time and id until the caller
+      finds out whose comment it was.
     """
     old_signed, old_unsigned = old
     new_signed, new_unsigned = new
@@ -332,39 +475,50 @@ def changes_between(old: tuple[list[Comment], list[Comment]], new: tuple[list[Co
                 continue
             changes.append(CommentChange("new", c, rev.revid, rev.user, rev.timestamp))
         elif normalize(before.text) != normalize(c.text) and c.text:
-            changes.append(CommentChange("edit", c, rev.revid, rev.user, rev.timestamp))
+            changes.append(CommentChange("edit", c, rev.revid, rev.user, rev.timestamp, before.text))
     new_signed_texts = {normalize(c.text) for c in new_signed}
+    # Old unsigned text no longer anywhere as a chunk (signed since, it is not gone: it was signed).
+    gone = old_unsigned_texts - {normalize(c.text) for c in new_unsigned} - new_signed_texts
+    edited = _unsigned_edits(old_unsigned, new_unsigned, gone)
     used: dict[str, int] = {}
-    for c in new_unsigned:
+    for index, c in enumerate(new_unsigned):
         t = normalize(c.text)
         if not c.section:
             continue  # the page's intro, above every heading, is the page's own text, not a comment
-        if t in old_unsigned_texts or t in new_signed_texts or (t and t in old_all_text):
+        if t in old_unsigned_texts or t in new_signed_texts:
             continue
-        base = comment_id(rev.user, rev.timestamp, _name_id(c.section))
+        previous = edited.get(index)
+        if previous is None and t and t in old_all_text:
+            continue  # text that was already on the page, split off or moved: nothing new was written
+        author = c.author or rev.user
+        # A template names the user: the id is a signed comment's; plain unsigned text is marked as such.
+        base = comment_id(author, rev.timestamp, _name_id(c.section)) + ("" if c.by_template else "-unsigned")
         n = used.get(base, 0)
         used[base] = n + 1
-        changes.append(CommentChange("new", replace(c, id=base + "-unsigned" + (f"-{n}" if n else ""),
-                                                    author=rev.user, timestamp=rev.timestamp), rev.revid, rev.user,
-                                     rev.timestamp))
+        comment = replace(c, id=base + (f"-{n}" if n else ""), author=author, timestamp=rev.timestamp)
+        if previous is None:
+            changes.append(CommentChange("new", comment, rev.revid, rev.user, rev.timestamp))
+        else:
+            changes.append(CommentChange("edit", comment, rev.revid, rev.user, rev.timestamp, previous.text))
     return changes
 
 
 def changes_in_history(baseline: Revision | None, revisions: list[Revision], *, bot_user: str,
-                       timezone_name: str = "UTC", parser=None) -> list[CommentChange]:
+                       timezone_name: str = "UTC", parser=None, language: str | None = None) -> list[CommentChange]:
     """Comment changes over consecutive revisions (oldest first) after `baseline`.
 
     The bot's own revisions move the baseline but contribute nothing. A comment
     added and then edited within the same stretch is reported once, as new, with
-    its last text. `parser(revision) -> (signed, unsigned)` replaces the wikitext
-    parser (the DiscussionTools path).
+    its last text; an unsigned comment edited twice is one edit from its first
+    text. `parser(revision) -> (signed, unsigned)` replaces the wikitext parser (the
+    DiscussionTools path); `language` picks the wiki's `{{Unsigned}}` template names.
     """
     def parse(rev: Revision | None):
         if rev is None:
             return [], []
         if parser is not None:
             return parser(rev)
-        return parse_comments(rev.text, timezone_name=timezone_name)
+        return parse_comments(rev.text, timezone_name=timezone_name, language=language)
 
     prev = parse(baseline)
     out: dict[str, CommentChange] = {}
@@ -374,12 +528,37 @@ def changes_in_history(baseline: Revision | None, revisions: list[Revision], *, 
             for ch in changes_between(prev, cur, rev):
                 if ch.comment.author == bot_user:
                     continue
-                earlier = out.get(ch.comment.id)
-                if earlier and earlier.kind == "new":
-                    ch = replace(earlier, comment=ch.comment)
-                out[ch.comment.id] = ch
+                key = ch.comment.id
+                if ch.kind == "edit" and not ch.comment.signed:
+                    key, ch = _follow_unsigned_edit(out, ch)
+                else:
+                    earlier = out.get(key)
+                    if earlier and earlier.kind == "new":
+                        ch = replace(earlier, comment=ch.comment)
+                out[key] = ch
         prev = cur
-    return list(out.values())
+    # An unsigned comment edited back to the text it had is no change.
+    return [ch for ch in out.values()
+            if not (ch.kind == "edit" and not ch.comment.signed
+                    and normalize(ch.comment.text) == normalize(ch.previous_text or ""))]
+
+
+def _follow_unsigned_edit(out: dict[str, CommentChange], ch: CommentChange) -> tuple[str, CommentChange]:
+    """An unsigned edit of a chunk already reported in this stretch continues that report."""
+    c = ch.comment
+    for key, earlier in out.items():
+        e = earlier.comment
+        if e.signed or e.section != c.section or normalize(e.text) != normalize(ch.previous_text or ""):
+            continue
+        if earlier.rev_user != ch.rev_user and not c.by_template:
+            break   # someone else wrote into the chunk: their text, not an edit of the comment
+        if earlier.kind == "new":
+            # Added and edited within the stretch: still new, with its identity and its last text.
+            return key, replace(earlier, comment=replace(e, text=c.text, level=c.level))
+        # Edited twice: one edit from the first text, which is what identifies the comment.
+        return key, replace(ch, comment=replace(c, id=e.id, author=e.author, timestamp=e.timestamp),
+                            previous_text=earlier.previous_text)
+    return c.id, ch
 
 
 # -- DiscussionTools ------------------------------------------------------------------------------

@@ -10,11 +10,13 @@ A cycle, per wiki:
    already handled) are fetched by id, 50 a request, and compared revision by
    revision (`bot.domain.comments.changes_in_history`). Signed comments come from
    DiscussionTools where the wiki has it and the page is a discussion page, else
-   from the wikitext; unsigned text always from the wikitext diff.
+   from the wikitext; unsigned text always from the wikitext diff (and the
+   `{{Unsigned}}`-signed comments DiscussionTools does not see, from the wikitext).
 3. *Queue*: each new or edited comment gets a stable key (wiki, comment id, text
    hash) and is put in the store's queue and "seen" index *before* the page's
    baseline and the cursor move on, so a crash loses nothing and a re-run finds
-   nothing new.
+   nothing new. An edited unsigned comment gets back the id, author and time it was
+   forwarded with from the store (`NS_UNSIGNED`, by page, section and text).
 4. *Deliver*: one Phabricator comment per target task, with a marker line listing
    the comment keys' hashes; before posting, the task's transactions by the bot are
    searched for those hashes, so a crash between posting and recording never posts
@@ -32,13 +34,13 @@ import logging
 import re
 import urllib.parse
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from bot.domain.comments import (HEADING_RE, Comment, CommentChange, Revision, changes_in_history,
-                                 comments_from_threaditems, find_signatures, lines_with_headings, parse_comments,
-                                 plain_heading, text_hash)
+                                 comments_from_threaditems, find_signatures, lines_with_headings, normalize,
+                                 parse_comments, plain_heading, text_hash)
 from bot.domain.wikitext import bot_may_edit
 from bot.errors import (Blocked, BotError, EditConflict, NotFound, PartialData, ServerError, TargetError,
                         TransientError, UncertainWriteError)
@@ -60,6 +62,9 @@ NS_PAGE = "fb-page"          # per wiki:title: {revid, since}
 NS_SEEN = "fb-seen"          # per wiki:title:comment id: [text hashes already queued]
 NS_KNOWN = "fb-known"        # per wiki:author|time|text hash of signed comments: moves are not new
 NS_QUEUE = "fb-queue"        # per comment key: what to deliver, until every target has it
+# per wiki:title:section:text hash of a forwarded unsigned comment: {id, author, timestamp}, so that
+# an edit of it (known to the diff only by its previous text) is forwarded under its identity.
+NS_UNSIGNED = "fb-unsigned"
 MARKER_PREFIX = "ambassador-bot feedback:"
 _LETTERS = "ghjkmnpqrstvwxyz"   # no hex digits: a marker never looks like a commit hash
 
@@ -227,33 +232,37 @@ def use_discussiontools(conf, wiki) -> bool:
 
 
 def _page_changes(ctx, conf, wiki, title: str, baseline: dict | None, newer: list[dict]) -> list[CommentChange]:
-    tz = wiki.settings.timezone
+    tz, lang = wiki.settings.timezone, wiki.settings.language
     base_rev = _revision(baseline)
     revisions = [_revision(r) for r in newer]
     parser = None
     if use_discussiontools(conf, wiki):
-        parser = _discussiontools_parser(wiki, title, revisions[-1], tz)
+        parser = _discussiontools_parser(wiki, title, revisions[-1], tz, lang)
     return changes_in_history(base_rev, revisions, bot_user=wiki.settings.username, timezone_name=tz,
-                              parser=parser)
+                              parser=parser, language=lang)
 
 
-def _discussiontools_parser(wiki, title: str, newest: Revision, tz: str):
+def _discussiontools_parser(wiki, title: str, newest: Revision, tz: str, language: str | None = None):
     """Signed comments from DiscussionTools (one request per revision), unsigned from wikitext.
 
     DiscussionTools only reads pages it treats as discussions; on a page where it
     finds no comment but the wikitext has signatures, the wikitext parser is used.
+    It sees an `{{Unsigned|User|time}}` comment only if the template renders a
+    signature (a user link and a time in the wiki's format); those it does not see
+    come from the wikitext, under the same id.
     """
     items = wiki.discussion_items(title, newest.revid)
     found = comments_from_threaditems(items)
-    if not found and parse_comments(newest.text, timezone_name=tz)[0]:
+    if not found and parse_comments(newest.text, timezone_name=tz, language=language)[0]:
         return None
     cache = {newest.revid: found}
 
     def parse(rev: Revision):
         if rev.revid not in cache:
             cache[rev.revid] = comments_from_threaditems(wiki.discussion_items(title, rev.revid))
-        _, unsigned = parse_comments(rev.text, timezone_name=tz)
-        return cache[rev.revid], unsigned
+        signed, unsigned = parse_comments(rev.text, timezone_name=tz, language=language)
+        known = {c.id for c in cache[rev.revid]}
+        return cache[rev.revid] + [c for c in signed if c.by_template and c.id not in known], unsigned
     return parse
 
 
@@ -267,23 +276,48 @@ def marker_hash(key: str) -> str:
     return "".join(_LETTERS[b % len(_LETTERS)] for b in digest[:14])
 
 
+def unsigned_key(code: str, title: str, section: str, text: str) -> str:
+    return f"{code}:{normal_title(title)}:{section}:{text_hash(text)}"
+
+
+def _unsigned_identity(ctx: JobContext, code: str, title: str, ch: CommentChange) -> Comment | None:
+    """The forwarded comment an unsigned edit changed, under the id, author and time it was forwarded
+    with; None when the bot never forwarded its previous text or someone else changed it."""
+    c = ch.comment
+    known = ctx.store.get(NS_UNSIGNED, unsigned_key(code, title, c.section, ch.previous_text or ""))
+    if not known:
+        return None
+    # Unsigned text belongs to whoever saved it: another user's words added to the chunk are theirs.
+    if not c.by_template and known["author"] != ch.rev_user:
+        return None
+    return replace(c, id=known["id"], author=known["author"], timestamp=known["timestamp"])
+
+
 def _queue(ctx: JobContext, code: str, page, base: dict, changes: list[CommentChange]) -> int:
     since = _parse_ts(base["since"]) - MOVED_SLACK
     queued = 0
     for ch in changes:
-        c = ch.comment
+        c, kind = ch.comment, ch.kind
+        if kind == "edit" and not c.signed:
+            original = _unsigned_identity(ctx, code, page.title, ch)
+            if original is not None:
+                c = original
+            elif normalize(c.text) in normalize(ch.previous_text or ""):
+                continue   # text taken out of a comment never forwarded: nothing new was written
+            else:
+                kind = "new"   # as before this store: the changed text as a new unsigned comment
         seen_key = f"{code}:{normal_title(page.title)}:{c.id}"
         seen = ctx.store.get(NS_SEEN, seen_key, [])
         h = text_hash(c.text)
         # The same author, time and text already seen anywhere on this wiki: a section moved or archived.
         known_key = f"{code}:{c.author}|{c.timestamp}|{h}"
-        if h in seen or (ch.kind == "new" and (seen or (c.signed and ctx.store.get(NS_KNOWN, known_key)))):
+        if h in seen or (kind == "new" and (seen or (c.signed and ctx.store.get(NS_KNOWN, known_key)))):
             continue
-        if ch.kind == "new" and c.signed and _parse_ts(c.timestamp) < since:
+        if kind == "new" and c.signed and _parse_ts(c.timestamp) < since:
             continue  # signed long before we watched: moved or archived here, not new feedback
         key = comment_key(code, page.title, c)
         ctx.store.put(NS_QUEUE, key, {
-            "wiki": code, "title": page.title, "kind": ch.kind, "comment": c.to_json(), "revid": ch.revid,
+            "wiki": code, "title": page.title, "kind": kind, "comment": c.to_json(), "revid": ch.revid,
             "rev_user": ch.rev_user, "rev_timestamp": ch.rev_timestamp,
             "task": c.section_task or page.task,
             "digest": [page.digest_page.wiki, page.digest_page.title] if page.digest_page else None,
@@ -291,6 +325,10 @@ def _queue(ctx: JobContext, code: str, page, base: dict, changes: list[CommentCh
         ctx.store.put(NS_SEEN, seen_key, seen + [h])
         if c.signed:
             ctx.store.put(NS_KNOWN, known_key, True)
+        else:
+            # Every forwarded text of an unsigned comment (the first and each edit) leads back to it.
+            ctx.store.put(NS_UNSIGNED, unsigned_key(code, page.title, c.section, c.text),
+                          {"id": c.id, "author": c.author, "timestamp": c.timestamp})
         queued += 1
     return queued
 
@@ -503,7 +541,8 @@ def reply_text(ctx, lang: str, item: dict) -> str:
 _INDENT_CHARS = re.compile(r"^[:*#]*")
 
 
-def insert_reply(text: str, comment: Comment, reply: str, *, timezone_name: str = "UTC") -> str | None:
+def insert_reply(text: str, comment: Comment, reply: str, *, timezone_name: str = "UTC",
+                 language: str | None = None) -> str | None:
     """`text` with `reply` on a new line under `comment`, or None when the comment is no longer there.
 
     The comment is found the way `parse_comments` numbers it (same author, time and
@@ -512,7 +551,7 @@ def insert_reply(text: str, comment: Comment, reply: str, *, timezone_name: str 
     indented under it -- where DiscussionTools puts a reply -- with the comment's
     own indentation plus one `:`.
     """
-    signed, _ = parse_comments(text, timezone_name=timezone_name)
+    signed, _ = parse_comments(text, timezone_name=timezone_name, language=language)
     target = next((c for c in signed if c.id == comment.id), None)
     if target is None:
         return None
@@ -528,7 +567,7 @@ def insert_reply(text: str, comment: Comment, reply: str, *, timezone_name: str 
         if section != target.section:
             continue
         prefix = _INDENT_CHARS.match(line).group()
-        for sig in find_signatures(line[len(prefix):], timezone_name):
+        for sig in find_signatures(line[len(prefix):], timezone_name, language):
             if (sig.author, sig.timestamp) == (target.author, target.timestamp):
                 if seen == wanted:
                     found = (n, prefix)
@@ -668,7 +707,8 @@ def _reply_wikitext(ctx, wiki, page, items: list[dict], report: JobReport) -> bo
     new_text, placed = page.text, []
     for item in items:
         comment = Comment.from_json(item["comment"])
-        text = insert_reply(new_text, comment, reply_text(ctx, lang, item), timezone_name=wiki.settings.timezone)
+        text = insert_reply(new_text, comment, reply_text(ctx, lang, item), timezone_name=wiki.settings.timezone,
+                            language=lang)
         if text is None:
             report.problems.append(f"wiki {code} page {title!r}: comment {comment.id} is no longer on the page; "
                                    f"no reply")
