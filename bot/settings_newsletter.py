@@ -24,6 +24,8 @@ class NewsletterWiki:
     archive_page: str | None = None
     intro_page: str | None = None
     optout_category: str | None = None
+    # Who may approve by setting `ready` (user names); empty: anyone who can edit the draft.
+    approvers: tuple[str, ...] = ()
 
     def title(self, which: str, edition: str) -> str | None:
         value = getattr(self, which)
@@ -51,6 +53,14 @@ def _title(v: str) -> str | None:
     return None
 
 
+def _user_name(v: str) -> str | None:
+    if not v.strip():
+        return "must not be empty"
+    if re.search(r"[\[\]<>|#{}:@]", v):
+        return f"write the user name alone, without a namespace or link: {v!r}"
+    return None
+
+
 def parse(reader: Reader, raw, settings: Settings) -> NewsletterSettings:
     key = "newsletters"
     n = reader.mapping(raw, key, {"projects", "wikis", "sections", "progress_statuses", "resolved_statuses",
@@ -72,14 +82,15 @@ def parse(reader: Reader, raw, settings: Settings) -> NewsletterSettings:
         wkey = f"{key}.wikis.{code}"
         if code not in settings.wikis:
             raise reader.fail(wkey, f"no such wiki in 'wikis' (known: {', '.join(sorted(settings.wikis))})")
-        w = reader.mapping(w, wkey, _PAGE_KEYS, {"draft_page", "page", "subscribers"})
+        w = reader.mapping(w, wkey, _PAGE_KEYS | {"approvers"}, {"draft_page", "page", "subscribers"})
+        approvers = reader.string_list(w.pop("approvers", []), f"{wkey}.approvers", _user_name)
         values = {k: reader.typed(v, f"{wkey}.{k}", str, _title) for k, v in w.items()}
         if values["draft_page"] == values["page"]:
             raise reader.fail(f"{wkey}.page", "must differ from draft_page (the draft keeps its approval marker)")
         for k in ("draft_page", "page"):
             if "{edition}" not in values[k]:
                 raise reader.fail(f"{wkey}.{k}", "must contain {edition}, so every edition has its own page")
-        wikis[code] = NewsletterWiki(code=code, **values)
+        wikis[code] = NewsletterWiki(code=code, approvers=tuple(approvers), **values)
     names = reader.mapping(n.get("names", {}), f"{key}.names", set(LANGUAGES))
     for lang, name in names.items():
         reader.typed(name, f"{key}.names.{lang}", str, non_empty)

@@ -22,7 +22,7 @@ import re
 import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Iterable, Sequence
+from typing import Collection, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
 import mwparserfromhell
@@ -228,7 +228,7 @@ class Revision:
 
 @dataclass(frozen=True)
 class Approval:
-    state: str                         # missing | no-marker | draft | approved | changed
+    state: str                         # missing | no-marker | draft | approved | changed | not-approver
     current: Revision | None = None
     approving: Revision | None = None  # the revision that set `ready`
     changed_by: tuple[str, ...] = ()   # who changed the body after approval
@@ -238,12 +238,14 @@ class Approval:
         return self.state == "approved"
 
 
-def approval(history: Sequence[Revision], *, complete: bool = True) -> Approval:
+def approval(history: Sequence[Revision], *, complete: bool = True, approvers: Collection[str] = ()) -> Approval:
     """Decide approval from the draft's history, newest revision first.
 
     `complete` says the history reaches the page's first revision; when it does
     not and every revision shown says `ready`, the oldest shown is taken as the
     approving one only if it is the page's creation (else the caller fetches more).
+    With `approvers` (user names; the bot itself belongs there, for CLI approval),
+    `ready` set by anyone else approves nothing: state `not-approver`.
     """
     if not history:
         return Approval("missing")
@@ -261,6 +263,8 @@ def approval(history: Sequence[Revision], *, complete: bool = True) -> Approval:
     else:
         if not complete:
             raise ValueError("history too short to find the approving revision")
+    if approvers and normal_title(approving.user) not in {normal_title(a) for a in approvers}:
+        return Approval("not-approver", current, approving)
     newer = list(history[:history.index(approving)])
     if body_hash(approving.text) == body_hash(current.text):
         return Approval("approved", current, approving)

@@ -243,15 +243,21 @@ def _history(wiki, title: str) -> tuple[list[nl.Revision], bool]:
     return history, complete
 
 
-def _approval(wiki, title: str) -> nl.Approval:
+def _approvers(ctx, settings, code) -> tuple[str, ...]:
+    listed = settings.wikis[code].approvers
+    # The bot approves only through `newsletter approve`, which an operator runs.
+    return (*listed, ctx.settings.wikis[code].username) if listed else ()
+
+
+def _approval(wiki, title: str, approvers: tuple[str, ...] = ()) -> nl.Approval:
     history, complete = _history(wiki, title)
     try:
-        return nl.approval(history, complete=complete)
+        return nl.approval(history, complete=complete, approvers=approvers)
     except ValueError:
         # Fifty revisions, all "ready": the approving one is further back; read the whole history.
         revisions, _ = wiki.page_history(title, limit=5000, content=True)
         return nl.approval([nl.Revision(r["revid"], r["user"], r["timestamp"], r["text"], r["comment"])
-                            for r in revisions])
+                            for r in revisions], approvers=approvers)
 
 
 def _describe(a: nl.Approval, title: str) -> str:
@@ -264,6 +270,9 @@ def _describe(a: nl.Approval, title: str) -> str:
         return f"{title}: not approved yet (marker says {nl.draft_status(a.current.text)!r}; change it to 'ready')"
     if a.state == "approved":
         return f"{title}: approved in revision {a.approving.revid} by {a.approving.user}"
+    if a.state == "not-approver":
+        return (f"{title}: set to 'ready' in revision {a.approving.revid} by {a.approving.user}, who is not "
+                f"among the approvers; an approver must set it to 'ready'")
     return (f"{title}: changed after approval (revision {a.approving.revid}) by {', '.join(a.changed_by)}; "
             f"it needs approving again")
 
@@ -296,7 +305,7 @@ def _approve(ctx, settings, ed, code, report, cache) -> None:
     wiki = ctx.wikis[code]
     lang = ctx.settings.wikis[code].language
     title = settings.wikis[code].title("draft_page", ed.id)
-    a = _approval(wiki, title)
+    a = _approval(wiki, title, _approvers(ctx, settings, code))
     if a.state in ("missing", "no-marker"):
         report.problems.append(f"wiki {code}: {_describe(a, title)}")
         return
@@ -304,7 +313,7 @@ def _approve(ctx, settings, ed, code, report, cache) -> None:
         report.unchanged += 1
         ctx.out.write(f"{code}: {_describe(a, title)}\n")
         return
-    if a.state == "changed":
+    if a.state in ("changed", "not-approver"):
         # Approving means a new revision that switches the marker to ready: go via draft.
         if not _set_marker(ctx, wiki, title, nl.DRAFT, "reset", lang, ed, settings, report):
             return
@@ -332,8 +341,9 @@ def _publish(ctx, settings, ed, code, report, cache) -> None:
     stored = ctx.store.get(NS_EDITION, _edition_key(code, ed), {})
     frozen = stored.get("frozen")
     if frozen is None:
-        a = _approval(wiki, draft_title)
-        if a.state == "changed":
+        a = _approval(wiki, draft_title, _approvers(ctx, settings, code))
+        if a.state in ("changed", "not-approver"):
+            # Back to draft, so that one edit to `ready` by an approver approves this text.
             report.held.append(f"wiki {code}: {_describe(a, draft_title)}; marker set back to draft")
             _set_marker(ctx, wiki, draft_title, nl.DRAFT, "reset", lang, ed, settings, report)
             return
@@ -734,7 +744,7 @@ def _status(ctx, settings, ed, code, report, cache) -> None:
     out = ctx.out
     stored = ctx.store.get(NS_EDITION, _edition_key(code, ed), {})
     frozen = stored.get("frozen")
-    a = _approval(wiki, draft_title)
+    a = _approval(wiki, draft_title, _approvers(ctx, settings, code))
     out.write(f"{code} {ed.id}: draft {_describe(a, draft_title)}\n")
     if not frozen:
         out.write(f"{code} {ed.id}: not published\n")

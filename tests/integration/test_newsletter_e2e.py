@@ -306,3 +306,40 @@ def test_moved_talk_page_is_not_delivered_twice(world, wikis, tmp_path):
     admin.post(action="move", **{"from": old, "to": new, "reason": "přejmenování", "token": admin.csrf()})
     report = newsletter.command(ctx, "publish", EDITION, ["cs"])
     assert report.saved == [] and h.page_text(new).count("<!-- ambassador-bot:key=nl:") == 1
+
+
+def test_only_a_listed_approver_can_approve(world, wikis, tmp_path):
+    data, humans, ids = world
+    targets = cs_subscribers(humans, n=2)
+    data["newsletters"]["comment_tasks"] = False
+    data["newsletters"]["wikis"]["cs"] = {**PAGES["cs"], "approvers": ["Admin"]}
+    ctx = context(data, tmp_path)
+    newsletter.command(ctx, "draft", EDITION, ["cs"])
+    set_ready(humans["cs"], draft_title("cs"))                 # OtherUser is not on the list
+    report = newsletter.command(ctx, "publish", EDITION, ["cs"])
+    assert any("OtherUser, who is not among the approvers" in h for h in report.held), report.held
+    assert nl.draft_status(humans["cs"].page_text(draft_title("cs"))) == "draft"
+    assert humans["cs"].page_text(page_title("cs")) is None
+    assert all("Zpravodaj" not in humans["cs"].page_text(t) for t in targets)
+
+    admin = wikis.api("cs", wikis.wikis["cs"].admin)
+    set_ready(admin, draft_title("cs"))
+    report = newsletter.command(ctx, "publish", EDITION, ["cs"])
+    assert report.problems == [] and humans["cs"].page_text(page_title("cs")) is not None
+    for title in targets:
+        assert copies(humans["cs"].page_text(title), nl.delivery_key(EDITION, "cs", title)) == 1
+
+
+def test_cli_approval_counts_when_approvers_are_listed(world, tmp_path):
+    data, humans, ids = world
+    cs_subscribers(humans, n=1)
+    data["newsletters"]["comment_tasks"] = False
+    data["newsletters"]["wikis"]["cs"] = {**PAGES["cs"], "approvers": ["Admin"]}
+    ctx = context(data, tmp_path)
+    newsletter.command(ctx, "draft", EDITION, ["cs"])
+    set_ready(humans["cs"], draft_title("cs"))                 # a stranger's "ready" ...
+    report = newsletter.command(ctx, "approve", EDITION, ["cs"])   # ... is replaced by the operator's
+    assert report.problems == [] and nl.draft_status(humans["cs"].page_text(draft_title("cs"))) == "ready"
+    report = newsletter.command(ctx, "publish", EDITION, ["cs"])
+    assert report.problems == [] and not any("approv" in h for h in report.held)
+    assert humans["cs"].page_text(page_title("cs")) is not None

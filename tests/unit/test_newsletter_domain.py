@@ -102,6 +102,27 @@ def test_approval_binds_to_the_revision_that_said_ready():
         nl.approval([ready], complete=False)
 
 
+def test_only_a_listed_approver_approves():
+    draft = rev(1, "draft", "Text.", user="TestBot")
+    by_stranger = rev(2, "ready", "Text.", user="Drive-by")
+    a = nl.approval([by_stranger, draft], approvers=("Ambassador", "TestBot"))
+    assert a.state == "not-approver" and not a.approved and a.approving.user == "Drive-by"
+    assert nl.approval([by_stranger, draft]).approved                  # no list: anyone may approve
+    # names compare as MediaWiki does: first letter and underscores
+    by_ambassador = rev(2, "ready", "Text.", user="Jana Nováková")
+    assert nl.approval([by_ambassador, draft], approvers=("jana_Nováková",)).approved
+    # a stranger's later edit of the body is "changed", as without the list
+    edited = rev(3, "ready", "Text. More.", user="Drive-by")
+    assert nl.approval([edited, by_ambassador, draft], approvers=("Jana Nováková",)).state == "changed"
+
+
+def test_approvers_config_is_read_per_wiki():
+    data = config(wikis={"cs": {"draft_page": "A/{edition}", "page": "B/{edition}", "subscribers": "S",
+                                "approvers": ["Jana Nováková", "TestBot"]}})
+    s = parse_settings(data, Path("growth.yaml")).section("newsletters")
+    assert s.wikis["cs"].approvers == ("Jana Nováková", "TestBot")
+
+
 def test_two_markers_or_a_foreign_word_never_approve():
     two = nl.STATUS_MARKER.format(status="ready") * 2
     assert nl.draft_status(two) is None
@@ -218,6 +239,9 @@ def test_example_config_loads():
     ({"wikis": {"cs": {"draft_page": "A/{edition}", "page": "B/{edition}"}}},
      "newsletters.wikis.cs.subscribers: is required"),
     ({"draft_day": 31}, "newsletters.draft_day: must be a day of the month"),
+    ({"wikis": {"cs": {"draft_page": "A/{edition}", "page": "B/{edition}", "subscribers": "S",
+                       "approvers": ["Wikipedista:Anna"]}}},
+     "newsletters.wikis.cs.approvers[0]: write the user name alone"),
     ({"colour": 1}, "newsletters.colour: unknown key"),
 ])
 def test_config_errors_name_file_and_key(change, message):
