@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "newsletter":
             from bot.jobs import newsletter
             ctx = build_context(settings, dry_run=args.dry_run)
-            report = newsletter.command(ctx, args.action, args.edition, args.wiki or list(settings.wikis))
+            from bot.jobs.blocks import run_guarded
+            codes = args.wiki or list(settings.wikis)
+            report = run_guarded(lambda c: newsletter.command(c, args.action, args.edition, codes), ctx)
             _print_report(report)
             return 0 if report.ok else 1
         if args.command == "templates":

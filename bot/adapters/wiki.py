@@ -217,7 +217,8 @@ class WikiClient:
         try:
             return request.submit()
         except APIError as exc:
-            raise _api_error(exc.code, exc.info, where, write) from None
+            other = exc.other if isinstance(getattr(exc, "other", None), dict) else {}
+            raise _api_error(exc.code, exc.info, where, write, partial=_partial_block(other)) from None
         except Exception as exc:
             raise _transport_error(exc, where, write) from None
 
@@ -269,7 +270,7 @@ class WikiClient:
                 continue
             if code == "maxlag":
                 raise TransientError(f"{where}: database lag stayed above maxlag ({info}); try later")
-            error = _api_error(code, info, where, True)
+            error = _api_error(code, info, where, True, partial=_partial_block(error))
             if isinstance(error, Blocked):
                 self.blocked = str(error)
             raise error
@@ -283,7 +284,9 @@ class WikiClient:
         wiki: writes to the blocked pages are refused one by one.
         """
         info = self.api(action="query", meta="userinfo", uiprop="blockinfo")["query"]["userinfo"]
-        if info.get("blockid") is None or info.get("blockpartial"):
+        # Composite and system blocks have no block id; `blockedby` is there for every kind.
+        blocked = any(info.get(k) is not None for k in ("blockid", "blockedby", "blockexpiry"))
+        if not blocked or info.get("blockpartial"):
             self.blocked = None
         else:
             expiry = info.get("blockexpiry") or "infinity"
@@ -688,8 +691,16 @@ _PROTECT_CODES = {"protectedpage", "cascadeprotected", "protectedtitle", "protec
                   "protectednamespace-interface", "customcssprotected", "customjsprotected", "permissiondenied"}
 
 
-def _api_error(code: str, info: str, where: str, write: bool) -> Exception:
+def _partial_block(error: dict) -> bool:
+    info = error.get("blockinfo")
+    return isinstance(info, dict) and bool(info.get("blockpartial"))
+
+
+def _api_error(code: str, info: str, where: str, write: bool, *, partial: bool = False) -> Exception:
     message = f"{where}: {code}: {_first_line(info)}"
+    if code in _BLOCK_CODES and partial:
+        # Blocked from some pages only (MediaWiki answers with the same code): this page fails, the wiki goes on.
+        return TargetError(f"{message} (a partial block: this page only)", "partialblock")
     if code == "editconflict":
         return EditConflict(message, code)
     if code in _PROTECT_CODES:

@@ -180,3 +180,36 @@ def test_expired_session_during_a_write_is_a_bot_error_or_a_fresh_login(cs):
         assert "wiki cs" in str(exc) and "\n" not in str(exc)
     else:
         assert human.page_text(title) == "b"
+
+
+def test_partial_block_refuses_that_page_only_full_block_stops_the_wiki(cs, conduit, tmp_path):
+    from bot.errors import Blocked, TargetError
+    from bot.jobs.base import JobContext, JobReport
+    from bot.jobs.blocks import NS_BLOCKS, run_guarded
+    from bot.store import MemoryStore
+
+    wiki, human, farm = cs
+    forbidden, allowed = "Diskuse s wikipedistou:Zakázaná", "Diskuse s wikipedistou:Povolená"
+    human.edit(forbidden, "Sem ne.", "x")
+    human.edit(allowed, "Sem ano.", "x")
+    admin = farm.api("cs", farm.wikis["cs"].admin)
+    admin._write(action="block", user="TestBot", expiry="infinite", reason="jen tahle stránka",
+                 partial=1, allowusertalk=1, pagerestrictions=forbidden)
+    ctx = JobContext(settings=None, store=MemoryStore(), phab=None, wikis={"cs": wiki})
+    outcome = {}
+
+    def job(ctx):
+        with pytest.raises(TargetError) as refused:
+            wiki.new_section(forbidden, "A", "text", "s")
+        outcome["refused"] = (type(refused.value), refused.value.code)
+        outcome["saved"] = wiki.new_section(allowed, "B", "text", "s")
+        return JobReport("x")
+    run_guarded(job, ctx)
+    assert outcome["refused"] == (TargetError, "partialblock") and outcome["saved"]
+    assert wiki.blocked is None and wiki.block_reason() is None and ctx.store.items(NS_BLOCKS) == {}
+
+    admin.unblock("TestBot")
+    admin.block("TestBot")                                  # now sitewide
+    with pytest.raises(Blocked):
+        wiki.new_section(allowed, "C", "text", "s")
+    assert wiki.blocked and "blocked by Admin" in wiki.block_reason()
