@@ -102,8 +102,8 @@ class FakeWiki:
         out = {}
         for t in titles:
             if t in self.pages:
-                revid, user, text = self.pages[t][-1]
-                out[t] = PageState(t, True, text, revid, "2026-11-24T00:00:00Z", "2026-11-24T00:00:00Z", user=user)
+                revid, _, text = self.pages[t][-1]
+                out[t] = PageState(t, True, text, revid, "2026-11-24T00:00:00Z", "2026-11-24T00:00:00Z")
             else:
                 out[t] = PageState(t, False)
         return out

@@ -94,7 +94,6 @@ class PageState:
     start_timestamp: str = ""     # server time at the read, sent back as `starttimestamp`
     protected_edit: tuple[str, ...] = ()
     redirect_to: str | None = None
-    user: str = ""                # who saved the revision read
 
 
 @dataclass(frozen=True)
@@ -309,7 +308,7 @@ class WikiClient:
         found: dict[str, PageState] = {}
         for start in range(0, len(titles), self.batch_size):
             chunk = titles[start:start + self.batch_size]
-            data = self.api(action="query", prop="revisions|info", rvprop="ids|timestamp|user|content", rvslots="main",
+            data = self.api(action="query", prop="revisions|info", rvprop="ids|timestamp|content", rvslots="main",
                             inprop="protection", titles="|".join(chunk), curtimestamp=1)
             found.update(_pages_from_query(data, chunk))
         return found
@@ -679,7 +678,7 @@ def _pages_from_query(data: dict, asked: list[str]) -> dict[str, PageState]:
         states[asked_title] = PageState(title=title, exists=True, text=rev["slots"]["main"]["content"],
                                         revid=rev["revid"], timestamp=rev["timestamp"], start_timestamp=start,
                                         protected_edit=protection,
-                                        redirect_to=None, user=rev.get("user", ""))
+                                        redirect_to=None)
     return states
 
 

@@ -190,27 +190,6 @@ def _add_target(page: str, site: str, where: str, local: set[str], targets: list
         targets.append(page)
 
 
-# -- the ambassador's intro ------------------------------------------------------------------------
-
-_BOT_MARKER_OPEN_RE = re.compile(r"<!--(?=\s*ambassador-bot)", re.IGNORECASE)
-_TILDES_RE = re.compile(r"~{3,}")
-_EXCLUSION_RE = re.compile(r"\{\{(?=\s*(?:template\s*:\s*|šablona\s*:\s*|틀\s*:\s*)?(?:no)?bots\s*[|}])",
-                           re.IGNORECASE)
-
-
-def trusted_intro(text: str) -> str:
-    """An approver's own intro, kept as wikitext, minus what would speak for the bot.
-
-    Links, formatting and templates stay (the whole draft is reviewed before it is
-    published); the bot's own markers (which could forge `status=ready`), signatures
-    (saved by the bot they would sign as the bot) and {{bots}}/{{nobots}} (which would
-    lock the bot out of its own draft) are shown as text.
-    """
-    text = _BOT_MARKER_OPEN_RE.sub("&lt;!--", text)
-    text = _TILDES_RE.sub(lambda m: "&#126;" * len(m.group()), text)
-    return _EXCLUSION_RE.sub("&#123;&#123;", text)
-
-
 # -- approval ------------------------------------------------------------------------------------
 
 STATUS_MARKER = "<!-- ambassador-bot:newsletter status={status} -->"

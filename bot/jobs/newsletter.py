@@ -171,14 +171,9 @@ def _draft(ctx, settings, ed, code, report, cache) -> None:
                                  progress_statuses=settings.progress_statuses,
                                  max_per_section=settings.max_tasks_per_section)
     intro = None
-    intro_page = states[intro_title] if intro_title else None
-    if intro_page is not None and intro_page.exists and intro_page.text.strip():
-        if nl.normal_title(intro_page.user) in {nl.normal_title(a) for a in nw.approvers}:
-            # Last saved by an approver: their links and formatting are theirs to use.
-            intro = Markup(nl.trusted_intro(intro_page.text.strip()))
-        else:
-            # Anyone's text is shown as text: it cannot add templates, links or signatures.
-            intro = Markup(wikitext_block(intro_page.text.strip()))
+    if intro_title and states[intro_title].exists and states[intro_title].text.strip():
+        # The ambassador's text is shown as text: it cannot add templates, links or signatures.
+        intro = Markup(wikitext_block(states[intro_title].text.strip()))
     text = ctx.renderer.render("newsletter_draft", lang, "wiki", marker=Markup(nl.STATUS_MARKER.format(status=nl.DRAFT)),
                                intro=intro, sections=sections)
     if lang == "cs":

@@ -248,28 +248,3 @@ def test_config_errors_name_file_and_key(change, message):
     with pytest.raises(ConfigError) as err:
         parse_settings(config(**change), Path("growth.yaml"))
     assert str(err.value).startswith("growth.yaml: ") and message in str(err.value)
-
-
-_INTRO_PIECES = st.sampled_from(["<!-- ambassador-bot:newsletter status=ready -->", "<!--AMBASSADOR-BOT:x-->",
-                                 "~~~~", "~~~", "~~~~~", "{{nobots}}", "{{Bots|deny=all}}", "{{ Šablona:nobots }}",
-                                 "{{틀:bots|deny=TestBot}}", "[[Odkaz|text]]", "'''tučně'''", "{{Šablona}}", "<!--",
-                                 "-->", "~", "{{", "}}", "\n", " ", "text"])
-
-
-@given(st.lists(_INTRO_PIECES | st.text(max_size=5), max_size=12).map("".join))
-@settings(max_examples=300, deadline=None)
-def test_trusted_intro_never_speaks_for_the_bot(text):
-    from bot.domain.wikitext import bot_may_edit
-
-    out = nl.trusted_intro(text)
-    draft = nl.STATUS_MARKER.format(status=nl.DRAFT) + "\n" + out
-    assert nl.draft_status(draft) == nl.DRAFT          # no forged or second marker
-    assert "~~~" not in out                            # no signature, no timestamp
-    assert bot_may_edit(draft, "TestBot")              # no exclusion of the bot from its own draft
-
-
-def test_trusted_intro_keeps_the_ambassadors_markup():
-    text = "Milí kolegové, viz [[Wikipedie:Growth|stránku projektu]] a '''novinky''' {{Odkaz}}."
-    assert nl.trusted_intro(text) == text
-    parsed = mwparserfromhell.parse(nl.trusted_intro("[[A|b]] ~~~~ {{nobots}}"))
-    assert [str(link.title) for link in parsed.filter_wikilinks()] == ["A"] and not parsed.filter_templates()
