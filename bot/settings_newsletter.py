@@ -5,6 +5,7 @@ every problem names the file and the key, like the core settings.
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 
@@ -56,6 +57,11 @@ def _title(v: str) -> str | None:
 def _user_name(v: str) -> str | None:
     if not v.strip():
         return "must not be empty"
+    try:
+        ipaddress.ip_address(v.strip())
+        return f"{v!r} is an IP address: anyone editing from it could approve; name an account"
+    except ValueError:
+        pass
     if re.search(r"[\[\]<>|#{}:@]", v):
         return f"write the user name alone, without a namespace or link: {v!r}"
     return None
@@ -83,7 +89,10 @@ def parse(reader: Reader, raw, settings: Settings) -> NewsletterSettings:
         if code not in settings.wikis:
             raise reader.fail(wkey, f"no such wiki in 'wikis' (known: {', '.join(sorted(settings.wikis))})")
         w = reader.mapping(w, wkey, _PAGE_KEYS | {"approvers"}, {"draft_page", "page", "subscribers"})
+        w_keys = set(w)
         approvers = reader.string_list(w.pop("approvers", []), f"{wkey}.approvers", _user_name)
+        if "approvers" in w_keys and not approvers:
+            raise reader.fail(f"{wkey}.approvers", "is empty; leave the key out to let anyone approve")
         values = {k: reader.typed(v, f"{wkey}.{k}", str, _title) for k, v in w.items()}
         if values["draft_page"] == values["page"]:
             raise reader.fail(f"{wkey}.page", "must differ from draft_page (the draft keeps its approval marker)")

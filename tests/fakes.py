@@ -113,7 +113,7 @@ class FakeWiki:
         self.blocked = self.block
         return self.blocked
 
-    def save(self, page, text, summary, minor=False):
+    def save(self, page, text, summary, minor=False, merge_ok=True):
         if self.blocked:
             raise Blocked(f"{self.blocked}; nothing sent")
         if self.block:

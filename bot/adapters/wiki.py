@@ -337,7 +337,7 @@ class WikiClient:
         return self.api(action="query", curtimestamp=1)["curtimestamp"]
 
     # -- writes ---------------------------------------------------------------------
-    def save(self, page: PageState, text: str, summary: str, *, minor: bool = False) -> int:
+    def save(self, page: PageState, text: str, summary: str, *, minor: bool = False, merge_ok: bool = True) -> int:
         """Save `text` over exactly the revision that was read; returns the new revision id.
 
         Raises EditConflict when anyone saved the page after our read (even in the
@@ -358,6 +358,12 @@ class WikiClient:
             raise TargetError(f"wiki {self.code} page {page.title!r}: edit refused: {_first_line(result)}",
                               code=str(result.get("code") or result.get("result")))
         self.edit_count += 1
+        parent = result.get("oldrevid")
+        if not merge_ok and page.exists and parent and int(parent) != page.revid:
+            # MediaWiki merged our change into an edit made after our read: saved, but over
+            # text the caller never saw. Callers that must not act on unseen text re-read.
+            raise EditConflict(f"wiki {self.code} page {page.title!r}: saved as revision {result.get('newrevid')}, "
+                               f"merged with revision {parent} made meanwhile", "merged")
         return int(result.get("newrevid") or page.revid)
 
     def new_section(self, title: str, heading: str, text: str, summary: str, *, createonly: bool = False) -> int:

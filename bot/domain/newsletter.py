@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -194,7 +195,6 @@ def _add_target(page: str, site: str, where: str, local: set[str], targets: list
 
 STATUS_MARKER = "<!-- ambassador-bot:newsletter status={status} -->"
 _STATUS_RE = re.compile(r"<!--\s*ambassador-bot:newsletter\s+status\s*=\s*([A-Za-z]+)\s*-->")
-_BOT_COMMENT_RE = re.compile(r"<!--\s*ambassador-bot:[^>]*?-->\n?")
 READY, DRAFT = "ready", "draft"
 
 
@@ -208,9 +208,33 @@ def set_status(text: str, status: str) -> str:
     return _STATUS_RE.sub(STATUS_MARKER.format(status=status), text, count=1)
 
 
+_COMMENT_RE = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
+_BOT_COMMENT_START_RE = re.compile(r"<!--\s*ambassador-bot:")
+
+
 def draft_body(text: str) -> str:
-    """The publishable text: the draft without the bot's own comments (markers, help)."""
-    return _BOT_COMMENT_RE.sub("", text).strip() + "\n"
+    """The publishable text: the draft without the bot's own comments (markers, help).
+
+    Comments are found as MediaWiki finds them (from `<!--` to the first `-->`), so
+    bot-looking text inside a person's comment stays inside it. A bot comment on a
+    line of its own goes with its line; one inside a line becomes an empty comment,
+    because deleting it would join what it separates (`~~<!-- … -->~~` would turn
+    into a signature, `{<!-- … -->{x}}` into a template) in text nobody approved.
+    """
+    out, pos = [], 0
+    for m in _COMMENT_RE.finditer(text):
+        if not _BOT_COMMENT_START_RE.match(m.group()):
+            continue
+        start, end = m.span()
+        own_line = (start == 0 or text[start - 1] == "\n") and (end == len(text) or text[end] == "\n")
+        out.append(text[pos:start])
+        if own_line:
+            end = min(end + 1, len(text))
+        else:
+            out.append("<!-- -->")
+        pos = end
+    out.append(text[pos:])
+    return "".join(out).strip() + "\n"
 
 
 def body_hash(text: str) -> str:
@@ -263,7 +287,7 @@ def approval(history: Sequence[Revision], *, complete: bool = True, approvers: C
     else:
         if not complete:
             raise ValueError("history too short to find the approving revision")
-    if approvers and normal_title(approving.user) not in {normal_title(a) for a in approvers}:
+    if approvers and normal_user(approving.user) not in {normal_user(a) for a in approvers}:
         return Approval("not-approver", current, approving)
     newer = list(history[:history.index(approving)])
     if body_hash(approving.text) == body_hash(current.text):
@@ -297,6 +321,16 @@ def key_marker(key: str) -> str:
 
 def has_key_marker(text: str, key: str) -> bool:
     return re.search(r"<!--\s*ambassador-bot:key=" + re.escape(key) + r"\s*-->", text) is not None
+
+
+_DIRECTION_MARKS = dict.fromkeys(map(ord, "\u200e\u200f\u202a\u202b\u202c\u202d\u202e"))
+
+
+def normal_user(name: str) -> str:
+    """A user name as MediaWiki stores it: NFC, no direction marks, spaces, first letter title-cased
+    (`ß…` is `Ss…`, as MediaWiki has it, not `SS…`)."""
+    name = " ".join(unicodedata.normalize("NFC", name).translate(_DIRECTION_MARKS).replace("_", " ").split())
+    return name[:1].title() + name[1:]
 
 
 def normal_title(title: str) -> str:

@@ -255,9 +255,12 @@ def _approval(wiki, title: str, approvers: tuple[str, ...] = ()) -> nl.Approval:
         return nl.approval(history, complete=complete, approvers=approvers)
     except ValueError:
         # Fifty revisions, all "ready": the approving one is further back; read the whole history.
-        revisions, _ = wiki.page_history(title, limit=5000, content=True)
-        return nl.approval([nl.Revision(r["revid"], r["user"], r["timestamp"], r["text"], r["comment"])
-                            for r in revisions], approvers=approvers)
+        revisions, complete = wiki.page_history(title, limit=5000, content=True)
+        history = [nl.Revision(r["revid"], r["user"], r["timestamp"], r["text"], r["comment"]) for r in revisions]
+        try:
+            return nl.approval(history, complete=complete, approvers=approvers)
+        except ValueError:
+            return nl.Approval("too-long", history[0])
 
 
 def _describe(a: nl.Approval, title: str) -> str:
@@ -270,6 +273,9 @@ def _describe(a: nl.Approval, title: str) -> str:
         return f"{title}: not approved yet (marker says {nl.draft_status(a.current.text)!r}; change it to 'ready')"
     if a.state == "approved":
         return f"{title}: approved in revision {a.approving.revid} by {a.approving.user}"
+    if a.state == "too-long":
+        return (f"{title}: more than 5000 revisions all say 'ready', so who approved cannot be told; "
+                f"set it to 'draft' and back to 'ready'")
     if a.state == "not-approver":
         return (f"{title}: set to 'ready' in revision {a.approving.revid} by {a.approving.user}, who is not "
                 f"among the approvers; an approver must set it to 'ready'")
@@ -277,28 +283,39 @@ def _describe(a: nl.Approval, title: str) -> str:
             f"it needs approving again")
 
 
-def _set_marker(ctx, wiki, title, status, summary_kind, lang, ed, settings, report) -> bool:
+def _set_marker(ctx, wiki, title, status, summary_kind, lang, ed, settings, report,
+                expect_revid: int | None = None) -> int | None:
+    """Set the draft's status marker; the revision id that says it, or None.
+
+    With `expect_revid`, only over that revision: the operator approves the text they
+    were shown, not an edit that lands meanwhile (no retry on fresh text then).
+    """
     for _ in range(CONFLICT_ATTEMPTS):
         page = wiki.read_pages([title])[title]
+        if expect_revid is not None and page.revid != expect_revid:
+            report.problems.append(f"wiki {wiki.code} page {title!r}: edited (revision {page.revid}) since "
+                                   f"revision {expect_revid} was checked; status not set to {status}, run it again")
+            return None
         if page.exists and not bot_may_edit(page.text, ctx.settings.wikis[wiki.code].username):
             report.held.append(f"wiki {wiki.code} page {title!r}: excludes the bot; status not set to {status}")
-            return False
+            return None
         new_text = nl.set_status(page.text, status)
         if new_text == page.text:
-            return True
+            return page.revid
         if ctx.dry_run:
             ctx.out.write(unified_diff(page.text, new_text, f"{wiki.code}:{title}"))
             report.would_save.append((wiki.code, title))
-            return True
+            return page.revid
         try:
-            revid = wiki.save(page, new_text, _summary(summary_kind, lang, ed, settings))
+            revid = wiki.save(page, new_text, _summary(summary_kind, lang, ed, settings),
+                              merge_ok=expect_revid is None)
         except EditConflict:
-            continue
+            continue    # with expect_revid, the re-read sees the other edit (or the merge) and stops
         ctx.store.record_post(f"nls:{ed.id}:{wiki.code}:{status}:{revid}", "edit", f"{wiki.code}:{title}", revid)
         report.saved.append((wiki.code, title, revid))
-        return True
+        return revid
     report.problems.append(f"wiki {wiki.code} page {title!r}: still in edit conflict; try again")
-    return False
+    return None
 
 
 def _approve(ctx, settings, ed, code, report, cache) -> None:
@@ -313,11 +330,13 @@ def _approve(ctx, settings, ed, code, report, cache) -> None:
         report.unchanged += 1
         ctx.out.write(f"{code}: {_describe(a, title)}\n")
         return
-    if a.state in ("changed", "not-approver"):
+    expect = a.current.revid
+    if a.state in ("changed", "not-approver", "too-long"):
         # Approving means a new revision that switches the marker to ready: go via draft.
-        if not _set_marker(ctx, wiki, title, nl.DRAFT, "reset", lang, ed, settings, report):
+        expect = _set_marker(ctx, wiki, title, nl.DRAFT, "reset", lang, ed, settings, report, expect_revid=expect)
+        if expect is None:
             return
-    if _set_marker(ctx, wiki, title, nl.READY, "approve", lang, ed, settings, report):
+    if _set_marker(ctx, wiki, title, nl.READY, "approve", lang, ed, settings, report, expect_revid=expect) is not None:
         ctx.out.write(f"{code}: approved the current text of {title} (revision {a.current.revid}, "
                       f"last edited by {a.current.user})\n")
 

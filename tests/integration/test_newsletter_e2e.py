@@ -343,3 +343,29 @@ def test_cli_approval_counts_when_approvers_are_listed(world, tmp_path):
     report = newsletter.command(ctx, "publish", EDITION, ["cs"])
     assert report.problems == [] and not any("approv" in h for h in report.held)
     assert humans["cs"].page_text(page_title("cs")) is not None
+
+
+def test_cli_approve_does_not_approve_an_edit_made_meanwhile(world, tmp_path):
+    data, humans, ids = world
+    data["newsletters"]["wikis"]["cs"] = {**PAGES["cs"], "approvers": ["Admin"]}
+    ctx = context(data, tmp_path)
+    newsletter.command(ctx, "draft", EDITION, ["cs"])
+    set_ready(humans["cs"], draft_title("cs"))                 # a stranger's "ready": approve resets, then sets
+    wiki = ctx.wikis["cs"]
+    original_save = wiki.save
+
+    def stranger_edits_first(page, text, summary, **kw):
+        if not getattr(stranger_edits_first, "done", False):
+            stranger_edits_first.done = True
+            current = humans["cs"].page_text(draft_title("cs"))
+            humans["cs"].edit(draft_title("cs"), current + "\nPodvrh od cizince.", "x")
+        return original_save(page, text, summary, **kw)
+    wiki.save = stranger_edits_first
+    report = newsletter.command(ctx, "approve", EDITION, ["cs"])
+    assert any("since revision" in p and "run it again" in p for p in report.problems), report.problems
+    text = humans["cs"].page_text(draft_title("cs"))
+    # MediaWiki merged the bot's reset into the stranger's edit; the bot noticed and did not go on to "ready"
+    assert "Podvrh od cizince." in text and nl.draft_status(text) == "draft"
+    assert not nl.approval([nl.Revision(r["revid"], r["user"], r["timestamp"], r["text"])
+                            for r in wiki.page_history(draft_title("cs"), limit=50, content=True)[0]],
+                           approvers=("Admin", "TestBot")).approved

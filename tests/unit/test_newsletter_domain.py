@@ -116,6 +116,25 @@ def test_only_a_listed_approver_approves():
     assert nl.approval([edited, by_ambassador, draft], approvers=("Jana Nováková",)).state == "changed"
 
 
+def test_user_names_compare_as_mediawiki_stores_them():
+    assert nl.normal_user("jana_Nováková") == "Jana Nováková"
+    assert nl.normal_user("Nova\u0301k\u200e") == "Novák"        # NFC, no direction mark
+    assert nl.normal_user("ßtefan") == "Sstefan" != nl.normal_user("SStefan")
+    draft = rev(1, "draft", "Text.", user="TestBot")
+    assert not nl.approval([rev(2, "ready", "Text.", user="SStefan"), draft], approvers=("ßtefan",)).approved
+
+
+@pytest.mark.parametrize("approvers,message", [
+    (["192.0.2.7"], "is an IP address"), (["2001:db8::1"], "is an IP address"), ([], "is empty"),
+])
+def test_approvers_must_be_accounts(approvers, message):
+    data = config(wikis={"cs": {"draft_page": "A/{edition}", "page": "B/{edition}", "subscribers": "S",
+                                "approvers": approvers}})
+    with pytest.raises(ConfigError) as err:
+        parse_settings(data, Path("growth.yaml"))
+    assert "newsletters.wikis.cs.approvers" in str(err.value) and message in str(err.value)
+
+
 def test_approvers_config_is_read_per_wiki():
     data = config(wikis={"cs": {"draft_page": "A/{edition}", "page": "B/{edition}", "subscribers": "S",
                                 "approvers": ["Jana Nováková", "TestBot"]}})
@@ -248,3 +267,36 @@ def test_config_errors_name_file_and_key(change, message):
     with pytest.raises(ConfigError) as err:
         parse_settings(config(**change), Path("growth.yaml"))
     assert str(err.value).startswith("growth.yaml: ") and message in str(err.value)
+
+
+def test_removing_the_bots_comments_never_joins_what_they_separate():
+    bot = "<!-- ambassador-bot:x -->"
+    assert nl.draft_body(f"Podpis: ~~{bot}~~ [{bot}[Kategorie:Spam]]") == \
+        "Podpis: ~~<!-- -->~~ [<!-- -->[Kategorie:Spam]]\n"
+    assert nl.draft_body("Text {" + bot + "{nobots}}") == "Text {<!-- -->{nobots}}\n"
+    # inside a person's comment it is the person's text: the comment still ends where it ended
+    assert nl.draft_body(f"Text <!-- a {bot} Konec") == f"Text <!-- a {bot} Konec\n"
+    # the bot's own lines go with their line breaks
+    draft = nl.STATUS_MARKER.format(status="ready") + "\n<!-- ambassador-bot:help\nvíce řádků -->\nText.\n"
+    assert nl.draft_body(draft) == "Text.\n"
+
+
+_BODY_PIECES = st.sampled_from(["<!-- ambassador-bot:x -->", "<!--", "-->", "~", "~~", "{", "[", "]", "}",
+                                "\n", " ", "a", "nobots", "Kategorie:X"])
+
+
+@given(st.lists(_BODY_PIECES, max_size=14).map("".join))
+@settings(max_examples=400, deadline=None)
+def test_published_body_renders_like_the_approved_draft(text):
+    """What the bot publishes parses to the same visible text and markup as the draft people approved."""
+    def visible(wikitext):
+        parsed = mwparserfromhell.parse(wikitext)
+        for comment in parsed.filter_comments(recursive=False):
+            parsed.remove(comment)
+        return parsed
+
+    before, after = visible(text), visible(nl.draft_body(text))
+    assert "~~~" not in str(after).replace("\n", "") or "~~~" in str(before).replace("\n", "")
+    assert len(after.filter_templates()) <= len(before.filter_templates())
+    assert len(after.filter_wikilinks()) <= len(before.filter_wikilinks())
+    assert str(after).count("<!--") <= str(before).count("<!--")

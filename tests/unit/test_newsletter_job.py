@@ -18,7 +18,7 @@ NOV_15 = 1794700800          # 2026-11-15 00:00 UTC
 
 
 class CreatingWiki(FakeWiki):
-    def save(self, page, text, summary, minor=False):
+    def save(self, page, text, summary, minor=False, merge_ok=True):
         if not page.exists:
             self.saves.append(page.title)
             return self.edit(page.title, text, user=self.settings.username)

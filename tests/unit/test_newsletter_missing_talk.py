@@ -39,7 +39,7 @@ class TalkWiki(FakeWiki):
         self.before_post = None                          # hook(title, createonly), once
         self.after_post = None                           # hook(title), once: runs after the server wrote
 
-    def save(self, page, text, summary, minor=False):
+    def save(self, page, text, summary, minor=False, merge_ok=True):
         if not page.exists:
             self.saves.append(page.title)
             return self.edit(page.title, text, user=self.settings.username)
