@@ -203,7 +203,8 @@ def _draft(ctx, settings, ed, code, report, cache) -> None:
         return
     key = f"nld:{ed.id}:{code}:{nl.body_hash(text)}:{page.revid}"
     try:
-        revid = wiki.save(page, text, _summary("draft", lang, ed, settings))
+        # merge_ok=False: a draft merged with a person's edit is theirs now, never regenerated over
+        revid = wiki.save(page, text, _summary("draft", lang, ed, settings), merge_ok=False)
     except EditConflict:
         report.held.append(f"{label}: edited while the bot was drafting; left to the people editing it")
         return

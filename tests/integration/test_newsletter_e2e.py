@@ -369,3 +369,25 @@ def test_cli_approve_does_not_approve_an_edit_made_meanwhile(world, tmp_path):
     assert not nl.approval([nl.Revision(r["revid"], r["user"], r["timestamp"], r["text"])
                             for r in wiki.page_history(draft_title("cs"), limit=50, content=True)[0]],
                            approvers=("Admin", "TestBot")).approved
+
+
+def test_redraft_merged_with_a_persons_edit_is_left_to_them(world, conduit, tmp_path):
+    data, humans, ids = world
+    ctx = context(data, tmp_path)
+    newsletter.command(ctx, "draft", EDITION, ["cs"])
+    conduit.update_task(ids["doing"], title="Přejmenovaný úkol v řešení")
+    wiki = ctx.wikis["cs"]
+    original_save = wiki.save
+
+    def person_edits_first(page, text, summary, **kw):
+        wiki.save = original_save
+        current = humans["cs"].page_text(draft_title("cs"))
+        humans["cs"].edit(draft_title("cs"), current.rstrip("\n") + "\n\nPoznámka velvyslankyně.", "x")
+        return original_save(page, text, summary, **kw)
+    wiki.save = person_edits_first
+    report = newsletter.command(ctx, "draft", EDITION, ["cs"])
+    assert any("edited while the bot was drafting" in h for h in report.held), (report.held, report.saved)
+    conduit.update_task(ids["doing"], title="Ještě jednou přejmenovaný")
+    report = newsletter.command(ctx, "draft", EDITION, ["cs"])
+    assert report.saved == [] and any("people edited the draft" in h for h in report.held)
+    assert "Poznámka velvyslankyně." in humans["cs"].page_text(draft_title("cs"))
