@@ -32,6 +32,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import html
+import ipaddress
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -39,6 +40,7 @@ from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
 import mwparserfromhell
+from mwparserfromhell.nodes import Tag, Template
 
 # -- signatures -----------------------------------------------------------------------------
 
@@ -159,13 +161,34 @@ def _signature_time(value: str, fallback_tz: str) -> str | None:
     return None
 
 
+# Bidirectional marks MediaWiki strips from titles; what is left must be a name MediaWiki accepts.
+_BIDI_MARKS = re.compile(r"[\u200e\u200f\u202a-\u202e]")
+# Never in a user name: title-invalid characters, "/" (subpages), "@:>=" (refused for accounts), and the
+# control, space-like, zero-width and private-use characters MediaWiki's UserNameUtils refuses.
+_NOT_IN_USER_NAMES = re.compile(r"[#<>\[\]|{}/@:=\x00-\x1f\x7f-\xa0\u1680\u180e\u2000-\u200b"
+                                r"\u2028-\u202f\u205f\u3000\ue000-\uf8ff\ufeff]")
+_MAX_NAME_BYTES = 255   # $wgMaxNameChars
+
+
+def valid_user_name(name: str) -> bool:
+    """Whether MediaWiki could have a user (or an IP editor) of this name."""
+    if not name or len(name.encode()) > _MAX_NAME_BYTES:
+        return False
+    try:
+        ipaddress.ip_address(name)
+        return True     # an IPv6 editor has ":" in its name
+    except ValueError:
+        return not _NOT_IN_USER_NAMES.search(name)
+
+
 def _template_user(value) -> str:
-    for link in value.filter_wikilinks():
-        user = user_from_link(str(link.title))
-        if user:
-            return user
-    name = " ".join(value.strip_code().replace("_", " ").split())
-    return name[:1].upper() + name[1:]
+    """The user a template parameter names, "" when it names none (not a valid user name)."""
+    name = next((u for u in (user_from_link(str(link.title)) for link in value.filter_wikilinks()) if u), None)
+    if name is None:
+        name = value.strip_code()
+    name = " ".join(_BIDI_MARKS.sub("", name).replace("_", " ").split())
+    name = name[:1].upper() + name[1:]
+    return name if valid_user_name(name) else ""
 
 
 def template_signatures(line: str, fallback_tz: str = "UTC", language: str | None = None) -> list[Signature]:
@@ -175,11 +198,14 @@ def template_signatures(line: str, fallback_tz: str = "UTC", language: str | Non
     names = _unsigned_templates(language)
     found: list[Signature] = []
     pos = 0
-    for tpl in mwparserfromhell.parse(line).filter_templates():
+    code = mwparserfromhell.parse(line)
+    for tpl in code.filter_templates():
         spec = names.get(template_name(str(tpl.name)))
         if spec is None:
             continue
-        raw = str(tpl)
+        # The signature is the template with what only wraps it (`<small>…</small>`, `{{small|…}}`):
+        # the text before it is the comment, nothing of the wrapper is left to read as text.
+        raw = str(_wrapped(code, tpl, names))
         start = line.find(raw, pos)
         if start < 0:
             continue
@@ -194,6 +220,29 @@ def template_signatures(line: str, fallback_tz: str = "UTC", language: str | Non
         found.append(Signature(author, stamp, start, start + len(raw), True))
         pos = start + len(raw)
     return found
+
+
+def _wrapped(code, node, signature_templates):
+    """`node` with the tags and one-parameter templates around it that hold nothing else (but a dash),
+    and with any template or tag attribute it sits in: their text is never part of a comment's
+    plain text, and the comment's text must not end inside them."""
+    ancestors = code.get_ancestors(node)
+    for parent in ancestors:
+        if isinstance(parent, Template) or (isinstance(parent, Tag) and str(node) not in str(parent.contents or "")):
+            return parent
+    for parent in reversed(ancestors):
+        if isinstance(parent, Tag):
+            inside = parent.contents if not parent.self_closing else None
+        elif isinstance(parent, Template) and len(parent.params) == 1 \
+                and template_name(str(parent.name)) not in signature_templates:
+            inside = parent.params[0].value
+        else:
+            break
+        if inside is None or str(node) not in str(inside) \
+                or _TRAILING_SEPARATOR.sub("", str(inside).replace(str(node), "", 1)):
+            break   # the wrapper holds more than the signature (and a dash before it)
+        node = parent
+    return node
 
 
 def find_signatures(line: str, fallback_tz: str = "UTC", language: str | None = None) -> list[Signature]:
@@ -260,6 +309,15 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
+# What people put between their words and a signature: "text -- sig", "text — sig", "text – sig".
+_TRAILING_SEPARATOR = re.compile(r"[\s\-\u2012-\u2015]+$")
+
+
+def without_separator(text: str) -> str:
+    """Normalized text without a trailing dash before a signature."""
+    return _TRAILING_SEPARATOR.sub("", normalize(text))
+
+
 def _stamp_id(stamp: str) -> str:
     return re.sub(r"\D", "", stamp)[:14]
 
@@ -277,10 +335,19 @@ def plain_heading(raw: str) -> str:
     return normalize(mwparserfromhell.parse(raw).strip_code(normalize=True, collapse=True))
 
 
+# HTML tags MediaWiki allows in wikitext. One left unpaired (the other half went with a signature,
+# "<small>text {{Unsigned|X}}</small>") is markup, not text; MediaWiki does not show it either.
+_HTML_TAGS = ("abbr|b|bdi|bdo|big|blockquote|br|caption|center|cite|code|data|dd|del|dfn|div|dl|dt|em|font|"
+              "h[1-6]|hr|i|ins|kbd|li|mark|ol|p|pre|q|rb|rp|rt|rtc|ruby|s|samp|small|span|strike|strong|sub|"
+              "sup|table|td|th|time|tr|tt|u|ul|var|wbr")
+_STRAY_TAG = re.compile(rf"</?(?:{_HTML_TAGS})(?:\s[^<>]*)?/?>", re.IGNORECASE)
+
+
 def plain_text(wikitext: str) -> str:
     """Readable text of a comment's wikitext: links show their label, markup goes."""
     code = mwparserfromhell.parse(wikitext)
-    return normalize(html.unescape(code.strip_code(normalize=True, collapse=True)))
+    # Entities are decoded last, so that an escaped "&lt;small&gt;" is text, not a stray tag.
+    return normalize(html.unescape(_STRAY_TAG.sub(" ", code.strip_code(normalize=False, collapse=True))))
 
 
 @dataclass
@@ -358,12 +425,16 @@ def parse_comments(text: str, *, timezone_name: str = "UTC",
                     flush_unsigned()
                     own = []
                 pending.clear()
-                body = " ".join(own + [content[pos:sig.start]])
+                text = plain_text(" ".join(own + [content[pos:sig.start]]))
+                if sig.template:
+                    # "text -- {{Unsigned|X}}": the dash goes with the template, as it would with `--~~~~`
+                    # in the writer's own hand; the text is what was there before it was marked.
+                    text = without_separator(text)
                 level = indent + 1
                 if not sig.timestamp:
                     # A template naming the user but no time: unsigned text whose author is known.
-                    if plain_text(body):
-                        unsigned.append(Comment("", sig.author, "", section.heading, plain_text(body), level, None,
+                    if text:
+                        unsigned.append(Comment("", sig.author, "", section.heading, text, level, None,
                                                 False, section.task, True))
                     pos = sig.end
                     continue
@@ -373,7 +444,7 @@ def parse_comments(text: str, *, timezone_name: str = "UTC",
                 n = used.get(base, 0)
                 used[base] = n + 1
                 comment = Comment(base if n == 0 else f"{base}-{n}", sig.author, sig.timestamp, section.heading,
-                                  plain_text(body), level, parent.id if parent else None, True, section.task,
+                                  text, level, parent.id if parent else None, True, section.task,
                                   sig.template)
                 signed.append(comment)
                 thread.append(comment)
@@ -414,11 +485,35 @@ class CommentChange:
 UNSIGNED_EDIT_RATIO = 0.5
 
 
+# difflib's ratio is quadratic in the length compared. Texts up to this many characters are compared
+# character by character (a typo fix is a small change); longer ones word by word, and of a long
+# text only its first and last words (an edit of a long text keeps most of both ends).
+SIMILAR_MAX_CHARS = 1000
+SIMILAR_END_WORDS = 300
+
+
 def similar(a: str, b: str) -> bool:
     a, b = normalize(a), normalize(b)
     if not a or not b:
         return False
-    return a in b or b in a or difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= UNSIGNED_EDIT_RATIO
+    if a in b or b in a:
+        return True
+    if len(a) > SIMILAR_MAX_CHARS or len(b) > SIMILAR_MAX_CHARS:
+        a_words, b_words = a.split(), b.split()
+        if 2 * min(len(a_words), len(b_words)) < UNSIGNED_EDIT_RATIO * (len(a_words) + len(b_words)):
+            return False    # the upper bound of the ratio, from the lengths alone
+        matcher = difflib.SequenceMatcher(None, _ends(a_words), _ends(b_words), autojunk=False)
+    else:
+        matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    # Cheap upper bounds first: most chunks that are not edits of each other stop here.
+    return (matcher.real_quick_ratio() >= UNSIGNED_EDIT_RATIO and matcher.quick_ratio() >= UNSIGNED_EDIT_RATIO
+            and matcher.ratio() >= UNSIGNED_EDIT_RATIO)
+
+
+def _ends(words: list[str]) -> list[str]:
+    if len(words) <= 2 * SIMILAR_END_WORDS:
+        return words
+    return words[:SIMILAR_END_WORDS] + words[-SIMILAR_END_WORDS:]
 
 
 def _unsigned_edits(old_unsigned: list[Comment], new_unsigned: list[Comment],
@@ -465,26 +560,29 @@ def changes_between(old: tuple[list[Comment], list[Comment]], new: tuple[list[Co
     new_signed, new_unsigned = new
     by_id = {c.id: c for c in old_signed}
     old_keys = {c.key for c in old_signed}
-    old_unsigned_texts = {normalize(c.text) for c in old_unsigned}
+    # Unsigned text compared without a trailing dash: "text" signed later as "text -- {{Unsigned|X}}"
+    # (or unsigned "text --" marked as "text {{Unsigned|X}}") is the same text.
+    old_unsigned_texts = {without_separator(c.text) for c in old_unsigned}
     old_all_text = " ".join(normalize(c.text) for c in (*old_signed, *old_unsigned))
     changes: list[CommentChange] = []
     for c in new_signed:
         before = by_id.get(c.id)
         if before is None:
-            if c.key in old_keys or normalize(c.text) in old_unsigned_texts and c.text:
+            if c.key in old_keys or without_separator(c.text) in old_unsigned_texts and c.text:
                 continue
             changes.append(CommentChange("new", c, rev.revid, rev.user, rev.timestamp))
         elif normalize(before.text) != normalize(c.text) and c.text:
             changes.append(CommentChange("edit", c, rev.revid, rev.user, rev.timestamp, before.text))
-    new_signed_texts = {normalize(c.text) for c in new_signed}
+    still_there = {without_separator(c.text) for c in (*new_signed, *new_unsigned)}
     # Old unsigned text no longer anywhere as a chunk (signed since, it is not gone: it was signed).
-    gone = old_unsigned_texts - {normalize(c.text) for c in new_unsigned} - new_signed_texts
+    gone = {normalize(c.text) for c in old_unsigned if without_separator(c.text) not in still_there}
     edited = _unsigned_edits(old_unsigned, new_unsigned, gone)
+    new_signed_texts = {without_separator(c.text) for c in new_signed}
     used: dict[str, int] = {}
     for index, c in enumerate(new_unsigned):
-        t = normalize(c.text)
-        if not c.section:
-            continue  # the page's intro, above every heading, is the page's own text, not a comment
+        t = without_separator(c.text)
+        if not c.section or not t:
+            continue  # the page's intro, above every heading, is the page's own text, not a comment; nor a dash
         if t in old_unsigned_texts or t in new_signed_texts:
             continue
         previous = edited.get(index)

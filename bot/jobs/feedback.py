@@ -33,7 +33,7 @@ import hashlib
 import logging
 import re
 import urllib.parse
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -261,9 +261,20 @@ def _discussiontools_parser(wiki, title: str, newest: Revision, tz: str, languag
         if rev.revid not in cache:
             cache[rev.revid] = comments_from_threaditems(wiki.discussion_items(title, rev.revid))
         signed, unsigned = parse_comments(rev.text, timezone_name=tz, language=language)
-        known = {c.id for c in cache[rev.revid]}
-        return cache[rev.revid] + [c for c in signed if c.by_template and c.id not in known], unsigned
+        dt = cache[rev.revid]
+        # Where DiscussionTools renders the template it has the comment, maybe under an id of its own
+        # making: as many comments of the same author, time and section as the wikitext has are all of them.
+        ids = {c.id for c in dt}
+        dt_count = Counter(map(_who_when_where, dt))
+        wikitext_count = Counter(map(_who_when_where, signed))
+        missing = [c for c in signed if c.by_template and c.id not in ids
+                   and dt_count[_who_when_where(c)] < wikitext_count[_who_when_where(c)]]
+        return dt + missing, unsigned
     return parse
+
+
+def _who_when_where(c: Comment) -> tuple[str, str, str]:
+    return c.author, c.timestamp, c.section
 
 
 def comment_key(code: str, title: str, comment: Comment) -> str:
@@ -322,13 +333,16 @@ def _queue(ctx: JobContext, code: str, page, base: dict, changes: list[CommentCh
             "task": c.section_task or page.task,
             "digest": [page.digest_page.wiki, page.digest_page.title] if page.digest_page else None,
         })
-        ctx.store.put(NS_SEEN, seen_key, seen + [h])
+        # "Seen" is written last: a crash before it repeats this comment's records (the same values),
+        # a crash after it would skip them for good, and an unsigned comment's later edit would go out
+        # as new without the identity record.
         if c.signed:
             ctx.store.put(NS_KNOWN, known_key, True)
         else:
             # Every forwarded text of an unsigned comment (the first and each edit) leads back to it.
             ctx.store.put(NS_UNSIGNED, unsigned_key(code, page.title, c.section, c.text),
                           {"id": c.id, "author": c.author, "timestamp": c.timestamp})
+        ctx.store.put(NS_SEEN, seen_key, seen + [h])
         queued += 1
     return queued
 

@@ -101,3 +101,10 @@ def test_unsigned_edit_forwarded_once_as_edit_and_unsigned_template_names_the_au
         from_dt = comments_from_threaditems(wiki.discussion_items(title))
         assert [c.author for c in from_wikitext if c.by_template] == ["Alice"]
         assert [c for c in from_wikitext if not c.by_template] == from_dt
+
+    # A patroller marks the first comment, already forwarded, with a wrapped template after a dash:
+    # nothing new was written, and no "</small>" is left over as the patroller's unsigned text.
+    human.edit(title, human.page_text(title).replace(
+        "podle data a autora.", "podle data a autora. <small>-- {{Unsigned|OtherUser}}</small>"), "označení")
+    assert feedback.run(ctx).problems == []
+    assert len(conduit.comments(task)) == 3
