@@ -66,7 +66,15 @@ class Protected(TargetError):
 
 
 class EditConflict(TargetError):
-    """Someone saved the page after our read: re-read, re-render, retry."""
+    """Someone saved the page after our read: re-read, re-render, retry.
+
+    `saved_revid` is set when MediaWiki merged our edit into theirs and saved it
+    (code "merged"): our change is on the page, over text we never saw.
+    """
+
+    def __init__(self, message: str, code: str | None = None, saved_revid: int | None = None):
+        super().__init__(message, code)
+        self.saved_revid = saved_revid
 
 
 class Blocked(BotError):

@@ -363,7 +363,14 @@ class WikiClient:
             # MediaWiki merged our change into an edit made after our read: saved, but over
             # text the caller never saw. Callers that must not act on unseen text re-read.
             raise EditConflict(f"wiki {self.code} page {page.title!r}: saved as revision {result.get('newrevid')}, "
-                               f"merged with revision {parent} made meanwhile", "merged")
+                               f"merged with revision {parent} made meanwhile", "merged",
+                               saved_revid=int(result["newrevid"]))
+        if not merge_ok and page.exists and result.get("nochange"):
+            # Also a merge: an edit made meanwhile already holds our change (and maybe more).
+            latest = self.read_pages([page.title])[page.title].revid
+            if latest != page.revid:
+                raise EditConflict(f"wiki {self.code} page {page.title!r}: revision {latest}, made meanwhile, "
+                                   f"already had this change; nothing saved", "merged")
         return int(result.get("newrevid") or page.revid)
 
     def new_section(self, title: str, heading: str, text: str, summary: str, *, createonly: bool = False) -> int:

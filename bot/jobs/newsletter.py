@@ -310,7 +310,11 @@ def _set_marker(ctx, wiki, title, status, summary_kind, lang, ed, settings, repo
         try:
             revid = wiki.save(page, new_text, _summary(summary_kind, lang, ed, settings),
                               merge_ok=expect_revid is None)
-        except EditConflict:
+        except EditConflict as exc:
+            if exc.saved_revid and status == nl.READY:
+                # Our "ready" was merged into text nobody checked: take it back at once.
+                _set_marker(ctx, wiki, title, nl.DRAFT, "reset", lang, ed, settings, report,
+                            expect_revid=exc.saved_revid)
             continue    # with expect_revid, the re-read sees the other edit (or the merge) and stops
         ctx.store.record_post(f"nls:{ed.id}:{wiki.code}:{status}:{revid}", "edit", f"{wiki.code}:{title}", revid)
         report.saved.append((wiki.code, title, revid))

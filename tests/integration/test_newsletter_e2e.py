@@ -391,3 +391,26 @@ def test_redraft_merged_with_a_persons_edit_is_left_to_them(world, conduit, tmp_
     report = newsletter.command(ctx, "draft", EDITION, ["cs"])
     assert report.saved == [] and any("people edited the draft" in h for h in report.held)
     assert "Poznámka velvyslankyně." in humans["cs"].page_text(draft_title("cs"))
+
+
+def test_cli_ready_merged_into_a_strangers_edit_is_taken_back(world, tmp_path):
+    data, humans, ids = world
+    cs_subscribers(humans, n=1)
+    data["newsletters"]["wikis"]["cs"] = {**PAGES["cs"], "approvers": ["Admin"]}
+    ctx = context(data, tmp_path)
+    newsletter.command(ctx, "draft", EDITION, ["cs"])                 # status=draft: approve goes straight to ready
+    wiki = ctx.wikis["cs"]
+    original_save = wiki.save
+
+    def stranger_edits_first(page, text, summary, **kw):
+        wiki.save = original_save
+        current = humans["cs"].page_text(draft_title("cs"))
+        humans["cs"].edit(draft_title("cs"), current.rstrip("\n") + "\n\nPodvrh od cizince.", "x")
+        return original_save(page, text, summary, **kw)
+    wiki.save = stranger_edits_first
+    report = newsletter.command(ctx, "approve", EDITION, ["cs"])
+    assert any("run it again" in p for p in report.problems), report.problems
+    text = humans["cs"].page_text(draft_title("cs"))
+    assert "Podvrh od cizince." in text and nl.draft_status(text) == "draft"
+    report = newsletter.command(ctx, "publish", EDITION, ["cs"])
+    assert humans["cs"].page_text(page_title("cs")) is None and any("not approved" in h for h in report.held)

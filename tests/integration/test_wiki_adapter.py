@@ -213,3 +213,22 @@ def test_partial_block_refuses_that_page_only_full_block_stops_the_wiki(cs, cond
     with pytest.raises(Blocked):
         wiki.new_section(allowed, "C", "text", "s")
     assert wiki.blocked and "blocked by Admin" in wiki.block_reason()
+
+
+def test_exact_save_notices_a_merge_even_when_the_other_edit_already_holds_the_change(cs):
+    wiki, human, farm = cs
+    title = "Wikipedie:Sloučení"
+    human.edit(title, "line1\nline2\nline3\nline4\nline5", "x")
+    page = wiki.read_pages([title])[title]
+    # someone saves our change and one more before us: MediaWiki answers "nochange"
+    human.edit(title, "line1\nline2\nLINE3\nline4\nline5 změněno", "člověk")
+    with pytest.raises(EditConflict) as merged:
+        wiki.save(page, "line1\nline2\nLINE3\nline4\nline5", "bot", merge_ok=False)
+    assert merged.value.code == "merged" and merged.value.saved_revid is None
+    # and a real merge says which revision it saved
+    page = wiki.read_pages([title])[title]
+    human.edit(title, "line1 člověk\nline2\nLINE3\nline4\nline5 změněno", "člověk")
+    with pytest.raises(EditConflict) as merged:
+        wiki.save(page, "line1\nline2\nLINE3\nline4\nline5 bot", "bot", merge_ok=False)
+    assert merged.value.saved_revid == human.revisions(title, 1)[0]["revid"]
+    assert human.page_text(title) == "line1 člověk\nline2\nLINE3\nline4\nline5 bot"

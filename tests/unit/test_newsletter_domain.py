@@ -276,13 +276,19 @@ def test_removing_the_bots_comments_never_joins_what_they_separate():
     assert nl.draft_body("Text {" + bot + "{nobots}}") == "Text {<!-- -->{nobots}}\n"
     # inside a person's comment it is the person's text: the comment still ends where it ended
     assert nl.draft_body(f"Text <!-- a {bot} Konec") == f"Text <!-- a {bot} Konec\n"
+    # a "bot comment" that would swallow a closing tag is not the bot's; nor is one inside <nowiki>/<pre>
+    trap = "<nowiki>{{Šablona}} [[Kategorie:Spam]] ~~~~<!-- ambassador-bot:</nowiki>-->"
+    assert nl.draft_body(trap) == trap + "\n"
+    assert nl.draft_body(f"<pre>a {bot} b</pre>") == f"<pre>a {bot} b</pre>\n"
+    assert nl.draft_body(f"<nowiki/>~~{bot}~~") == "<nowiki/>~~<!-- -->~~\n"
     # the bot's own lines go with their line breaks
     draft = nl.STATUS_MARKER.format(status="ready") + "\n<!-- ambassador-bot:help\nvíce řádků -->\nText.\n"
     assert nl.draft_body(draft) == "Text.\n"
 
 
 _BODY_PIECES = st.sampled_from(["<!-- ambassador-bot:x -->", "<!--", "-->", "~", "~~", "{", "[", "]", "}",
-                                "\n", " ", "a", "nobots", "Kategorie:X"])
+                                "\n", " ", "a", "nobots", "Kategorie:X", "<nowiki>", "</nowiki>", "<pre>",
+                                "</pre>", "<!-- ambassador-bot:", "{{x}}", "[[y]]"])
 
 
 @given(st.lists(_BODY_PIECES, max_size=14).map("".join))
