@@ -267,8 +267,13 @@ def _discussiontools_parser(wiki, title: str, newest: Revision, tz: str, languag
         ids = {c.id for c in dt}
         dt_count = Counter(map(_who_when_where, dt))
         wikitext_count = Counter(map(_who_when_where, signed))
-        missing = [c for c in signed if c.by_template and c.id not in ids
-                   and dt_count[_who_when_where(c)] < wikitext_count[_who_when_where(c)]]
+        room = {k: n - dt_count[k] for k, n in wikitext_count.items()}
+        missing = []
+        for c in signed:
+            key = _who_when_where(c)
+            if c.by_template and c.id not in ids and room[key] > 0:
+                missing.append(c)
+                room[key] -= 1      # never more than DiscussionTools lacks
         return dt + missing, unsigned
     return parse
 

@@ -190,6 +190,19 @@ def test_discussiontools_path_still_adds_a_template_comment_next_to_a_signature_
                                               ("c-Alice-20261124001500-Nápady-1", "Přidejte filtr.")]
 
 
+def test_discussiontools_path_adds_no_more_template_comments_than_it_lacks():
+    wiki, _ = world(items={})
+    revid = append(wiki, f"První. {{{{Nepodepsáno|Alice|{CS_TIME}}}}}\nDruhý. {{{{Nepodepsáno|Alice|{CS_TIME}}}}}\n",
+                   user="Patrolář")
+    # DiscussionTools renders one of the two, under an id of its own
+    rendered = {"type": "comment", "id": "c-Alice-20261124001500-Nápady-rendered", "author": "Alice",
+                "timestamp": "2026-11-24T00:15:00Z", "level": 1, "html": "První. ", "replies": []}
+    wiki.items[revid] = [{"type": "heading", "html": "Nápady", "replies": [rendered]}]
+    newest = feedback._revision(wiki.revs[revid])
+    found, _ = feedback._discussiontools_parser(wiki, PAGE, newest, TZ, "cs")(newest)
+    assert len(found) == 2
+
+
 # -- 5. template authors that are no user names -------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["@admin", "Wikipedie:Pískoviště", "a<b", "x=y", "A[1]", "A}b", "A#b",
