@@ -371,20 +371,24 @@ def test_cli_approve_does_not_approve_an_edit_made_meanwhile(world, tmp_path):
                            approvers=("Admin", "TestBot")).approved
 
 
+def person_appends_before_the_next_save(wiki, person, line):
+    """Between the bot's read of the draft and its save, a person adds a paragraph at the end."""
+    original_save = wiki.save
+
+    def person_edits_first(page, text, summary, **kw):
+        wiki.save = original_save
+        current = person.page_text(draft_title("cs"))
+        person.edit(draft_title("cs"), current.rstrip("\n") + "\n\n" + line, "x")
+        return original_save(page, text, summary, **kw)
+    wiki.save = person_edits_first
+
+
 def test_redraft_merged_with_a_persons_edit_is_left_to_them(world, conduit, tmp_path):
     data, humans, ids = world
     ctx = context(data, tmp_path)
     newsletter.command(ctx, "draft", EDITION, ["cs"])
     conduit.update_task(ids["doing"], title="Přejmenovaný úkol v řešení")
-    wiki = ctx.wikis["cs"]
-    original_save = wiki.save
-
-    def person_edits_first(page, text, summary, **kw):
-        wiki.save = original_save
-        current = humans["cs"].page_text(draft_title("cs"))
-        humans["cs"].edit(draft_title("cs"), current.rstrip("\n") + "\n\nPoznámka velvyslankyně.", "x")
-        return original_save(page, text, summary, **kw)
-    wiki.save = person_edits_first
+    person_appends_before_the_next_save(ctx.wikis["cs"], humans["cs"], "Poznámka velvyslankyně.")
     report = newsletter.command(ctx, "draft", EDITION, ["cs"])
     assert any("edited while the bot was drafting" in h for h in report.held), (report.held, report.saved)
     conduit.update_task(ids["doing"], title="Ještě jednou přejmenovaný")
@@ -399,15 +403,7 @@ def test_cli_ready_merged_into_a_strangers_edit_is_taken_back(world, tmp_path):
     data["newsletters"]["wikis"]["cs"] = {**PAGES["cs"], "approvers": ["Admin"]}
     ctx = context(data, tmp_path)
     newsletter.command(ctx, "draft", EDITION, ["cs"])                 # status=draft: approve goes straight to ready
-    wiki = ctx.wikis["cs"]
-    original_save = wiki.save
-
-    def stranger_edits_first(page, text, summary, **kw):
-        wiki.save = original_save
-        current = humans["cs"].page_text(draft_title("cs"))
-        humans["cs"].edit(draft_title("cs"), current.rstrip("\n") + "\n\nPodvrh od cizince.", "x")
-        return original_save(page, text, summary, **kw)
-    wiki.save = stranger_edits_first
+    person_appends_before_the_next_save(ctx.wikis["cs"], humans["cs"], "Podvrh od cizince.")
     report = newsletter.command(ctx, "approve", EDITION, ["cs"])
     assert any("run it again" in p for p in report.problems), report.problems
     text = humans["cs"].page_text(draft_title("cs"))
