@@ -56,6 +56,12 @@ class JobReport:
         return ", ".join(parts)
 
 
+def preview_edit(ctx: JobContext, report: JobReport, code: str, title: str, old: str, new: str) -> None:
+    """A dry run's edit: its diff on the output and its page in the report; nothing is written."""
+    ctx.out.write(unified_diff(old, new, f"{code}:{title}"))
+    report.would_save.append((code, title))
+
+
 def unified_diff(old: str, new: str, label: str) -> str:
     return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
                                         fromfile=f"{label} (current)", tofile=f"{label} (bot)"))

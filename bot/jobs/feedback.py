@@ -44,7 +44,7 @@ from bot.domain.comments import (HEADING_RE, Comment, CommentChange, Revision, c
 from bot.domain.wikitext import bot_may_edit
 from bot.errors import (Blocked, BotError, EditConflict, NotFound, PartialData, ServerError, TargetError,
                         TransientError, UncertainWriteError)
-from bot.jobs.base import JobContext, JobReport, unified_diff
+from bot.jobs.base import JobContext, JobReport, preview_edit
 from bot.render.environment import Markup
 from bot.render.escape import remarkup_quote, wikitext_inline
 from bot.store.memory import MemoryStore
@@ -494,8 +494,7 @@ def _append_digest_page(ctx, conf, code: str, title: str, items, public: set[int
         block = ctx.renderer.render("digest", lang, "wiki", comments=todo)
         new_text = (page.text.rstrip("\n") + "\n\n" if page.text.strip() else "") + block.strip("\n") + "\n"
         if ctx.dry_run:
-            ctx.out.write(unified_diff(page.text, new_text, f"{code}:{title}"))
-            report.would_save.append((code, title))
+            preview_edit(ctx, report, code, title, page.text, new_text)
             return
         summary = _SUMMARY[lang].format(n=len(todo))
         try:
@@ -738,8 +737,7 @@ def _reply_wikitext(ctx, wiki, page, items: list[dict], report: JobReport) -> bo
     if not placed:
         return True
     if ctx.dry_run:
-        ctx.out.write(unified_diff(page.text, new_text, f"{code}:{title}"))
-        report.would_save.append((code, title))
+        preview_edit(ctx, report, code, title, page.text, new_text)
         return True
     tasks = ", ".join(dict.fromkeys(f"T{int(i['task'])}" for i in placed))
     try:

@@ -35,7 +35,7 @@ from bot.domain.tasks import publishable
 from bot.domain.wikitext import bot_may_edit
 from bot.errors import (Blocked, BotError, ConfigError, EditConflict, PartialData, ServerError, TargetError,
                         TransientError, UncertainWriteError)
-from bot.jobs.base import JobContext, JobReport, unified_diff
+from bot.jobs.base import JobContext, JobReport, preview_edit
 from bot.render import messages
 from bot.render.environment import Markup
 from bot.render.escape import wikitext_block
@@ -198,8 +198,7 @@ def _draft(ctx, settings, ed, code, report, cache) -> None:
                                f"(move or delete the page to draft afresh)")
             return
     if ctx.dry_run:
-        ctx.out.write(unified_diff(page.text, text, f"{code}:{title}"))
-        report.would_save.append((code, title))
+        preview_edit(ctx, report, code, title, page.text, text)
         return
     key = f"nld:{ed.id}:{code}:{nl.body_hash(text)}:{page.revid}"
     try:
@@ -304,8 +303,7 @@ def _set_marker(ctx, wiki, title, status, summary_kind, lang, ed, settings, repo
         if new_text == page.text:
             return page.revid
         if ctx.dry_run:
-            ctx.out.write(unified_diff(page.text, new_text, f"{wiki.code}:{title}"))
-            report.would_save.append((wiki.code, title))
+            preview_edit(ctx, report, wiki.code, title, page.text, new_text)
             return page.revid
         try:
             revid = wiki.save(page, new_text, _summary(summary_kind, lang, ed, settings),
@@ -444,8 +442,7 @@ def _link_from_archive(ctx, settings, ed, code, page, page_title, report) -> Non
             return
         new_text = (page.text.rstrip("\n") + "\n" if page.text.strip() else "") + line
         if ctx.dry_run:
-            ctx.out.write(unified_diff(page.text, new_text, f"{code}:{page.title}"))
-            report.would_save.append((code, page.title))
+            preview_edit(ctx, report, code, page.title, page.text, new_text)
             return
         try:
             revid = wiki.save(page, new_text, _summary("archive", lang, ed, settings))

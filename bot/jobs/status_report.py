@@ -25,7 +25,7 @@ from babel.dates import format_datetime
 
 from bot.domain.wikitext import MARKER, RegionError, bot_may_edit, find_region, replace_region
 from bot.errors import Blocked, EditConflict, TargetError, TransientError
-from bot.jobs.base import JobContext, JobReport, unified_diff
+from bot.jobs.base import JobContext, JobReport, preview_edit
 from bot.logs import redact
 from bot.render import messages
 from bot.render.escape import wikitext_inline
@@ -145,8 +145,7 @@ def _update_page(ctx: JobContext, code: str, title: str, config, report: JobRepo
             report.unchanged += 1
             return
         if ctx.dry_run:
-            ctx.out.write(unified_diff(page.text, new_text, f"{code}:{title}"))
-            report.would_save.append((code, title))
+            preview_edit(ctx, report, code, title, page.text, new_text)
             return
         try:
             revid = wiki.save(page, new_text, messages.RUN_REPORT[lang]["summary"])

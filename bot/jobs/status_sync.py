@@ -22,7 +22,7 @@ from bot.domain.status import TableEdit, body_hash, plan_table_edit, select_rows
 from bot.domain.tasks import Task, merge_changes, newest_modification
 from bot.domain.wikitext import RegionError, bot_may_edit
 from bot.errors import (Blocked, EditConflict, PartialData, TargetError, TransientError, UncertainWriteError)
-from bot.jobs.base import JobContext, JobReport, unified_diff
+from bot.jobs.base import JobContext, JobReport, preview_edit
 from bot.render import messages
 from bot.settings import StatusTable
 
@@ -301,8 +301,7 @@ def _sync_page(ctx: JobContext, wiki, plan: _PagePlan, page, report: JobReport) 
                                f"update deferred")
             return
         if ctx.dry_run:
-            ctx.out.write(unified_diff(page.text, new_text, f"{code}:{title}"))
-            report.would_save.append((code, title))
+            preview_edit(ctx, report, code, title, page.text, new_text)
             return
         lang = wiki.settings.language
         summary = messages.status_summary(lang, [t.id for t, _ in plan.tables if t.id in applied], total_rows)
