@@ -27,6 +27,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 import os
 import signal
@@ -68,40 +69,74 @@ def run_entry(entry_id: str) -> None:
     service.run_entry(entry_id)
 
 
+def _adapter_writes() -> dict[str, str]:
+    """Every write method the real adapters mark (bot/adapters/writes.py): name -> kind."""
+    from bot.adapters.phab import ConduitClient
+    from bot.adapters.wiki import WikiClient
+    from bot.adapters.writes import write_methods
+
+    return {**write_methods(WikiClient), **write_methods(ConduitClient)}
+
+
 class _WriteGuard:
     """Passes everything through to an adapter, but asks `check()` before each write.
+
+    Which methods write is not a list kept here: it is every method the adapters mark
+    with `@write_method` (bot/adapters/writes.py), on the adapter's own class and, for
+    doubles in tests, on the real adapter classes by name. A method marked
+    `when="write"` is checked when that argument is true, by keyword or by position.
 
     The write in flight when a stop is requested finishes (it is already inside the
     adapter); the next one raises `Stopping`.
     """
 
-    WRITES = frozenset({"save", "new_section", "comment"})
-    MAYBE_WRITES = frozenset({"api", "call"})   # writes when called with write=True
+    _WRITES: dict[str, str] | None = None
 
     def __init__(self, target, check):
         self._target = target
         self._check = check
 
+    @classmethod
+    def writes(cls) -> dict[str, str]:
+        if cls._WRITES is None:
+            cls._WRITES = _adapter_writes()
+        return cls._WRITES
+
     def __getattr__(self, name):
+        from bot.adapters.writes import ALWAYS, write_kind
+
         value = getattr(self._target, name)
-        if name in self.WRITES:
+        kind = write_kind(self._target, name) or self.writes().get(name)
+        if kind is None or not callable(value):
+            return value
+        if kind == ALWAYS:
             def guarded(*args, **kwargs):
                 self._check()
                 return value(*args, **kwargs)
             return guarded
-        if name in self.MAYBE_WRITES:
-            def maybe_guarded(*args, **kwargs):
-                if kwargs.get("write"):
-                    self._check()
-                return value(*args, **kwargs)
-            return maybe_guarded
-        return value
+        try:
+            signature = inspect.signature(value)
+        except (TypeError, ValueError):
+            signature = None
+
+        def maybe_guarded(*args, **kwargs):
+            if kwargs.get(kind) or (args and signature is not None and _bound(signature, args, kwargs).get(kind)):
+                self._check()
+            return value(*args, **kwargs)
+        return maybe_guarded
 
     def __setattr__(self, name, value):
         if name.startswith("_"):
             object.__setattr__(self, name, value)
         else:  # state such as `blocked` belongs to the adapter, shared by every run
             setattr(self._target, name, value)
+
+
+def _bound(signature, args, kwargs) -> dict:
+    try:
+        return signature.bind_partial(*args, **kwargs).arguments
+    except TypeError:
+        return {}
 
 
 def make_trigger(entry: ScheduledJob, tz: str):
@@ -332,20 +367,37 @@ class Service:
             return f"unknown ({type(exc).__name__})"
 
     def run_entry(self, entry_id: str) -> RunOutcome | None:
+        """Run one entry; while runs were asked for during it, run it once more (a loop).
+
+        Any number of requests during one run (a webhook burst) make one follow-up run,
+        not one each; a run asked for during the follow-up makes one more, and so on,
+        all in this thread and at the same stack depth (this was a recursive call, and a
+        long burst ended in RecursionError).
+        """
+        outcome = None
+        while True:
+            result, again = self._run_once(entry_id)
+            outcome = result if result is not None else outcome
+            if not again:
+                return outcome
+            # Run again here, in this thread: asking APScheduler to fire now would race with
+            # this very run's instance (max_instances=1) and could be skipped.
+
+    def _run_once(self, entry_id: str) -> tuple[RunOutcome | None, bool]:
         from bot.jobs.registry import job_function
 
         entry = self.entries.get(entry_id)
         if entry is None:
             log.warning("no such entry in the config; skipped", extra=self._fields(entry_id, "skipped"))
-            return None
+            return None, False
         if self.stop_event.is_set() or not self.lease.held():
             log.info("not started: stopping or not the leader", extra=self._fields(entry_id, "skipped"))
-            return None
+            return None, False
         with self._cond:
             if entry_id in self._running:
                 # A run of this entry from before a lease lapse may still be going: never two at once.
                 self._pending.add(entry_id)
-                return None
+                return None, False
             self._running.add(entry_id)
         started = self.clock()
         outcome = None
@@ -374,11 +426,7 @@ class Service:
                 self._pending.discard(entry_id)
                 self._cond.notify_all()
             self.runs += 1
-        if again:
-            # Run again here, in this thread: asking APScheduler to fire now would race with
-            # this very run's instance (max_instances=1) and could be skipped.
-            return self.run_entry(entry_id)
-        return outcome
+        return outcome, again
 
     def _run(self, entry: ScheduledJob, job_function) -> RunOutcome:
         fields = self._fields(entry.id)

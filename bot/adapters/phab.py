@@ -26,6 +26,7 @@ import phabricator
 import requests
 from requests.adapters import HTTPAdapter
 
+from bot.adapters.writes import write_method
 from bot.domain.tasks import Task
 from bot.errors import AuthError, ConfigError, PartialData, ServerError, TransientError, UncertainWriteError
 
@@ -88,6 +89,7 @@ class ConduitClient:
         return resource
 
     # -- the choke point -------------------------------------------------------------
+    @write_method(when="write")
     def call(self, method: str, params: dict[str, Any] | None = None, *, write: bool = False) -> Any:
         """Call one Conduit method. Reads are retried with backoff; writes are sent once."""
         attempts = 1 if write else self.read_attempts
@@ -102,6 +104,7 @@ class ConduitClient:
                 self._sleep(delay)
         raise AssertionError("unreachable")
 
+    @write_method(when="write")
     def _call_once(self, method: str, params: dict, write: bool) -> Any:
         try:
             return self._call_raw(method, params, write)
@@ -111,6 +114,7 @@ class ConduitClient:
                 exc.args = (str(exc).replace(self._token, _redacted(self._token)),)
             raise
 
+    @write_method(when="write")
     def _call_raw(self, method: str, params: dict, write: bool) -> Any:
         where = f"Conduit {method} at {self.url}"
         try:
@@ -225,6 +229,7 @@ class ConduitClient:
         return self.search_all("transaction.search", params)
 
     # -- writes --------------------------------------------------------------------
+    @write_method
     def comment(self, task_id: int, text: str) -> list[str]:
         """Add a comment; returns the new transaction PHIDs. Sent once, never retried here."""
         result = self.call("maniphest.edit", {

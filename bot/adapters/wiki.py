@@ -27,6 +27,7 @@ from typing import Any, Iterable
 
 from bot.errors import (AuthError, Blocked, ConfigError, EditConflict, NotFound, Protected, ServerError, TargetError,
                         TransientError, UncertainWriteError)
+from bot.adapters.writes import write_method
 from bot.settings import WikiSettings
 
 log = logging.getLogger(__name__)
@@ -201,6 +202,7 @@ class WikiClient:
             fh.write("\n".join(lines) + "\n")
 
     # -- the choke point ---------------------------------------------------------
+    @write_method(when="write")
     def api(self, *, write: bool = False, **params) -> dict:
         """One API request through pywikibot, errors translated."""
         site = self.site  # first: connecting configures pywikibot before anything imports it
@@ -221,6 +223,7 @@ class WikiClient:
         except Exception as exc:
             raise _transport_error(exc, where, write) from None
 
+    @write_method
     def _write(self, params: dict[str, Any]) -> dict:
         """Send one write exactly once.
 
@@ -337,6 +340,7 @@ class WikiClient:
         return self.api(action="query", curtimestamp=1)["curtimestamp"]
 
     # -- writes ---------------------------------------------------------------------
+    @write_method
     def save(self, page: PageState, text: str, summary: str, *, minor: bool = False, merge_ok: bool = True) -> int:
         """Save `text` over exactly the revision that was read; returns the new revision id.
 
@@ -373,6 +377,7 @@ class WikiClient:
                                    f"already had this change; nothing saved", "merged")
         return int(result.get("newrevid") or page.revid)
 
+    @write_method
     def new_section(self, title: str, heading: str, text: str, summary: str, *, createonly: bool = False) -> int:
         """Append a section (`section=new`); a missing page is created with it.
 
@@ -626,6 +631,7 @@ class WikiClient:
         api = self.settings.api_url
         return api[: -len("api.php")] + "index.php" if api.endswith("api.php") else api
 
+    @write_method
     def discussiontools_add_comment(self, title: str, comment_id: str, wikitext: str, summary: str) -> int:
         """Reply under a comment through DiscussionTools (`paction=addcomment`); returns the new revision id.
 

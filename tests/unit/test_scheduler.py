@@ -365,3 +365,152 @@ def test_health_reports_last_success_per_job(tmp_path):
     service.request_stop()
     thread.join(5)
     assert service.health()[0] is False
+
+
+# -- issue 12: every adapter write is behind the stop/lease guard ----------------------------------
+
+def _methods_that_send_writes(cls, direct_markers):
+    """Methods of an adapter class whose source sends a write, directly or through another such method."""
+    import ast
+    import inspect
+    import textwrap
+
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    sources, calls = {}, {}
+    for node in tree.body[0].body:
+        if isinstance(node, ast.FunctionDef):
+            sources[node.name] = ast.get_source_segment(textwrap.dedent(inspect.getsource(cls)), node)
+            calls[node.name] = {n.func.attr for n in ast.walk(node) if isinstance(n, ast.Call)
+                                and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)
+                                and n.func.value.id == "self"}
+    writes = {name for name, src in sources.items() if any(m in src for m in direct_markers)}
+    while True:   # a method that calls a write method of its own class writes too
+        more = {name for name in sources if calls[name] & writes} - writes
+        if not more:
+            return writes
+        writes |= more
+
+
+def test_every_adapter_method_that_sends_a_write_is_marked_and_guarded(tmp_path):
+    from bot.adapters.phab import ConduitClient
+    from bot.adapters.wiki import WikiClient
+    from bot.adapters.writes import write_methods
+    from bot.scheduler import _WriteGuard
+
+    import inspect
+
+    wiki = _methods_that_send_writes(WikiClient, ('method="POST"', "write=True", "self._write("))
+    phab = _methods_that_send_writes(ConduitClient, ("write=True",))
+    # the scan finds what we know is there, so it is not vacuous
+    assert {"_write", "save", "new_section", "discussiontools_add_comment"} <= wiki
+    assert {"comment"} <= phab
+    for cls, found in ((WikiClient, wiki), (ConduitClient, phab)):
+        marked = write_methods(cls)
+        assert found <= set(marked), f"{cls.__name__}: write methods without @write_method: {found - set(marked)}"
+        # a choke point that takes a `write` flag (api, call, ...) is guarded when the flag is true
+        chokes = {name for name, f in inspect.getmembers(cls, inspect.isfunction)
+                  if "write" in inspect.signature(f).parameters}
+        assert chokes and all(marked.get(name) == "write" for name in chokes), (cls.__name__, chokes, marked)
+
+    # and through the guard, each of them is refused once the service is stopping
+    class Target:
+        def __getattr__(self, name):
+            return lambda *a, **k: ("sent", name)
+
+    class Refuse(Exception):
+        pass
+
+    def check():
+        raise Refuse
+
+    guarded = _WriteGuard(Target(), check)
+    for name, kind in {**write_methods(WikiClient), **write_methods(ConduitClient)}.items():
+        with pytest.raises(Refuse):
+            getattr(guarded, name)(**({kind: True} if kind != "always" else {}))
+    assert guarded.read_pages(["P"]) == ("sent", "read_pages")
+    assert guarded.api(action="query") == ("sent", "api")             # a read through the choke point
+
+
+def test_discussiontools_reply_after_stop_is_refused(tmp_path):
+    """Issue 12: `discussiontools_add_comment` was not on the guard's list of writes."""
+    service = make_service(tmp_path, {"alpha": {}})
+    service.lease.acquire()
+    real = service.ctx.wikis["cs"]
+    sent = []
+    real.discussiontools_add_comment = lambda *a, **k: sent.append(a) or 7
+    service.ctx.phab.comment = lambda *a, **k: sent.append(a) or ["PHID-XACT-1"]
+    ctx = service.context_for(service.entries["alpha"])
+    assert ctx.wikis["cs"].discussiontools_add_comment("Talk:P", "c-1", "reply", "s") == 7
+    service.request_stop("SIGTERM")
+    with pytest.raises(Stopping):
+        ctx.wikis["cs"].discussiontools_add_comment("Talk:P", "c-1", "reply", "s")
+    with pytest.raises(Stopping):
+        ctx.phab.comment(1, "text")
+    assert len(sent) == 1
+
+
+def test_positional_write_flag_is_guarded_too():
+    from bot.scheduler import _WriteGuard
+
+    class Conduit:
+        def call(self, method, params=None, *, write=False):
+            return method
+
+        def _call_raw(self, method, params, write):
+            return method
+
+    def check():
+        raise Stopping("stop")
+
+    guarded = _WriteGuard(Conduit(), check)
+    assert guarded.call("maniphest.search") == "maniphest.search"
+    with pytest.raises(Stopping):
+        guarded.call("maniphest.edit", {}, write=True)
+    with pytest.raises(Stopping):
+        guarded._call_raw("maniphest.edit", {}, True)
+
+
+# -- issue 12: runs asked for during a run ---------------------------------------------------------
+
+def _leading(service):
+    service.lease.acquire()
+    return service
+
+
+def test_a_thousand_requests_during_a_run_make_exactly_one_follow_up_run(tmp_path):
+    import inspect
+    depths = []
+
+    def job(ctx):
+        depths.append(len(inspect.stack(0)))
+        if len(depths) == 1:
+            for _ in range(1000):
+                service.trigger_entry("alpha")
+        return JobReport("alpha")
+
+    BEHAVIOUR["alpha"] = job
+    service = _leading(make_service(tmp_path, {"alpha": {"every": "1h"}}))
+    service.run_entry("alpha")
+    assert len(depths) == 2 and service.runs == 2
+    assert depths[0] == depths[1]          # the follow-up runs in a loop, not one frame deeper
+
+
+def test_a_long_burst_of_follow_up_runs_does_not_recurse(tmp_path):
+    import inspect
+    import sys
+    depths = []
+    chain = max(sys.getrecursionlimit(), 1000) + 50     # more follow-ups than the old recursion survived
+
+    def job(ctx):
+        depths.append(len(inspect.stack(0)))
+        if len(depths) < chain:
+            service.trigger_entry("alpha")           # a webhook arrives during every run
+        return JobReport("alpha")
+
+    BEHAVIOUR["alpha"] = job
+    import dataclasses
+    from bot.store import MemoryStore
+    service = _leading(make_service(tmp_path, {"alpha": {"every": "1h"}}))
+    service.ctx = dataclasses.replace(service.ctx, store=MemoryStore())
+    service.run_entry("alpha")
+    assert len(depths) == chain and len(set(depths)) == 1
