@@ -22,7 +22,6 @@ import logging
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from bot.domain.weekly import (Week, mw_timestamp, previous_week, summarize_contributions, summarize_posts,
                                summarize_tasks, week_bounds)
@@ -32,7 +31,7 @@ from bot.jobs.base import JobContext, JobReport
 from bot.jobs.templates_check import override_source, override_title, read_overrides, render_document
 from bot.render import messages
 from bot.render.environment import Markup
-from bot.render.escape import remarkup_inline, wikitext_inline
+from bot.render.escape import UnsafeTitle, normal_title, remarkup_inline, title_url, wikilink, wikitext_inline
 from bot.settings_reports import Ambassador
 
 log = logging.getLogger(__name__)
@@ -40,7 +39,6 @@ log = logging.getLogger(__name__)
 JOB = "weekly-report"
 DOCUMENT = "weekly_report"
 NS_USERS = "phab-user-phids"     # Phabricator username -> PHID
-_UNSAFE_TITLE = re.compile(r"[\[\]{}|<>\n]|~~~")
 
 
 @dataclass(frozen=True)
@@ -189,15 +187,24 @@ def _phab_activity(ctx: JobContext, amb: Ambassador, week: Week) -> dict | None:
 
 def _page_url(ctx: JobContext, code: str, title: str) -> str:
     base = ctx.settings.wikis[code].api_url[:-len("api.php")]
-    return base + "index.php?title=" + quote(title.replace(" ", "_"), safe="/:").replace("~", "%7E")
+    return title_url(base + "index.php", title)
 
 
 def _page_link(ctx: JobContext, code: str, title: str, dest: _Destination) -> Markup:
-    if dest.markup == "remarkup":
-        return Markup(f"[[ {_page_url(ctx, code, title)} | {remarkup_inline(title)} ]]")
-    if dest.wiki == code and not _UNSAFE_TITLE.search(title):
-        return Markup(f"[[:{title}|{wikitext_inline(title)}]]")
-    return Markup(f"[{_page_url(ctx, code, title)} {wikitext_inline(title)}]")
+    """A link to a page the ambassador edited, built by bot/render/escape.py from its title.
+
+    A title MediaWiki would refuse (it did not come from MediaWiki, or was tampered
+    with) is shown as escaped text, without a link, rather than losing the report.
+    """
+    try:
+        if dest.markup == "remarkup":
+            return Markup(f"[[ {_page_url(ctx, code, title)} | {remarkup_inline(normal_title(title))} ]]")
+        if dest.wiki == code:
+            return Markup(wikilink(title))
+        return Markup(f"[{_page_url(ctx, code, title)} {wikitext_inline(normal_title(title))}]")
+    except UnsafeTitle as exc:
+        log.warning("weekly report: %s; shown without a link", exc, extra={"job": JOB, "wiki": code})
+        return Markup((remarkup_inline if dest.markup == "remarkup" else wikitext_inline)(title))
 
 
 def _task_link(task_id: int, markup: str) -> Markup:

@@ -132,6 +132,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import urllib.parse
 
 __all__ = [
     "BREAKER",
@@ -143,6 +144,11 @@ __all__ = [
     "wikitext_block",
     "remarkup_inline",
     "remarkup_quote",
+    "UnsafeTitle",
+    "title_problem",
+    "normal_title",
+    "wikilink",
+    "title_url",
 ]
 
 #: Invisible character inserted into Remarkup to break rule triggers.
@@ -411,3 +417,98 @@ def remarkup_quote(text: str, *, max_chars: int | None = None) -> str:
     lines = text.split("\n")
     return "\n".join(">" if not ln.strip() else "> " + _rm_line(ln)
                      for ln in lines)
+
+
+# --------------------------------------------------------------------------
+# page titles -> wikilinks and URLs
+# --------------------------------------------------------------------------
+
+class UnsafeTitle(ValueError):
+    """A page title MediaWiki would refuse, so it cannot be made into a link or URL."""
+
+
+#: Longest title MediaWiki stores (bytes of UTF-8, namespace prefix not counted).
+MAX_TITLE_BYTES = 255
+# Characters MediaWiki never allows in a title ($wgLegalTitleChars), control
+# characters (newlines included), U+FFFD, a URL escape (%41), an HTML entity
+# (MediaWiki decodes it, so the title as written is not the title), and a
+# signature (~~~).
+_TITLE_ILLEGAL_RE = re.compile(
+    r"[#<>\[\]|{}\x00-\x1f\x7f-\x9f\ufffd]|~~~|%[0-9A-Fa-f]{2}|&(?:#[0-9]+|#x[0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]*);")
+# What MediaWiki turns into one underscore (shown as a space) in a title.
+_TITLE_SPACE_RE = re.compile("[ _\u00a0\u1680\u180e\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
+# Direction marks MediaWiki strips from titles.
+_TITLE_STRIP = dict.fromkeys(map(ord, "\u200e\u200f\u202a\u202b\u202c\u202d\u202e"))
+_TITLE_RELATIVE_RE = re.compile(r"\A\.{1,2}\Z|\A\.{1,2}/|/\.{1,2}/|/\.{1,2}\Z")
+# Encoded in a link target as numeric entities (MediaWiki decodes them before it
+# reads the title): nothing there can then start a signature, quote, table
+# separator, URL or magic word.
+_TARGET_TRANS = {ord(c): f"&#{ord(c)};" for c in "&'~!:=*;\"`$"}
+
+
+def title_problem(title: object) -> str | None:
+    """Why `title` is not a page title MediaWiki would keep as written, or None."""
+    if not isinstance(title, str):
+        return f"must be text, got {type(title).__name__}"
+    if _SURROGATE_RE.search(title):
+        return "holds a lone UTF-16 surrogate (not valid Unicode)"
+    title = unicodedata.normalize("NFC", title)
+    m = _TITLE_ILLEGAL_RE.search(title)
+    if m:
+        found = m.group()
+        what = repr(found) if found.isprintable() else f"control character U+{ord(found[0]):04X}"
+        return f"holds {what}, which a page title cannot contain (no # < > [ ] | {{ }}, control characters, ~~~)"
+    name = _title_name(title)
+    if not name:
+        return "is empty"
+    if not strip_invisible(name).strip():
+        return "has no visible character"
+    if name.startswith(":"):
+        return "must not start with ':'"
+    if _TITLE_RELATIVE_RE.search(name):
+        return "must not be a relative path (., .., ./ or ../)"
+    if len(name.split(":", 1)[-1].encode("utf-8")) > MAX_TITLE_BYTES:
+        return f"is longer than {MAX_TITLE_BYTES} bytes"
+    return None
+
+
+def normal_title(title: str) -> str:
+    """`title` as MediaWiki normalises it (spaces, not underscores; one space per run;
+    no direction marks); raises :class:`UnsafeTitle` for a title it would refuse.
+
+    After this, no ``__`` (behaviour switch), ``~~~`` or markup character is left.
+    """
+    problem = title_problem(title)
+    if problem:
+        shown = title.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")[:80] \
+            if isinstance(title, str) else repr(title)
+        raise UnsafeTitle(f"page title {shown!r} {problem}")
+    return _title_name(unicodedata.normalize("NFC", title))
+
+
+def _title_name(title: str) -> str:
+    return _TITLE_SPACE_RE.sub(" ", title.translate(_TITLE_STRIP)).strip(" ")
+
+
+def wikilink(title: str, text: str | None = None) -> str:
+    """`[[:Title|text]]`: exactly one link to exactly `title`, whatever it holds.
+
+    The leading colon makes a category, file or interwiki title a plain link;
+    the label is escaped by :func:`wikitext_inline` (the title when `text` is None).
+    Raises :class:`UnsafeTitle` for a title MediaWiki would refuse.
+    """
+    name = normal_title(title)
+    label = wikitext_inline(name if text is None else text) or wikitext_inline(name)
+    head, colon, rest = name.partition(":")   # the namespace colon stays readable
+    return f"[[:{head.translate(_TARGET_TRANS)}{colon}{rest.translate(_TARGET_TRANS)}|{label}]]"
+
+
+def title_url(index_url: str, title: str) -> str:
+    """The reader's URL of `title` on the wiki whose `index.php` is `index_url` (trusted, from the config).
+
+    Every character but letters, digits and ``_ . - / :`` is percent-encoded,
+    so the URL is also safe inside ``[url text]`` and Remarkup ``[[ url | text ]]``.
+    Raises :class:`UnsafeTitle` for a title MediaWiki would refuse.
+    """
+    name = normal_title(title).replace(" ", "_")
+    return index_url + "?title=" + urllib.parse.quote(name, safe="/:").replace("~", "%7E")
