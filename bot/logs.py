@@ -7,7 +7,9 @@ values quoted and newlines escaped, so one event is always one line, also a trac
 `SecretRedactor` is a handler filter: it replaces every known secret (the values of the
 environment variables the config names for tokens, passwords and the webhook key, and the
 password inside a database URL) in the message, the arguments, the extra fields and the
-exception text of every record that reaches a handler. It sits on the handlers rather
+exception text of every record that reaches a handler, and anything that looks like a
+credential inside a URL (`user:password@` and `token=`-like parameters, see
+`redact_url_credentials`), whether or not the config names it. It sits on the handlers rather
 than on a logger because a logger's filters do not see records propagated from its
 children (pywikibot, apscheduler, urllib3 all log under their own names).
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -68,6 +71,23 @@ def secret_variants(secret: str) -> set[str]:
     return {f for f in forms if len(f) >= MIN_SECRET_LENGTH}
 
 
+# Credentials written into a URL, whoever put them there: `scheme://user:password@host`
+# (the userinfo) and query or form parameters named like a secret (`?token=…`, `api.token=…`).
+_URL_USERINFO_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#@'\"<>]*@")
+_SECRET_PARAM_RE = re.compile(
+    r"(?i)((?<![\w.-])[\w.-]*(?:token|password|passwd|secret|api[_-]?key|hmac|authorization|credentials?)=)"
+    r"[^&;\s\"'#]+")
+
+
+def redact_url_credentials(text: str) -> str:
+    """`http://user:pw@host/?token=x` -> `http://***@host/?token=***`, anywhere in `text`."""
+    if "@" in text:
+        text = _URL_USERINFO_RE.sub(lambda m: m.group(1) + REDACTED + "@", text)
+    if "=" in text:
+        text = _SECRET_PARAM_RE.sub(lambda m: m.group(1) + REDACTED, text)
+    return text
+
+
 class SecretRedactor(logging.Filter):
     def __init__(self, secrets: Iterable[str] = ()):
         super().__init__()
@@ -86,11 +106,9 @@ class SecretRedactor(logging.Filter):
         for form in self._forms:
             if form in text:
                 text = text.replace(form, REDACTED)
-        return text
+        return redact_url_credentials(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self._forms:
-            return True
         try:
             message = record.getMessage()
         except Exception:  # a bad format string must not hide the record

@@ -116,3 +116,42 @@ def test_install_redacts_records_of_every_library(monkeypatch):
 def test_short_values_are_not_treated_as_secrets():
     redactor = logs.SecretRedactor(["ab", ""])
     assert redactor.redact("abc") == "abc"
+
+
+# -- issue 17 item 4: credentials written into a URL ------------------------------------------------
+
+URL_PASSWORD = "Pw-in-url-9f8e7d"
+
+
+@pytest.mark.parametrize("line,secret", [
+    (f"conduit maniphest.search: connection refused (http://bot:{URL_PASSWORD}@phab.example/api/); retry 1/3", URL_PASSWORD),
+    (f"GET https://phab.example/api/x?api.token=cli-{URL_PASSWORD}&after=5 failed", URL_PASSWORD),
+    (f"POST https://cs.example/w/api.php?lgpassword={URL_PASSWORD} 500", URL_PASSWORD),
+    (f"url=https://h/?token={URL_PASSWORD}#frag", URL_PASSWORD),
+    (f"retry http://{URL_PASSWORD}@h/", URL_PASSWORD),
+])
+def test_credentials_in_urls_are_redacted_without_being_configured(line, secret):
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.StructuredFormatter())
+    handler.addFilter(logs.SecretRedactor())          # no configured secret at all
+    logger = logging.getLogger("test.logs.urlcreds")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("%s", line, extra={"page": line})
+        try:
+            raise ConnectionError(line)
+        except ConnectionError:
+            logger.exception("failed")
+    finally:
+        logger.removeHandler(handler)
+    out = stream.getvalue()
+    assert secret not in out and logs.REDACTED in out and len(out.splitlines()) == 2
+
+
+def test_url_redaction_keeps_ordinary_text():
+    for text in ("author=jana authorPHIDs=PHID-USER-x design=ok", "mail growth@example.org",
+                 "https://cs.wikipedia.org/w/api.php?action=query&titles=A", "key=weekly:jana:2026-W47:T50"):
+        assert logs.redact_url_credentials(text) == text
+    assert logs.redact_url_credentials("http://u:p@h/x?token=t&a=1") == "http://***@h/x?token=***&a=1"
