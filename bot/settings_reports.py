@@ -12,6 +12,10 @@
           language: cs                # optional, overrides reports.language
 
     templates:
+      protection_levels: [sysop, templateeditor]  # an override is used only when its page is edit-protected
+                                      # at one of these levels (default: [sysop]) ...
+      template_editors: {cs: ["Jana Nováková"]}  # ... or its last revision is by one of these wiki users
+      cpu_budget_seconds: 5           # override rendering per cycle; then file templates (default 5)
       cs:                             # per wiki: document -> page holding a Jinja template
         status_table: "Wikipedista:TestBot/šablony/status_table"
         weekly_report.remarkup: "Wikipedista:TestBot/šablony/weekly_report.remarkup"
@@ -60,6 +64,9 @@ class ReportSettings:
 @dataclass(frozen=True)
 class TemplateOverrides:
     pages: dict[str, dict[str, str]]    # wiki code -> {"status_table" | "weekly_report.remarkup": title}
+    protection_levels: tuple[str, ...] = ("sysop",)
+    template_editors: dict[str, frozenset[str]] = field(default_factory=dict)   # wiki code -> usernames
+    cpu_budget_seconds: float = 5.0
 
     def page(self, wiki: str, document: str, markup: str = "wiki") -> str | None:
         names = self.pages.get(wiki, {})
@@ -130,7 +137,8 @@ def known_documents() -> set[str]:
 
 def parse_templates(reader: Reader, raw, settings: Settings) -> TemplateOverrides:
     r = reader
-    data = r.mapping(raw, "templates", set(settings.wikis))
+    data = dict(r.mapping(raw, "templates", set(settings.wikis) | _TRUST_KEYS))
+    trust = {k: data.pop(k) for k in _TRUST_KEYS if k in data}
     known = known_documents()
     pages: dict[str, dict[str, str]] = {}
     for code, names in data.items():
@@ -144,7 +152,34 @@ def parse_templates(reader: Reader, raw, settings: Settings) -> TemplateOverride
             if m.group(1) not in known:
                 raise r.fail(key, f"no file template for {m.group(1)!r} (known: {', '.join(sorted(known))})")
             pages[code][name] = r.typed(title, key, str, non_empty).strip()
-    return TemplateOverrides(pages)
+    return TemplateOverrides(pages, **_trust(r, trust, settings))
+
+
+_TRUST_KEYS = {"protection_levels", "template_editors", "cpu_budget_seconds"}
+
+
+def _trust(r: Reader, raw: dict, settings: Settings) -> dict:
+    """Who may write an override the bot uses (see docs/operations.md), and its CPU per cycle."""
+    out: dict = {}
+    if "protection_levels" in raw:
+        out["protection_levels"] = tuple(x.strip() for x in r.string_list(
+            raw["protection_levels"], "templates.protection_levels", non_empty))
+    if "template_editors" in raw:
+        editors = r.mapping(raw["template_editors"], "templates.template_editors", set(settings.wikis))
+        out["template_editors"] = {
+            code: frozenset(_username(n) for n in r.string_list(names, f"templates.template_editors.{code}",
+                                                                 non_empty))
+            for code, names in editors.items()}
+    if "cpu_budget_seconds" in raw:
+        out["cpu_budget_seconds"] = float(r.typed(
+            raw["cpu_budget_seconds"], "templates.cpu_budget_seconds", (int, float),
+            lambda v: None if not isinstance(v, bool) and v > 0 else "must be a positive number of seconds"))
+    return out
+
+
+def _username(name: str) -> str:
+    name = " ".join(name.replace("_", " ").split())
+    return name[:1].upper() + name[1:]
 
 
 class _AnyKey(set):

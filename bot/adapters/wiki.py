@@ -95,6 +95,7 @@ class PageState:
     start_timestamp: str = ""     # server time at the read, sent back as `starttimestamp`
     protected_edit: tuple[str, ...] = ()
     redirect_to: str | None = None
+    user: str = ""                # author of the revision read ("" when hidden)
 
 
 @dataclass(frozen=True)
@@ -311,8 +312,8 @@ class WikiClient:
         found: dict[str, PageState] = {}
         for start in range(0, len(titles), self.batch_size):
             chunk = titles[start:start + self.batch_size]
-            data = self.api(action="query", prop="revisions|info", rvprop="ids|timestamp|content", rvslots="main",
-                            inprop="protection", titles="|".join(chunk), curtimestamp=1)
+            data = self.api(action="query", prop="revisions|info", rvprop="ids|timestamp|user|content",
+                            rvslots="main", inprop="protection", titles="|".join(chunk), curtimestamp=1)
             found.update(_pages_from_query(data, chunk))
         return found
 
@@ -614,6 +615,10 @@ class WikiClient:
             self.__dict__["_extensions"] = cache
         return name in cache
 
+    def namespace_names(self, ns: int) -> set[str]:
+        """Every name and alias of namespace `ns` here (e.g. Category, Kategorie), from pywikibot's siteinfo."""
+        return {str(name) for name in self.site.namespaces[ns]}
+
     def rc_position(self) -> dict:
         """Where recent changes stand now: {timestamp, rcid} of the newest change (one request).
 
@@ -697,7 +702,7 @@ def _pages_from_query(data: dict, asked: list[str]) -> dict[str, PageState]:
         states[asked_title] = PageState(title=title, exists=True, text=rev["slots"]["main"]["content"],
                                         revid=rev["revid"], timestamp=rev["timestamp"], start_timestamp=start,
                                         protected_edit=protection,
-                                        redirect_to=None)
+                                        redirect_to=None, user=rev.get("user", ""))
     return states
 
 

@@ -15,16 +15,25 @@ An override is any wiki user's text, so it gets what a template needs and nothin
 Every failure raises `TemplateOverrideError` with one line saying what went
 wrong (and where, for syntax errors); the caller renders the file template
 instead and reports the line.
+
+Escaping covers the values, not the template's own literal text, so what an
+override renders is checked too (`check_output`): it may not add what the file
+template does not have on the same data -- signature tildes, {{nobots}}/{{bots}},
+the bot's own marker comments, categories (wikitext); mentions, embeds and object
+references (Remarkup). Which override pages are used at all (protection, template
+editors), and the memory of failed ones, is bot.jobs.templates_check's business.
 """
 from __future__ import annotations
 
 import dataclasses
+import html
 import multiprocessing
 import re
 from collections.abc import Mapping
 from typing import Any
 
 import jinja2
+import mwparserfromhell
 from jinja2 import nodes
 from jinja2.runtime import LoopContext, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
@@ -260,3 +269,84 @@ def _limit_memory() -> None:
 def _one_line(value) -> str:
     text = " ".join(str(value).split())
     return text[:300]
+
+
+# -- what a rendering may contain ------------------------------------------------------------------
+
+# Names of the Category namespace known without asking the wiki (canonical, cs, ko); the
+# caller adds the wiki's own names and aliases (siteinfo) when it has them.
+CATEGORY_NAMES = frozenset({"category", "kategorie", "분류"})
+_SIGNATURE_RE = re.compile(r"~~~")
+_LINK_TARGET_RE = re.compile(r"\[\[([^\[\]|\n]*)")
+_TEMPLATE_NAME_RE = re.compile(r"\{\{\s*([^{}|\n]*?)\s*(?=[|}]|$)")
+_COMMENT_RE = re.compile(r"<!--(.*?)(?:-->|\Z)", re.S)
+_MENTION_RE = re.compile(r"(?<![\w@])@([a-zA-Z0-9._-]*[a-zA-Z0-9_-])")
+_EMBED_RE = re.compile(r"\{\s*((?:[A-Za-z]{1,3}[0-9]+|PHID-[A-Za-z]{4}-\w+))(?:[,\s][^{}]*)?\}")
+_REFERENCE_RE = re.compile(r"(?<![\w#-])([A-Z][1-9][0-9]*|PHID-[A-Z]{4}-\w+|r[A-Z]{1,32}(?:[0-9a-f]+)?)(?!\w)")
+_MARKER_WORD_RE = re.compile(r"ambassador[\s_-]*bot", re.I)
+
+
+def output_features(text: str, markup: str, category_names=CATEGORY_NAMES) -> set[tuple[str, str]]:
+    """What in a rendering can act beyond showing text: (kind, detail) pairs.
+
+    wikitext: signature tildes, bot-exclusion and subst: templates, comments naming the bot (its
+    markers), categories (a `[[Category:` link, not `[[:Category:`, in any spelling the wiki accepts);
+    Remarkup: the bot's marker words, @mentions, {F1}-style embeds and object references (T1, P1, …).
+    """
+    found: set[tuple[str, str]] = set()
+    if markup == "remarkup":
+        found |= {("marker", "ambassador-bot")} if _MARKER_WORD_RE.search(text) else set()
+        found |= {("mention", "@" + m.group(1).lower()) for m in _MENTION_RE.finditer(text)}
+        found |= {("embed", "{" + m.group(1).upper() + "}") for m in _EMBED_RE.finditer(text)}
+        found |= {("reference", m.group(1)) for m in _REFERENCE_RE.finditer(text)}
+        return found
+    if _SIGNATURE_RE.search(text):
+        found.add(("signature", "~~~"))
+    code = mwparserfromhell.parse(text)
+    names = {str(t.name) for t in code.filter_templates(recursive=True)}
+    names |= {m.group(1) for m in _TEMPLATE_NAME_RE.finditer(text)}
+    for name in names:
+        plain = " ".join(html.unescape(name).replace("_", " ").split()).lower()
+        parts = [p.strip() for p in plain.split(":")]
+        if parts[0] in ("subst", "safesubst"):
+            found.add(("template", f"{{{{{parts[0]}:}}}}"))
+        if parts[-1] in ("nobots", "bots"):
+            found.add(("template", f"{{{{{parts[-1]}}}}}"))
+    comments = [str(c.contents) for c in code.filter_comments(recursive=True)]
+    comments += [m.group(1) for m in _COMMENT_RE.finditer(text)]
+    if any(_MARKER_WORD_RE.search(c) for c in comments):
+        found.add(("marker", "<!-- ambassador-bot: -->"))
+    if re.search(r"<!--(?:(?!-->).)*\Z", text, re.S):
+        found.add(("comment", "<!-- without -->"))
+    categories = {" ".join(n.replace("_", " ").split()).casefold() for n in category_names}
+    targets = {str(link.title) for link in code.filter_wikilinks(recursive=True)}
+    targets |= {m.group(1) for m in _LINK_TARGET_RE.finditer(text)}
+    for target in targets:
+        # MediaWiki decodes entities and reads _ as space before it splits off the namespace.
+        plain = " ".join(html.unescape(target).replace("_", " ").split())
+        if plain.startswith(":") or ":" not in plain:
+            continue
+        prefix, _, rest = plain.partition(":")
+        if prefix.strip().casefold() in categories:
+            found.add(("category", f"[[{prefix.strip()}:{rest.strip()}]]"))
+    return found
+
+
+_WHAT = {"signature": "signature tildes", "template": "a template the bot may not write",
+         "marker": "the bot's marker", "comment": "an unclosed comment", "category": "a category",
+         "mention": "a mention", "embed": "an embed", "reference": "an object reference"}
+
+
+def check_output(text: str, markup: str, reference: str | None = None, *,
+                 category_names=CATEGORY_NAMES) -> None:
+    """Raise TemplateOverrideError when `text` contains what `reference` (the file template's
+    rendering of the same data) does not; without a reference, when it contains any of it."""
+    extra = output_features(text, markup, category_names)
+    if reference is not None:
+        extra -= output_features(reference, markup, category_names)
+    if extra:
+        kind, detail = sorted(extra)[0]
+        more = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
+        where = "the file template does not have" if reference is not None else "not allowed"
+        raise TemplateOverrideError(f"the rendering adds {_WHAT[kind]} {_one_line(detail)[:80]!r}{more}, which "
+                                    f"{where}")

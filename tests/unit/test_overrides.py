@@ -1,6 +1,7 @@
 """On-wiki template overrides: untrusted Jinja refused with a clear message, values always escaped."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 from pathlib import Path
@@ -101,7 +102,21 @@ PAGE = "Wikipedie:Growth/Stav"
 TEMPLATE_PAGE = "Wikipedista:TestBot/šablony/status_table"
 
 
-def make_ctx(templates=True, pages=None):
+class ProtectingWiki(FakeWiki):
+    """FakeWiki whose reads say what `read_pages` says on a real wiki: edit protection and the last author."""
+
+    def __init__(self, *a, **kw):
+        self.levels: dict[str, tuple[str, ...]] = {}
+        super().__init__(*a, **kw)
+
+    def read_pages(self, titles):
+        states = super().read_pages(titles)
+        return {t: dataclasses.replace(p, protected_edit=self.levels.get(t, ()),
+                                       user=self.pages[t][-1][1] if p.exists else "")
+                for t, p in states.items()}
+
+
+def make_ctx(templates=True, pages=None, protect=("sysop",), trust=None, tables=1):
     data = {
         "bot": {"user_agent": "test/1 (test@example.org)", "state_url": "memory://"},
         "phabricator": {"url": "http://127.0.0.1:1/"},
@@ -109,9 +124,16 @@ def make_ctx(templates=True, pages=None):
                          "username": "TestBot"}},
         "status_tables": [{"id": "growth-current", "query": {"projects": ["growth-team"]}, "pages": {"cs": PAGE}}],
     }
+    for i in range(1, tables):
+        data["status_tables"].append({"id": f"t{i}", "query": {"projects": ["growth-team"]},
+                                      "pages": {"cs": f"{PAGE}/{i}"}})
     if templates:
-        data["templates"] = {"cs": {"status_table": TEMPLATE_PAGE}}
-    wiki = FakeWiki(pages={PAGE: f"Úvod.\n{BEGIN}\n{END}\n", **(pages or {})})
+        data["templates"] = {"cs": {"status_table": TEMPLATE_PAGE}, **(trust or {})}
+    more = {f"{PAGE}/{i}": f"<!-- ambassador-bot:status t{i} begin -->\n<!-- ambassador-bot:status t{i} end -->\n"
+            for i in range(1, tables)}
+    wiki = ProtectingWiki(pages={PAGE: f"Úvod.\n{BEGIN}\n{END}\n", **more, **(pages or {})})
+    if protect:
+        wiki.levels[TEMPLATE_PAGE] = tuple(protect)
     ctx = JobContext(settings=parse_settings(data, Path("t.yaml")), store=MemoryStore(),
                      phab=FakePhab([task(1, "První <b>"), task(2, "Druhý")]), wikis={"cs": wiki}, out=io.StringIO())
     return ctx, wiki
