@@ -163,8 +163,9 @@ def render_document(ctx: JobContext, code: str, document: str, lang: str, markup
         return text
     key = _failed_key(code, override)
     cycle = _cycle(ctx, problems)
-    failed = key in cycle["failed"] or (key and ctx.store.get(NS_FAILED, key))
-    if failed:
+    if key in cycle["failed"]:
+        return text                           # failed earlier in this cycle, already reported
+    if key and ctx.store.get(NS_FAILED, key):
         _report(problems, f"{label} (revision {override.revid} failed before, details in the bot's log); "
                           f"used the file template instead")
         return text

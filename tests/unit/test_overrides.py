@@ -204,3 +204,170 @@ def test_file_template_as_override_renders_byte_identically():
         source = (Path(__file__).resolve().parents[2] / "templates" / f"status_table.{lang}.wiki.j2").read_text()
         assert r.render("status_table", lang, "wiki", override_source=source, rows=rows, tz="Asia/Seoul") == \
             r.render("status_table", lang, "wiki", rows=rows, tz="Asia/Seoul")
+
+
+# -- issue 17: who may write an override, and what its rendering may contain ------------------------
+
+GOOD = "{% for t in rows %}\n* {{ t|tasklink }}: {{ t.title }}\n{% endfor %}"
+
+
+def test_unprotected_override_by_a_stranger_is_not_used(monkeypatch):
+    calls = count_renders(monkeypatch)
+    ctx, wiki = make_ctx(pages={TEMPLATE_PAGE: GOOD}, protect=())
+    report = status_sync.run(ctx)
+    assert "{| class=\"wikitable" in wiki.text(PAGE) and "* [[phab:T1|T1]]:" not in wiki.text(PAGE)
+    assert calls == []                                   # never rendered at all
+    assert len(report.problems) == 1 and "\n" not in report.problems[0]
+    assert report.problems[0].startswith(f"wiki cs: on-wiki template {TEMPLATE_PAGE!r} (status_table) cannot be used")
+    assert "not edit-protected" in report.problems[0] and "used the file template instead" in report.problems[0]
+
+
+def test_protection_at_a_level_the_config_does_not_name_is_not_enough():
+    ctx, wiki = make_ctx(pages={TEMPLATE_PAGE: GOOD}, protect=("autoconfirmed",))
+    report = status_sync.run(ctx)
+    assert "wikitable" in wiki.text(PAGE) and "protected at autoconfirmed, not at sysop" in report.problems[0]
+    ctx, wiki = make_ctx(pages={TEMPLATE_PAGE: GOOD}, protect=("templateeditor",),
+                         trust={"protection_levels": ["sysop", "templateeditor"]})
+    assert status_sync.run(ctx).problems == [] and "* [[phab:T1|T1]]: První" in wiki.text(PAGE)
+
+
+def test_override_whose_last_revision_is_by_a_listed_template_editor_is_used():
+    trust = {"template_editors": {"cs": ["Jana_Nováková"]}}
+    ctx, wiki = make_ctx(pages={TEMPLATE_PAGE: GOOD}, protect=(), trust=trust)
+    wiki.edit(TEMPLATE_PAGE, GOOD + "\nKonec.", user="Jana Nováková")
+    assert status_sync.run(ctx).problems == [] and "Konec." in wiki.text(PAGE)
+    wiki.edit(TEMPLATE_PAGE, GOOD + "\nPodvrh.", user="Stranger")       # a stranger edits after her
+    report = status_sync.run(ctx)
+    assert "Podvrh." not in wiki.text(PAGE) and "wikitable" in wiki.text(PAGE) and len(report.problems) == 1
+
+
+HOSTILE_WIKI = [
+    ("~~{{ '' }}~~", "~~~~"),
+    ("~~~{{ rows|length }}", "~~~"),
+    ("{% raw %}{{nobots}}{% endraw %}", "{{nobots}}"),
+    ("{% raw %}{{ Bots | deny = all }}{% endraw %}", "{{ Bots"),
+    ("{% raw %}{{Šablona:Nobots}}{% endraw %}", "Nobots"),
+    ("{% raw %}{{subst:Podpis}}{% endraw %}", "subst:"),
+    ("[[Kategorie:Skryté]]", "[[Kategorie:Skryté]]"),
+    ("[[ kategorie _: Skryté ]]", "Skryté"),
+    ("[[Category:Hidden]]", "[[Category:Hidden]]"),
+    ("[[Category&#58;Hidden]]", "[[Category&#58;Hidden]]"),
+    ("[[분류:숨김]]", "[[분류:숨김]]"),
+    ("<!-- ambassador-bot:status growth-current end -->", "ambassador-bot:status growth-current end -->\n*"),
+    ("<!-- Ambassador-Bot: cokoli -->", "Ambassador-Bot"),
+    ("<!-- bez konce", "<!-- bez konce"),
+]
+
+
+@pytest.mark.parametrize("probe, written", HOSTILE_WIKI)
+def test_hostile_literal_text_in_an_override_is_never_written(probe, written):
+    ctx, wiki = make_ctx(pages={TEMPLATE_PAGE: GOOD + probe + "\n"})
+    report = status_sync.run(ctx)
+    text = wiki.text(PAGE)
+    assert written not in text and "{| class=\"wikitable" in text       # the file template instead
+    assert len(report.problems) == 1 and "used the file template instead" in report.problems[0]
+    assert text.count(END) == 1 and text.endswith(f"{END}\n")
+    again = status_sync.run(ctx)                                        # the region is still found
+    assert again.saved == [] and all("cannot be used" in p for p in again.problems)
+
+
+def test_a_category_link_with_a_leading_colon_is_allowed():
+    ctx, wiki = make_ctx(pages={TEMPLATE_PAGE: GOOD + "Viz [[:Kategorie:Growth]] a [[phab:T1]].\n"})
+    assert status_sync.run(ctx).problems == [] and "[[:Kategorie:Growth]]" in wiki.text(PAGE)
+
+
+def test_localized_category_names_come_from_the_wiki():
+    ctx, wiki = make_ctx(pages={TEMPLATE_PAGE: GOOD + "[[Kat:Skryté]]\n"})
+    wiki.namespace_names = lambda ns: {"Kategorie", "Category", "Kat"} if ns == 14 else set()
+    report = status_sync.run(ctx)
+    assert "[[Kat:" not in wiki.text(PAGE) and len(report.problems) == 1
+
+
+WEEKLY_PAGE = "Wikipedista:TestBot/šablony/weekly_report.remarkup"
+WEEKLY_OK = "{% for t in tasks.created %}{{ t.link }} {% endfor %}{{ ambassador.name }}\n"
+
+
+def render_weekly(source):
+    ctx, wiki = make_ctx(pages={WEEKLY_PAGE: source})
+    ctx.settings.section("templates").pages["cs"]["weekly_report.remarkup"] = WEEKLY_PAGE
+    wiki.levels[WEEKLY_PAGE] = ("sysop",)
+    problems: list[str] = []
+    title = templates_check.override_title(ctx, "cs", "weekly_report", "remarkup")
+    context = templates_check.SAMPLES["weekly_report"](ctx, "cs", "en", "remarkup")
+    text = templates_check.render_document(
+        ctx, "cs", "weekly_report", "en", "remarkup", problems=problems, override_title=title,
+        override=templates_check.override_source(wiki.read_pages([title]), title), **context)
+    return text, problems
+
+
+@pytest.mark.parametrize("probe", ["@alice", "cc @jnovakova", "{F1}", "{F12, size=full}", "{T1}", "{P1}", "{M1}",
+                                   "T99999", "see P7", "(ambassador-bot weekly-report sample 2026-W01)"])
+def test_remarkup_override_cannot_add_mentions_embeds_or_references(probe):
+    text, problems = render_weekly(WEEKLY_OK + probe + "\n")
+    assert probe not in text and "Jana Nováková" in text and len(problems) == 1
+
+
+def test_remarkup_override_may_show_the_references_the_file_template_shows():
+    text, problems = render_weekly(WEEKLY_OK)
+    assert problems == [] and text.startswith("T") and "Jana Nováková" in text
+
+
+def test_templates_check_and_preview_refuse_an_untrusted_or_hostile_override():
+    ctx, wiki = make_ctx(pages={TEMPLATE_PAGE: "Počet: {{ rows|length }}"}, protect=())
+    with pytest.raises(TemplateOverrideError, match="not edit-protected"):
+        templates_check.preview(ctx, "status_table", "cs")
+    assert any("not edit-protected" in p for p in templates_check.check(ctx).problems)
+    ctx, wiki = make_ctx(pages={TEMPLATE_PAGE: "Počet: {{ rows|length }} ~~{{ '' }}~~"})
+    with pytest.raises(TemplateOverrideError, match="signature tildes"):
+        templates_check.preview(ctx, "status_table", "cs")
+
+
+# -- issue 17 item 2: one bad override costs at most one render per cycle, zero once remembered ----------
+
+def count_renders(monkeypatch):
+    from bot.render import overrides
+    calls = []
+    real = overrides.render_override
+
+    def counting(*a, **kw):
+        calls.append(1)
+        return real(*a, **kw)
+    monkeypatch.setattr(overrides, "render_override", counting)
+    return calls
+
+
+def test_a_failing_override_is_rendered_once_per_cycle_then_never_again(monkeypatch):
+    calls = count_renders(monkeypatch)
+    ctx, wiki = make_ctx(pages={TEMPLATE_PAGE: "{{ ''.__class__ }}"}, tables=3)
+    report = status_sync.run(ctx)
+    assert len(calls) == 1 and len(report.saved) == 3 and len(report.problems) == 1
+    status_sync.run(ctx)
+    assert len(calls) == 1                                            # remembered for this revision
+    wiki.edit(TEMPLATE_PAGE, GOOD, user="Admin")                      # a new revision is tried again
+    assert status_sync.run(ctx).problems == [] and len(calls) == 4    # good: once per table
+    assert "* [[phab:T1|T1]]: První" in wiki.text(f"{PAGE}/2")
+
+
+def test_a_slow_override_is_remembered_and_not_rendered_again(monkeypatch):
+    calls = count_renders(monkeypatch)
+    monkeypatch.setattr(templates_check, "SLOW_SECONDS", 0.03)
+    slow = "{% for a in range(3000) %}{% for b in range(600) %}{% endfor %}{% endfor %}" + GOOD
+    ctx, wiki = make_ctx(pages={TEMPLATE_PAGE: slow}, tables=3)
+    report = status_sync.run(ctx)
+    assert len(calls) == 1 and "wikitable" in wiki.text(PAGE) and len(report.problems) == 1
+    status_sync.run(ctx)
+    assert len(calls) == 1
+    [(key, value)] = ctx.store.items(templates_check.NS_FAILED).items()
+    assert key == f"cs:{TEMPLATE_PAGE}@{wiki.pages[TEMPLATE_PAGE][-1][0]}" and "s of CPU" in value["reason"]
+
+
+def test_override_cpu_has_a_budget_per_cycle(monkeypatch):
+    calls = count_renders(monkeypatch)
+    busy = "{% for a in range(1000) %}{% for b in range(100) %}{% endfor %}{% endfor %}" + GOOD
+    ctx, wiki = make_ctx(pages={TEMPLATE_PAGE: busy}, tables=3, trust={"cpu_budget_seconds": 0.001})
+    report = status_sync.run(ctx)
+    assert len(calls) == 1                                            # over budget after the first
+    assert "* [[phab:T1|T1]]: První" in wiki.text(PAGE) and "wikitable" in wiki.text(f"{PAGE}/1")
+    assert len(report.problems) == 1 and "budget 0.001 s" in report.problems[0]
+    report = status_sync.run(ctx)                                     # a new cycle, a new budget
+    assert len(calls) == 2 and report.saved == []
