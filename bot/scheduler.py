@@ -22,6 +22,10 @@
   running job's next write raises `Stopping`.
 * **Instant sync.** With a `webhook` section, the same process serves Phabricator's
   webhooks and `/healthz` (bot/webhook.py); a task change runs status-sync at once.
+  A run asked for while that entry runs (a webhook burst) is folded into one follow-up
+  run after it, in a loop in the same thread (never a recursive call).
+* **Every write is guarded.** The stop/lease check wraps every adapter method marked
+  `@write_method` (bot/adapters/writes.py), not a list of names kept here.
 * **Run report.** After each run, `bot.jobs.status_report` keeps the per-wiki page.
 """
 from __future__ import annotations
@@ -187,7 +191,8 @@ class Service:
         p = self.settings.phabricator
         # Its own client: deliveries arrive on other threads while a job uses ctx.phab.
         phab = ConduitClient(p.url, p.token(), self.settings.user_agent, timeout=p.timeout, page_size=p.page_size)
-        delivery = DeliveryHandler(phab, self.ctx.store, self.trigger, config.jobs, clock=self.clock)
+        delivery = DeliveryHandler(phab, self.ctx.store, self.trigger, config.jobs, clock=self.clock,
+                                   ready=self.ensure_leader)
         self.webhook = WebhookServer(config, key, delivery, self.health)
 
     # -- life ----------------------------------------------------------------------------
@@ -316,10 +321,14 @@ class Service:
                         _iso(event.scheduled_run_time.timestamp()), extra=self._fields(event.job_id, "missed"))
 
     # -- triggering ----------------------------------------------------------------------
-    def trigger(self, jobs: list[str]) -> list[str]:
-        """Run every scheduled entry of these jobs now (for the webhook). Raises NotLeader."""
+    def ensure_leader(self) -> None:
+        """Raises NotLeader unless this replica runs the scheduler now (the webhook queues only then)."""
         if self.scheduler is None or not self.lease.held() or self.stop_event.is_set():
             raise NotLeader("this replica does not run the scheduler now")
+
+    def trigger(self, jobs: list[str]) -> list[str]:
+        """Run every scheduled entry of these jobs now (for the webhook). Raises NotLeader."""
+        self.ensure_leader()
         started = [e.id for e in self.entries.values() if e.job in jobs]
         for entry_id in started:
             self.trigger_entry(entry_id)

@@ -85,6 +85,7 @@ class WebhookSettings:
     hmac_key_env: str = "AMBASSADOR_WEBHOOK_KEY"
     max_body_bytes: int = 65536
     jobs: tuple[str, ...] = ("status-sync", "feedback")
+    health_token_env: str | None = None   # /healthz shows details only with `Authorization: Bearer <it>`
 
     def hmac_key(self) -> bytes:
         value = os.environ.get(self.hmac_key_env, "").strip()
@@ -197,7 +198,8 @@ def _grace(r: Reader, value: Any, key: str) -> int:
 def parse_webhook(r: Reader, raw: Any, settings: Settings) -> WebhookSettings:
     from bot.jobs.registry import JOBS
 
-    raw = r.mapping(raw, "webhook", {"host", "port", "port_env", "path", "hmac_key_env", "max_body_bytes", "jobs"})
+    raw = r.mapping(raw, "webhook", {"host", "port", "port_env", "path", "hmac_key_env", "max_body_bytes", "jobs",
+                                          "health_token_env"})
     if "port" in raw and "port_env" in raw:
         raise r.fail("webhook", "give either port or port_env, not both")
     port = raw.get("port", 8000)
@@ -219,6 +221,8 @@ def parse_webhook(r: Reader, raw: Any, settings: Settings) -> WebhookSettings:
         max_body_bytes=r.typed(raw.get("max_body_bytes", 65536), "webhook.max_body_bytes", int,
                                lambda v: None if 256 <= v <= 10_000_000 else "must be 256..10000000"),
         jobs=jobs,
+        health_token_env=r.typed(raw["health_token_env"], "webhook.health_token_env", str, env_name)
+        if "health_token_env" in raw else None,
     )
 
 
