@@ -1,6 +1,9 @@
-"""Shared fixtures: the real local MediaWiki farm and the Conduit sandbox.
+"""Shared fixtures: the real local MediaWiki farm and the real local Phorge.
 
-Both are started once per test session by the suite itself. Without root and
+Both are started once per test session by the suite itself: MediaWiki 1.43 on SQLite and
+Phorge (``sandbox/phorge.py``) on the machine's MariaDB. Phabricator-side tests get the
+real Phorge as ``conduit``; the Conduit imitation (``sandbox/conduit.py``) serves only its
+own contract tests, which compare it with the real server. Without root and
 without MediaWiki's packages the integration tests are skipped with a message
 saying what to install; under CI=true a skip is a failure.
 """
@@ -47,11 +50,15 @@ def mediawiki_farm(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def conduit_server():
-    from sandbox.conduit import ConduitSandbox
+def conduit_server(tmp_path_factory):
+    """The real Phorge, seeded with admin, GrowthBot (a bot), alice and bob."""
+    from sandbox.phorge import PhorgeServer, PhorgeUnavailable
 
-    server = ConduitSandbox()
-    server.start()
+    server = PhorgeServer(tmp_path_factory.mktemp("phorge"))
+    try:
+        server.start()
+    except PhorgeUnavailable as exc:
+        unavailable(str(exc))
     yield server
     server.stop()
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import replace
 from typing import Any, Callable, Iterable
 
 import phabricator
@@ -27,7 +28,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from bot.adapters.writes import write_method
-from bot.domain.tasks import Task
+from bot.domain.tasks import UNKNOWN_POLICY, Task
 from bot.errors import AuthError, ConfigError, PartialData, ServerError, TransientError, UncertainWriteError
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,10 @@ log = logging.getLogger(__name__)
 phabricator.ARCRC = {}
 
 AUTH_ERRORS = {"ERR-INVALID-AUTH", "ERR-INVALID-SESSION"}
+# How long a Space's view policy is trusted. A task moving between Spaces is seen at once
+# (its spacePHID is in the task); only an administrator changing a Space's own policy
+# waits this long, and a Space the bot can no longer see is unknown, hence not public, at once.
+SPACE_POLICY_SECONDS = 300.0
 
 
 class _AgentSession(requests.Session):
@@ -71,6 +76,8 @@ class ConduitClient:
         self._api = phabricator.Phabricator(host=self.url + "api/", token=token, timeout=timeout)
         self._api.connect()  # with a token this only sets the __conduit__ field; no request
         self._resources: dict[str, phabricator.Resource] = {}
+        self._space_policies: dict[str, tuple[float, str]] = {}
+        self._clock = time.monotonic
 
     @property
     def request_count(self) -> int:
@@ -204,9 +211,43 @@ class ConduitClient:
             constraints["subtypes"] = list(subtypes)
         if modified_start is not None:
             constraints["modifiedStart"] = int(modified_start)
+        return self.find_tasks(constraints)
+
+    def find_tasks(self, constraints: dict[str, Any]) -> list[Task]:
+        """Every task matching `maniphest.search` constraints, with its Space's view policy."""
         rows = self.search_all("maniphest.search", {
             "constraints": constraints, "attachments": {"projects": True}, "order": "newest"})
-        return [task_from_conduit(r) for r in rows]
+        tasks = [task_from_conduit(r) for r in rows]
+        policies = self.space_policies({t.space_phid for t in tasks if t.space_phid})
+        return [replace(t, space_policy=policies.get(t.space_phid, UNKNOWN_POLICY)) if t.space_phid else t
+                for t in tasks]
+
+    def space_policies(self, phids: Iterable[str]) -> dict[str, str]:
+        """View policy of each Space (`spaces.search`); a Space the bot cannot see is left out.
+
+        Remembered for SPACE_POLICY_SECONDS, so a quiet cycle asks nothing.
+        """
+        now = self._clock()
+        wanted = sorted(set(phids))
+        stale = [p for p in wanted if p not in self._space_policies or self._space_policies[p][0] < now]
+        if stale:
+            found = {row["phid"]: str(row["fields"]["policy"]["view"])
+                     for row in self.search_all("spaces.search", {"constraints": {"phids": stale}})}
+            for phid in stale:
+                self._space_policies[phid] = (now + SPACE_POLICY_SECONDS, found.get(phid, UNKNOWN_POLICY))
+        return {p: self._space_policies[p][1] for p in wanted}
+
+    def last_change_by_others(self, task_id: int, author_phid: str, *, look_back: int = 20) -> int | None:
+        """Time of the newest transaction on the task not made by `author_phid` (the bot).
+
+        The bot's own comments move a task's `dateModified`; what a table calls the last
+        change must not. None when the last `look_back` transactions are all the bot's.
+        """
+        result = self.call("transaction.search", {"objectIdentifier": f"T{int(task_id)}", "limit": look_back})
+        for row in result.get("data", []):     # newest first
+            if row.get("authorPHID") != author_phid:
+                return int(row["dateCreated"])
+        return None
 
     def user_names(self, phids: Iterable[str]) -> dict[str, str]:
         phids = sorted({p for p in phids if p})
@@ -257,6 +298,7 @@ def task_from_conduit(row: dict) -> Task:
             view_policy=str(f["policy"]["view"]),
             owner_phid=f.get("ownerPHID"),
             author_phid=f.get("authorPHID"),
+            space_phid=f.get("spacePHID") or None,
             subtype=str(f.get("subtype") or "default"),
             projects=tuple(row.get("attachments", {}).get("projects", {}).get("projectPHIDs", ())),
         )

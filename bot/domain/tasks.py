@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 PRIORITY_VALUES = {"unbreak": 100, "triage": 90, "high": 80, "normal": 50, "low": 25, "lowest": 10}
 # Only this view policy is visible to logged-out readers, i.e. to a wiki's audience.
 PUBLIC_POLICY = "public"
+# A view policy the bot could not learn (e.g. a Space it may not see): never public.
+UNKNOWN_POLICY = "unknown"
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,10 @@ class Task:
     date_created: int = 0
     date_closed: int | None = None
     author_phid: str | None = None
+    # A task in a Space is visible only as far as the Space is: its own `policy.view` may
+    # say "public" while the Space admits members only (anonymous readers get a login page).
+    space_phid: str | None = None
+    space_policy: str | None = None
 
     @property
     def monogram(self) -> str:
@@ -32,7 +38,10 @@ class Task:
 
     @property
     def is_public(self) -> bool:
-        return self.view_policy == PUBLIC_POLICY
+        """What an anonymous reader of Phabricator may see: the one visibility rule."""
+        if self.view_policy != PUBLIC_POLICY:
+            return False
+        return self.space_phid is None or self.space_policy == PUBLIC_POLICY
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -49,19 +58,15 @@ def publishable(tasks):
     return [t for t in tasks if t.is_public]
 
 
-def merge_changes(snapshot: dict[int, Task], changed: list[Task]) -> tuple[dict[int, Task], set[int]]:
-    """Apply a batch of changed tasks to a snapshot; return the new snapshot and ids that really differ.
-
-    The incremental fetch uses an inclusive `modifiedStart`, so it returns tasks we
-    already have; only those whose data differ count as changed.
-    """
-    merged = dict(snapshot)
-    really_changed: set[int] = set()
-    for task in changed:
-        if merged.get(task.id) != task:
-            really_changed.add(task.id)
-        merged[task.id] = task
-    return merged, really_changed
+def same_but_for_activity(old: "Task | None", new: Task) -> bool:
+    """True when only `date_modified` moved: a comment or another change the tables do not show."""
+    if old is None:
+        return False
+    a, b = old.to_json(), new.to_json()
+    for data in (a, b):
+        data.pop("date_modified")
+        data.pop("owner")       # filled in from the user names later
+    return a == b
 
 
 def newest_modification(tasks) -> int:

@@ -9,7 +9,7 @@ from typing import Any, Callable, TextIO
 
 from bot.render.environment import Renderer
 from bot.settings import Settings
-from bot.store import StateStore
+from bot.store import OverlayStore, StateStore
 
 
 @dataclass
@@ -25,6 +25,11 @@ class JobContext:
     # Facts worth asking a server once per process, never stored: e.g. the bot's own PHID,
     # which changes if the token is given to another account between runs.
     memo: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        # The one dry-run mechanism for state: the same code path, writes kept in memory.
+        if self.dry_run and not isinstance(self.store, OverlayStore):
+            self.store = OverlayStore(self.store)
 
     def bot_phid(self) -> str:
         if "bot_phid" not in self.memo:
@@ -65,3 +70,32 @@ def preview_edit(ctx: JobContext, report: JobReport, code: str, title: str, old:
 def unified_diff(old: str, new: str, label: str) -> str:
     return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
                                         fromfile=f"{label} (current)", tofile=f"{label} (bot)"))
+
+
+def reachable_tasks(ctx: JobContext, namespace: str, task_ids: set[int], report: JobReport,
+                    what: str) -> set[int] | None:
+    """The tasks among `task_ids` the bot can see now (one batched `maniphest.search`).
+
+    Anything aimed at another task (one that does not exist, or that the bot may not see)
+    is kept by the caller and delivered once the task can be reached. Each such task is a
+    problem once, in the run where it is first met; later runs list it as held, so the
+    exit code speaks of new problems only. None when Phabricator did not answer.
+    """
+    from bot.errors import BotError
+
+    try:
+        visible = {t.id for t in ctx.phab.search_tasks(task_ids=sorted(task_ids))} & set(task_ids)
+    except BotError as exc:
+        report.problems.append(f"Phabricator: {exc}; {what} waits for the next cycle")
+        return None
+    for task_id in sorted(set(task_ids) - visible):
+        if ctx.store.get(namespace, f"T{task_id}") is None:
+            ctx.store.put(namespace, f"T{task_id}", ctx.clock())
+            report.problems.append(f"T{task_id}: no such task, or the bot may not see it; {what} for it is "
+                                   f"kept and delivered once the task can be reached")
+        else:
+            report.held.append(f"T{task_id}: still out of the bot's sight; {what} kept")
+    for task_id in sorted(visible):
+        if ctx.store.get(namespace, f"T{task_id}") is not None:
+            ctx.store.delete(namespace, f"T{task_id}")
+    return visible

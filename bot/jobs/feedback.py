@@ -44,10 +44,9 @@ from bot.domain.comments import (HEADING_RE, Comment, CommentChange, Revision, c
 from bot.domain.wikitext import bot_may_edit
 from bot.errors import (Blocked, BotError, EditConflict, NotFound, PartialData, ServerError, TargetError,
                         TransientError, UncertainWriteError)
-from bot.jobs.base import JobContext, JobReport, preview_edit
+from bot.jobs.base import JobContext, JobReport, preview_edit, reachable_tasks
 from bot.render.environment import Markup
 from bot.render.escape import remarkup_quote, wikitext_inline
-from bot.store.memory import MemoryStore
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +61,7 @@ NS_PAGE = "fb-page"          # per wiki:title: {revid, since}
 NS_SEEN = "fb-seen"          # per wiki:title:comment id: [text hashes already queued]
 NS_KNOWN = "fb-known"        # per wiki:author|time|text hash of signed comments: moves are not new
 NS_QUEUE = "fb-queue"        # per comment key: what to deliver, until every target has it
+NS_PARKED = "fb-parked"      # per task T<id> the bot cannot reach: when first met (reported once)
 # per wiki:title:section:text hash of a forwarded unsigned comment: {id, author, timestamp}, so that
 # an edit of it (known to the diff only by its previous text) is forwarded under its identity.
 NS_UNSIGNED = "fb-unsigned"
@@ -74,10 +74,6 @@ def run(ctx: JobContext) -> JobReport:
     conf = ctx.settings.section("feedback")
     if conf is None:
         return report
-    store = ctx.store
-    if ctx.dry_run:
-        # A dry run walks the same path, but every state change stays in this overlay.
-        ctx = _with_store(ctx, _Overlay(store))
     for code in sorted({p.wiki for p in conf.pages}):
         try:
             _collect_wiki(ctx, conf, code, report)
@@ -372,6 +368,8 @@ def _deliver(ctx: JobContext, conf, report: JobReport) -> None:
         except BotError as exc:
             report.problems.append(f"Phabricator: {exc}; digests wait for the next cycle")
             by_task = {}
+        reachable = reachable_tasks(ctx, NS_PARKED, set(by_task), report, "feedback") if by_task else set()
+        by_task = {t: items for t, items in by_task.items() if t in (reachable or ())}
         for task_id, items in sorted(by_task.items()):
             try:
                 would_post |= _post_digest(ctx, conf, task_id, items, bot_phid, report)
@@ -757,45 +755,3 @@ _REPLY_SUMMARY = {
     "ko": "봇: 의견을 {tasks}에 전달함",
     "en": "Bot: feedback forwarded to {tasks}",
 }
-
-
-# -- dry run -------------------------------------------------------------------------------------------
-
-class _Overlay(MemoryStore):
-    """Reads fall through to the real store; writes stay here (dry run)."""
-
-    def __init__(self, base):
-        super().__init__()
-        self._base = base
-        self._deleted: set[tuple[str, str]] = set()
-
-    def get(self, namespace, key, default=None):
-        if (namespace, key) in self._deleted:
-            return default
-        if (namespace, key) in self._values:
-            return super().get(namespace, key, default)
-        return self._base.get(namespace, key, default)
-
-    def put(self, namespace, key, value):
-        self._deleted.discard((namespace, key))
-        super().put(namespace, key, value)
-
-    def delete(self, namespace, key):
-        super().delete(namespace, key)
-        self._deleted.add((namespace, key))
-
-    def items(self, namespace):
-        merged = {**self._base.items(namespace), **super().items(namespace)}
-        return {k: v for k, v in merged.items() if (namespace, k) not in self._deleted}
-
-    def get_post(self, key):
-        return super().get_post(key) or self._base.get_post(key)
-
-    def posts(self, kind=None):
-        return self._base.posts(kind) + super().posts(kind)
-
-
-def _with_store(ctx: JobContext, store) -> JobContext:
-    from dataclasses import replace
-    return replace(ctx, store=store)
-

@@ -20,8 +20,8 @@ from datetime import datetime, timezone
 from bot.domain.mentions import added_mentions, mention_key
 from bot.errors import (Blocked, BotError, PartialData, ServerError, TargetError, TransientError,
                         UncertainWriteError)
-from bot.jobs.base import JobContext, JobReport
-from bot.jobs.feedback import _Overlay, _with_store, changes_since_cursor, marker_hash, normal_title
+from bot.jobs.base import JobContext, JobReport, reachable_tasks
+from bot.jobs.feedback import changes_since_cursor, marker_hash, normal_title
 from bot.render.environment import Markup
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 JOB = "mentions"
 NS_CURSOR = "mention-rc"
 NS_QUEUE = "mention-queue"     # key -> mention waiting to be posted
+NS_PARKED = "mention-parked"   # per task T<id> the bot cannot reach: when first met (reported once)
 MARKER_PREFIX = "ambassador-bot mention:"
 
 
@@ -37,8 +38,6 @@ def run(ctx: JobContext) -> JobReport:
     conf = ctx.settings.section("mentions")
     if conf is None:
         return report
-    if ctx.dry_run:
-        ctx = _with_store(ctx, _Overlay(ctx.store))
     for code in conf.wikis():
         if code not in ctx.wikis:
             continue
@@ -84,18 +83,16 @@ def _deliver(ctx: JobContext, report: JobReport) -> None:
         return
     try:
         bot_phid = ctx.phab.whoami()["phid"]
-        existing = {t.id for t in ctx.phab.search_tasks(task_ids=sorted({v["task"] for v in queue.values()}))}
     except BotError as exc:
         report.problems.append(f"Phabricator: {exc}; mentions wait for the next cycle")
         return
+    reachable = reachable_tasks(ctx, NS_PARKED, {int(v["task"]) for v in queue.values()}, report, "a mention notice")
+    if reachable is None:
+        return
     by_task: dict[int, list[tuple[str, dict]]] = defaultdict(list)
     for key, item in sorted(queue.items()):
-        if item["task"] not in existing:
-            # `T5` on a wiki may mean anything; a task that does not exist (or we cannot see) gets nothing.
-            if not ctx.dry_run:
-                ctx.store.delete(NS_QUEUE, key)
-            continue
-        by_task[item["task"]].append((key, item))
+        if item["task"] in reachable:     # the others stay queued until the task can be reached
+            by_task[item["task"]].append((key, item))
     for task_id, items in sorted(by_task.items()):
         try:
             _post(ctx, task_id, items, bot_phid, report)

@@ -15,11 +15,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 from bot.domain.status import TableEdit, body_hash, plan_table_edit, select_rows
-from bot.domain.tasks import Task, merge_changes, newest_modification
+from bot.domain.tasks import Task, newest_modification, same_but_for_activity
 from bot.domain.wikitext import RegionError, bot_may_edit
 from bot.errors import (Blocked, EditConflict, PartialData, TargetError, TransientError, UncertainWriteError)
 from bot.jobs.base import JobContext, JobReport, preview_edit
@@ -128,43 +128,75 @@ def _project_phids(ctx: JobContext, slugs) -> list[str]:
 
 
 def _refresh_snapshot(ctx: JobContext, group: _FetchGroup) -> list[Task]:
-    """Bring the stored snapshot of one fetch group up to date; one request when nothing changed."""
+    """Bring the stored snapshot of one fetch group up to date.
+
+    A quiet cycle costs one incremental request plus one per 100 tasks already shown:
+    the real server simply stops returning a task that the bot may no longer see or
+    that left the project, so no incremental query can report it. Every shown task is
+    therefore asked for again by id on every cycle, and one not returned leaves the table.
+    """
     snap = ctx.store.get(NS_SNAPSHOT, group.key) or {}
-    tasks = {int(k): Task.from_json(v) for k, v in snap.get("tasks", {}).items()}
+    old = {int(k): Task.from_json(v) for k, v in snap.get("tasks", {}).items()}
+    raw_modified = {int(k): v for k, v in snap.get("raw_modified", {}).items()}
     users: dict[str, str] = snap.get("users", {})
     now = ctx.clock()
     full = not snap or now - snap.get("full_at", 0) >= ctx.settings.full_refresh_hours * 3600
-    projects = _project_phids(ctx, group.projects)
-    # The incremental fetch is inclusive (modifiedStart >= cursor) so a change made in
-    # the same second as the last one seen is not missed; merge_changes drops repeats.
-    # It leaves out the status filter: a task that left the wanted statuses must be
-    # seen so that it leaves the table.
-    fetched = ctx.phab.search_tasks(projects=projects, task_ids=group.task_ids, subtypes=group.subtypes,
-                                    statuses=group.statuses if full else (),
-                                    modified_start=None if full else snap.get("cursor"))
+    scope = {"projects": _project_phids(ctx, group.projects), "subtypes": group.subtypes}
     if full:
-        tasks = {}
-    tasks, changed = merge_changes(tasks, fetched)
-    if group.statuses:
-        tasks = {i: t for i, t in tasks.items() if t.status in group.statuses}
-    unknown_owners = {t.owner_phid for t in tasks.values() if t.owner_phid and t.owner_phid not in users}
+        fetched = ctx.phab.search_tasks(**scope, task_ids=group.task_ids, statuses=group.statuses)
+    else:
+        # Inclusive (modifiedStart >= cursor), so a change in the same second as the last one
+        # seen is not missed; without the status filter, so a task that left the wanted
+        # statuses is seen and leaves the table.
+        fetched = ctx.phab.search_tasks(**scope, task_ids=group.task_ids, modified_start=snap.get("cursor"))
+        recheck = sorted(set(old) - {t.id for t in fetched})
+        if recheck:
+            fetched += ctx.phab.search_tasks(**scope, task_ids=recheck)
+    cursor = max(newest_modification(fetched), snap.get("cursor", 0))
+    current = {t.id: t for t in fetched if not group.statuses or t.status in group.statuses}
+    new_raw = {i: t.date_modified for i, t in current.items()}
+    current = _without_own_activity(ctx, old, raw_modified, current)
+    unknown_owners = {t.owner_phid for t in current.values() if t.owner_phid and t.owner_phid not in users}
     if unknown_owners:
         users.update(ctx.phab.user_names(unknown_owners))
-    tasks = {i: _with_owner(t, users) for i, t in tasks.items()}
-    if full or changed or unknown_owners:
+    current = {i: _with_owner(t, users) for i, t in current.items()}
+    changed = {i for i, t in current.items() if old.get(i) != t} | (set(old) - set(current))
+    if (full or changed or unknown_owners or new_raw != raw_modified) and not ctx.dry_run:
         ctx.store.put(NS_SNAPSHOT, group.key, {
-            "tasks": {str(i): t.to_json() for i, t in sorted(tasks.items())},
+            "tasks": {str(i): t.to_json() for i, t in sorted(current.items())},
+            "raw_modified": {str(i): v for i, v in sorted(new_raw.items())},
             "users": users,
-            "cursor": max(newest_modification(fetched), snap.get("cursor", 0)),
+            "cursor": cursor,
             "full_at": now if full else snap.get("full_at", now),
         })
-    log.info("query %s: %d tasks, %d changed%s", group.key, len(tasks), len(changed),
+    log.info("query %s: %d tasks, %d changed%s", group.key, len(current), len(changed),
              " (full refresh)" if full else "", extra={"job": JOB})
-    return list(tasks.values())
+    return list(current.values())
+
+
+def _without_own_activity(ctx: JobContext, old: dict[int, Task], raw_modified: dict[int, int],
+                          current: dict[int, Task]) -> dict[int, Task]:
+    """Keep the bot's own comments (newsletter back-links, forwarded feedback, mention notices)
+    out of the tables: they move a task's `dateModified` like any comment would.
+
+    A task whose only difference is a new `dateModified` gets the time of its newest
+    transaction by someone else (one `transaction.search`, only for such tasks).
+    """
+    out = dict(current)
+    for task_id, task in current.items():
+        before = old.get(task_id)
+        if before is None or not same_but_for_activity(before, task):
+            continue
+        if raw_modified.get(task_id) == task.date_modified:
+            out[task_id] = replace(task, date_modified=before.date_modified)
+            continue
+        others = ctx.phab.last_change_by_others(task_id, ctx.bot_phid())
+        out[task_id] = replace(task, date_modified=others if others is not None and others > before.date_modified
+                               else before.date_modified)
+    return out
 
 
 def _with_owner(task: Task, users: dict[str, str]) -> Task:
-    from dataclasses import replace
     owner = users.get(task.owner_phid) if task.owner_phid else None
     return task if task.owner == owner else replace(task, owner=owner)
 

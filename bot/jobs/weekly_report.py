@@ -158,28 +158,23 @@ def _phab_activity(ctx: JobContext, amb: Ambassador, week: Week) -> dict | None:
         return None
     phid = _user_phid(ctx, amb.phabricator)
     last = week.last_second
-    created = ctx.phab.search_all("maniphest.search", {"constraints": {
-        "authorPHIDs": [phid], "createdStart": week.start, "createdEnd": last}})
-    closed = ctx.phab.search_all("maniphest.search", {"constraints": {
-        "closerPHIDs": [phid], "closedStart": week.start, "closedEnd": last}})
+    created = ctx.phab.find_tasks({"authorPHIDs": [phid], "createdStart": week.start, "createdEnd": last})
+    closed = ctx.phab.find_tasks({"closerPHIDs": [phid], "closedStart": week.start, "closedEnd": last})
     # Commenting subscribes the commenter, so their commented tasks are among these.
-    touched = ctx.phab.search_all("maniphest.search", {"constraints": {
-        "subscribers": [phid], "modifiedStart": week.start}})
+    touched = ctx.phab.find_tasks({"subscribers": [phid], "modifiedStart": week.start})
     comments: dict[int, int] = {}
-    for row in touched:
+    for task in touched:
         n = 0
-        for x in ctx.phab.transactions(f"T{int(row['id'])}", author_phids=[phid]):
+        for x in ctx.phab.transactions(task.monogram, author_phids=[phid]):
             if x.get("type") == "comment" and week.contains(int(x.get("dateCreated") or 0)) and any(
                     not c.get("removed") for c in x.get("comments") or []):
                 n += 1
         if n:
-            comments[int(row["id"])] = n
-    facts = {}
-    for row in [*created, *closed, *touched]:
-        f = row["fields"]
-        facts[int(row["id"])] = {"id": int(row["id"]), "title": str(f["name"]), "status": str(f["status"]["value"]),
-                                 "public": f.get("policy", {}).get("view") == "public"}
-    return {"created": [facts[int(r["id"])] for r in created], "closed": [facts[int(r["id"])] for r in closed],
+            comments[task.id] = n
+    # "public" is the one visibility rule (view policy and Space), bot/domain/tasks.py.
+    facts = {t.id: {"id": t.id, "title": t.title, "status": t.status, "public": t.is_public}
+             for t in [*created, *closed, *touched]}
+    return {"created": [facts[t.id] for t in created], "closed": [facts[t.id] for t in closed],
             "comments": comments, "facts": facts}
 
 

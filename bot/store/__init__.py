@@ -1,6 +1,7 @@
 """The state store: cursors, snapshots and a record of every post, behind one interface."""
 from bot.store.base import Post, StateStore, StoreError
 from bot.store.memory import MemoryStore
+from bot.store.overlay import OverlayStore
 from bot.store.sql import SqlStore
 
 
@@ -11,4 +12,4 @@ def open_store(url: str) -> StateStore:
     return SqlStore(url)
 
 
-__all__ = ["Post", "StateStore", "StoreError", "MemoryStore", "SqlStore", "open_store"]
+__all__ = ["Post", "StateStore", "StoreError", "MemoryStore", "OverlayStore", "SqlStore", "open_store"]

@@ -51,9 +51,15 @@ class TaskComments:
 
     def __init__(self):
         self.comments: dict[int, list[str]] = {}
+        self.invisible: set[int] = set()     # tasks the bot may not see (or that do not exist)
 
     def whoami(self):
         return {"phid": "PHID-USER-bot"}
+
+    def search_tasks(self, *, task_ids=(), **constraints):
+        from bot.domain.tasks import Task
+        return [Task(id=i, phid=f"PHID-TASK-{i}", title=f"Task {i}", status="open", priority=50, date_modified=0,
+                     view_policy="public") for i in task_ids if i not in self.invisible]
 
     def transactions(self, task, author_phids=()):
         return [{"comments": [{"content": {"raw": text}}]} for text in self.comments.get(int(task[1:]), [])]

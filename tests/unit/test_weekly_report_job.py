@@ -86,6 +86,12 @@ class FakeConduit:
             rows = [t for t in rows if set(c["subscribers"]) & t["subscribers"] and t["modified"] >= c["modifiedStart"]]
         return rows
 
+    def find_tasks(self, constraints):
+        from bot.domain.tasks import Task
+        return [Task(id=r["id"], phid=r["phid"], title=r["fields"]["name"], status=r["fields"]["status"]["value"],
+                     priority=50, date_modified=r["modified"], view_policy=r["fields"]["policy"]["view"])
+                for r in self.search_all("maniphest.search", {"constraints": constraints})]
+
     def transactions(self, object_id, *, author_phids=(), phids=()):
         self.calls.append("transaction.search")
         out = []
