@@ -17,9 +17,18 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
+def benchmarks() -> list[str]:
+    """The modules of bench/ that are benchmarks: those with a top-level `def main(`.
+
+    Helpers (servers.py, this file) have none; collecting servers.py as a benchmark made
+    `make bench` fail on a fresh clone.
+    """
+    return sorted(p.stem for p in HERE.glob("*.py")
+                  if p.stem not in ("run", "__init__") and "\ndef main(" in p.read_text(encoding="utf-8"))
+
+
 def main(argv=None) -> int:
-    names = (argv if argv is not None else sys.argv[1:]) or sorted(
-        p.stem for p in HERE.glob("*.py") if p.stem not in ("run", "__init__"))
+    names = (argv if argv is not None else sys.argv[1:]) or benchmarks()
     sections = [f"# Benchmark results\n\nRun {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
                 f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.\n"]
     failed = 0

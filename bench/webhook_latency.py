@@ -7,7 +7,13 @@ can bring a change quickly) and the webhook endpoint on a free port.
 1. Latency: 20 times, rename the task in the sandbox, POST a signed delivery with its
    new transaction PHIDs (as Phabricator would), and time until the wiki page has a
    new revision. Median and worst (goal: median under 5 s).
-2. Memory: the same service with status-sync every 20 ms (a real no-change cycle:
+2. Burst: 500 signed deliveries about 50 tasks (10 changes each, by a human), sent
+   at once from 8 client threads, as Phabricator does when a batch edit touches many
+   tasks. Counted: the answers, the Conduit requests of the webhook's own client
+   (`transaction.search` look-ups, plus its one `user.whoami`), and the scheduler runs
+   they cause, against the 50 distinct tasks (before batching: one look-up per
+   delivery, 500, and one run request each).
+3. Memory: the same service with status-sync every 20 ms (a real no-change cycle:
    one Conduit search, one recent-changes request); resident memory after 10 and
    after 1,000 scheduler cycles (goal: no growth beyond noise).
 """
@@ -97,6 +103,7 @@ def main() -> dict:
                 raise RuntimeError(f"webhook answered {status}")
             _wait(lambda: human.revisions(TITLE, limit=1)[0]["revid"] != before, 30)
             latencies.append(time.perf_counter() - started)
+        burst = _burst(service, conduit, project, key, port)
         service.request_stop("bench")
         thread.join(30)
 
@@ -133,11 +140,58 @@ def main() -> dict:
         "rss_growth_mib": round(rss_1000 - rss_10, 1),
         "seconds_per_cycle": round(cycle_seconds, 4),
     }
-    print("webhook → new revision on the local cs wiki, and memory over scheduler cycles")
+    result.update(burst)
+    print("webhook → new revision on the local cs wiki, a burst of webhooks, and memory over scheduler cycles")
     print(f"{'measure':36} {'value':>10}")
     for name, value in result.items():
         print(f"{name:36} {value:>10}")
     return result
+
+
+BURST_TASKS = 50
+BURST_CHANGES_PER_TASK = 10
+
+
+def _burst(service, conduit, project, key: str, port: int) -> dict:
+    """500 deliveries about 50 tasks at once: Conduit requests and runs against the distinct tasks."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.webhook import NS_QUEUE, sign
+
+    tids = [conduit.create_task(f"Úkol v dávce {i + 1}", projects=[project]) for i in range(BURST_TASKS)]
+    bodies = []
+    for n in range(BURST_CHANGES_PER_TASK):
+        for tid in tids:
+            last = max(x.id for x in conduit.xacts)
+            conduit.update_task(tid, title=f"Úkol T{tid}, změna {n + 1}", actor="bob")
+            with conduit._lock:
+                task = conduit.tasks[tid]
+                xacts = [x.phid for x in conduit.xacts if x.object_phid == task.phid and x.id > last]
+            bodies.append(json.dumps({"object": {"type": "TASK", "phid": task.phid},
+                                      "triggers": [{"phid": "PHID-HRUL-bench"}],
+                                      "action": {"test": False, "silent": False, "secure": False,
+                                                 "epoch": int(time.time())},
+                                      "transactions": [{"phid": p} for p in xacts]}).encode())
+    _wait(lambda: not service._running, 60)
+    delivery = service.webhook.delivery
+    requests_before, lookups_before, runs_before = delivery.phab.request_count, delivery.lookups, service.runs
+    started = time.perf_counter()
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda body: _post(port, body, sign(key.encode(), body)), bodies))
+    answered = time.perf_counter() - started
+    _wait(lambda: not service.ctx.store.items(NS_QUEUE) and not service._running
+          and delivery.triggers > 0, 120)
+    time.sleep(1.0)   # a follow-up run asked for during the first one starts at once; let it show
+    _wait(lambda: not service._running, 120)
+    return {
+        "burst_deliveries": len(bodies),
+        "burst_answered_202": statuses.count(202),
+        "burst_distinct_tasks": len(tids),
+        "burst_seconds_to_answer_all": round(answered, 2),
+        "burst_conduit_requests": delivery.phab.request_count - requests_before,
+        "burst_transaction_searches": delivery.lookups - lookups_before,
+        "burst_runs": service.runs - runs_before,
+    }
 
 
 def _post(port: int, body: bytes, signature: str) -> int:

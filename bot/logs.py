@@ -142,6 +142,8 @@ def secrets_from_settings(settings, environ=os.environ) -> list[str]:
     webhook = settings.section("webhook")
     if webhook is not None:
         names.append(webhook.hmac_key_env)
+        if getattr(webhook, "health_token_env", None):
+            names.append(webhook.health_token_env)
     names.append("AMBASSADOR_STATE_URL")
     values = [environ.get(n, "").strip() for n in names]
     for url in (settings.state_url, environ.get("AMBASSADOR_STATE_URL", "")):
