@@ -8,8 +8,12 @@ variables that hold them.
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import re
+import reprlib
+import unicodedata
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -17,11 +21,17 @@ from typing import Any, Callable
 import yaml
 
 from bot.errors import ConfigError
+from bot.domain.titles import title_problem
+from bot.settings_loader import MAX_SCALAR_CHARS, Refused, load_yaml, read_config_text
 
 STATUS_KEYS = ("open", "stalled", "progress", "resolved", "declined", "invalid", "duplicate", "wontfix", "spite")
 SORT_KEYS = ("id", "priority", "status", "modified", "title", "owner")
 LANGUAGES = ("cs", "ko", "en")
-TASK_RE = re.compile(r"^T?(\d+)$")
+TASK_RE = re.compile(r"T?([0-9]{1,9})\Z")
+# The first line of the user-config.py the bot writes (bot/adapters/wiki.py USER_CONFIG).
+PYWIKIBOT_MARKER = "# Written by ambassador-bot"
+_short = reprlib.Repr()
+_short.maxstring, _short.maxother, _short.maxlevel, _short.maxlist, _short.maxdict = 80, 80, 2, 5, 5
 
 
 @dataclass(frozen=True)
@@ -134,7 +144,7 @@ class _Reader:
             raise self.fail(key, f"must be a mapping, got {type(value).__name__}")
         for k in value:
             if not isinstance(k, str):
-                raise self.fail(key, f"keys must be strings, got {k!r}")
+                raise self.fail(key, f"keys must be strings, got {_short.repr(k)}")
             if k not in allowed:
                 raise self.fail(f"{key}.{k}" if key else k, f"unknown key (allowed: {', '.join(sorted(allowed))})")
         for k in sorted(required):
@@ -147,7 +157,10 @@ class _Reader:
             raise self.fail(key, f"must be a number, got {value!r}")
         if not isinstance(value, kind):
             names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            raise self.fail(key, f"must be {names}, got {type(value).__name__} {value!r}"[:200])
+            raise self.fail(key, f"must be {names}, got {type(value).__name__} {_short.repr(value)}"[:200])
+        problem = _scalar_problem(value)
+        if problem:
+            raise self.fail(key, problem)
         if check:
             problem = check(value)
             if problem:
@@ -162,16 +175,79 @@ class _Reader:
         return tuple(self.typed(v, f"{key}[{i}]", str, check) for i, v in enumerate(value))
 
 
+def _scalar_problem(value: Any) -> str | None:
+    """What no value of the config may be: a non-finite or absurd number, a huge or multi-line string."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, got {value!r}"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**12:
+        return "is out of range"
+    if isinstance(value, str):
+        if len(value) > MAX_SCALAR_CHARS:
+            return f"is {len(value)} characters long (at most {MAX_SCALAR_CHARS})"
+        bad = next((ch for ch in value if unicodedata.category(ch) in ("Cc", "Cs")), None)
+        if bad is not None:
+            return f"holds a control character (U+{ord(bad):04X}); write it on one line, without control characters"
+    return None
+
+
+def _between(low: float, high: float, unit: str = "", *, low_open: bool = False) -> Callable[[Any], str | None]:
+    """A finite range check: `low <= v <= high` (`low < v` with low_open)."""
+    def check(v) -> str | None:
+        ok = (low < v if low_open else low <= v) and v <= high
+        return None if ok else f"must be {'more than' if low_open else 'at least'} {low:g} and at most {high:g}{unit}"
+    return check
+
+
 def _non_empty(v: str) -> str | None:
     return None if v.strip() else "must not be empty"
 
 
+def page_title(v: str) -> str | None:
+    """The one check of every page-title key: what MediaWiki would refuse, or change, is refused."""
+    problem = title_problem(v)
+    if problem:
+        return f"not a valid page title: {problem}"
+    if v != v.strip():
+        return "must not start or end with spaces"
+    return None
+
+
+def user_name(v: str) -> str | None:
+    """A wiki user name: a valid title without / (subpage) or : @ > = (MediaWiki's invalid user-name characters)."""
+    problem = page_title(v)
+    if problem:
+        return problem.replace("page title", "user name")
+    bad = next((ch for ch in "/:@>=" if ch in v), None)
+    return f"not a valid user name: holds {bad!r}" if bad else None
+
+
+_SECRET_QUERY = re.compile(r"(?i)(token|password|passwd|secret|key|auth|sig|session)")
+
+
 def _url(v: str) -> str | None:
-    return None if re.match(r"^https?://[^\s/]+", v) else f"must be an http(s) URL, got {v!r}"
+    # The value is never echoed: it may hold a password.
+    if not re.fullmatch(r"https?://[^\s/?#]+(?:[/?#][^\s]*)?", v):
+        return "must be an http(s) URL like https://host/path (no spaces)"
+    try:
+        parts = urllib.parse.urlsplit(v)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return "is not a valid URL"
+    if "@" in parts.netloc:
+        return ("must not hold credentials (user:password@); secrets come from the environment "
+                "(phabricator.token_env, wikis.<code>.password_env)")
+    if parts.query or parts.fragment or "?" in v or "#" in v:
+        if _SECRET_QUERY.search(parts.query + parts.fragment):
+            return ("must not hold a token or password in its query; secrets come from the environment "
+                    "(phabricator.token_env, wikis.<code>.password_env)")
+        return "must not have a query (?...) or fragment (#...)"
+    if not parts.hostname:
+        return "must be an http(s) URL like https://host/path"
+    return None
 
 
 def _env_name(v: str) -> str | None:
-    return None if re.match(r"^[A-Z_][A-Z0-9_]*$", v) else f"must be an environment variable name, got {v!r}"
+    return None if re.fullmatch(r"[A-Z_][A-Z0-9_]*", v) else f"must be an environment variable name, got {_short.repr(v)}"
 
 
 def _timezone(v: str) -> str | None:
@@ -187,13 +263,14 @@ def _timezone(v: str) -> str | None:
 def load_settings(path: str | os.PathLike) -> Settings:
     path = Path(path)
     try:
-        raw_text = path.read_text(encoding="utf-8")
+        raw_text = read_config_text(path)
+        data = load_yaml(raw_text)
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
+    except Refused as exc:
+        raise ConfigError(exc.one_line(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config: {exc}") from None
-    try:
-        data = yaml.safe_load(raw_text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -217,8 +294,11 @@ def parse_settings(data: Any, path: Path) -> Settings:
     pywikibot_dir = b.get("pywikibot_dir")
     if pywikibot_dir is not None:
         pywikibot_dir = _relative_to(path, r.typed(pywikibot_dir, "bot.pywikibot_dir", str, _non_empty))
+        problem = pywikibot_dir_problem(pywikibot_dir)
+        if problem:
+            raise r.fail("bot.pywikibot_dir", problem)
     full_refresh = float(r.typed(b.get("full_refresh_hours", 24), "bot.full_refresh_hours", (int, float),
-                                 lambda v: None if v > 0 else "must be positive"))
+                                 _between(0, 24 * 366, " hours", low_open=True)))
 
     p = r.mapping(top["phabricator"], "phabricator", {"url", "token_env", "timeout", "page_size"}, {"url"})
     phab_url = r.typed(p["url"], "phabricator.url", str, _url)
@@ -263,6 +343,29 @@ def _user_agent(v: str) -> str | None:
     return None
 
 
+def pywikibot_dir_problem(folder: Path) -> str | None:
+    """The bot makes this folder private (mode 0700) and writes passwords.py into it, so it
+    must be the bot's own: absent (the bot creates it), empty, or holding the user-config.py
+    the bot wrote there before (its first line is PYWIKIBOT_MARKER)."""
+    if not folder.exists() and not folder.is_symlink():
+        return None
+    own = ("must be a folder of the bot's own (absent, empty, or one it set up before): the bot makes it "
+           "private and writes its password file into it")
+    if folder.is_symlink() or not folder.is_dir():
+        return f"{folder} is not a plain folder; {own}"
+    try:
+        if hasattr(os, "getuid") and folder.stat().st_uid != os.getuid():
+            return f"{folder} belongs to another user; {own}"
+        if not any(folder.iterdir()):
+            return None
+        with open(folder / "user-config.py", encoding="utf-8", errors="replace") as f:
+            if f.read(len(PYWIKIBOT_MARKER)) == PYWIKIBOT_MARKER:
+                return None
+    except OSError:
+        pass
+    return f"{folder} holds files the bot did not write; {own}"
+
+
 def _relative_to(config_path: Path, value: str) -> Path:
     p = Path(value).expanduser()
     return p if p.is_absolute() else (config_path.parent.parent / p).resolve()
@@ -279,7 +382,7 @@ def _sqlite_relative(config_path: Path, url: str) -> str:
 
 def _parse_wiki(r: _Reader, code: Any, w: Any) -> WikiSettings:
     key = f"wikis.{code}"
-    r.typed(code, key, str, lambda v: None if re.match(r"^[a-z][a-z0-9-]*$", v) else "wiki code must be like 'cs'")
+    r.typed(code, key, str, lambda v: None if re.fullmatch(r"[a-z][a-z0-9-]{0,30}", v) else "wiki code must be like 'cs'")
     w = r.mapping(w, key, {"api_url", "language", "timezone", "username", "password_env", "botpassword_app",
                            "throttle_seconds", "maxlag", "min_edit_interval_minutes", "run_page", "run_value"},
                   {"api_url", "language", "timezone", "username"})
@@ -291,17 +394,20 @@ def _parse_wiki(r: _Reader, code: Any, w: Any) -> WikiSettings:
         language=r.typed(w["language"], f"{key}.language", str,
                          lambda v: None if v in LANGUAGES else f"must be one of {', '.join(LANGUAGES)}"),
         timezone=r.typed(w["timezone"], f"{key}.timezone", str, _timezone),
-        username=r.typed(w["username"], f"{key}.username", str, _non_empty),
+        username=r.typed(w["username"], f"{key}.username", str, user_name),
         password_env=r.typed(w.get("password_env", f"AMBASSADOR_{code.upper().replace('-', '_')}_PASSWORD"),
                              f"{key}.password_env", str, _env_name),
-        botpassword_app=w.get("botpassword_app") and r.typed(w["botpassword_app"], f"{key}.botpassword_app", str, _non_empty),
+        botpassword_app=w.get("botpassword_app") and r.typed(
+            w["botpassword_app"], f"{key}.botpassword_app", str,
+            lambda v: None if re.fullmatch(r"[A-Za-z0-9_. -]{1,32}", v) else "must be a BotPassword app id (letters, digits)"),
         throttle_seconds=float(r.typed(w.get("throttle_seconds", 10), f"{key}.throttle_seconds", number,
-                                       lambda v: None if v >= 0 else "must not be negative")),
-        maxlag=r.typed(w.get("maxlag", 5), f"{key}.maxlag", int, lambda v: None if v > 0 else "must be positive"),
+                                       _between(0, 3600, " seconds"))),
+        maxlag=r.typed(w.get("maxlag", 5), f"{key}.maxlag", int, _between(1, 120, " seconds")),
         min_edit_interval_minutes=float(r.typed(w.get("min_edit_interval_minutes", 0), f"{key}.min_edit_interval_minutes",
-                                                number, lambda v: None if v >= 0 else "must not be negative")),
-        run_page=w.get("run_page") and r.typed(w["run_page"], f"{key}.run_page", str, _non_empty),
-        run_value=r.typed(w.get("run_value", "run"), f"{key}.run_value", str, _non_empty),
+                                                number, _between(0, 31 * 24 * 60, " minutes"))),
+        run_page=w.get("run_page") and r.typed(w["run_page"], f"{key}.run_page", str, page_title),
+        run_value=r.typed(w.get("run_value", "run"), f"{key}.run_value", str,
+                          lambda v: _non_empty(v) or (None if v == v.strip() else "must not start or end with spaces")),
     )
 
 
@@ -309,13 +415,12 @@ def _parse_table(r: _Reader, i: int, t: Any, wikis: dict[str, WikiSettings]) -> 
     key = f"status_tables[{i}]"
     t = r.mapping(t, key, {"id", "query", "pages", "sort", "max_rows", "max_drop_share"}, {"id", "query", "pages"})
     table_id = r.typed(t["id"], f"{key}.id", str,
-                       lambda v: None if re.match(r"^[a-z0-9][a-z0-9_-]*$", v) else "must be lowercase letters, digits, - or _")
+                       lambda v: None if re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", v)
+                       else "must be lowercase letters, digits, - or _ (1-64 of them)")
     q = r.mapping(t["query"], f"{key}.query", {"projects", "statuses", "subtypes", "tasks"})
     statuses = r.string_list(q.get("statuses", []), f"{key}.query.statuses",
                              lambda v: None if v in STATUS_KEYS else f"unknown status {v!r} (known: {', '.join(STATUS_KEYS)})")
-    task_ids = tuple(int(TASK_RE.match(s).group(1)) for s in r.string_list(
-        [str(x) for x in q.get("tasks", [])] if isinstance(q.get("tasks", []), list) else q.get("tasks"),
-        f"{key}.query.tasks", lambda v: None if TASK_RE.match(v) else f"not a task number: {v!r}"))
+    task_ids = _task_ids(r, q.get("tasks", []), f"{key}.query.tasks")
     query = TaskQuery(
         projects=r.string_list(q.get("projects", []), f"{key}.query.projects",
                                lambda v: "write the project slug without '#'" if v.startswith("#") else _non_empty(v)),
@@ -329,7 +434,7 @@ def _parse_table(r: _Reader, i: int, t: Any, wikis: dict[str, WikiSettings]) -> 
     if not pages:
         raise r.fail(f"{key}.pages", "must name a page on at least one wiki")
     for code, title in pages.items():
-        r.typed(title, f"{key}.pages.{code}", str, _non_empty)
+        r.typed(title, f"{key}.pages.{code}", str, page_title)
     sort = r.string_list(t.get("sort", ["-priority", "id"]), f"{key}.sort",
                          lambda v: None if v.lstrip("-") in SORT_KEYS else f"unknown sort key {v!r} (known: {', '.join(SORT_KEYS)})")
     return StatusTable(
@@ -338,6 +443,22 @@ def _parse_table(r: _Reader, i: int, t: Any, wikis: dict[str, WikiSettings]) -> 
         max_drop_share=float(r.typed(t.get("max_drop_share", 0.5), f"{key}.max_drop_share", (int, float),
                                      lambda v: None if 0 < v <= 1 else "must be in (0, 1]")),
     )
+
+
+def task_number(r: _Reader, value: Any, key: str) -> int:
+    """`T123` or `123` (a YAML number or text) -> 123; each item checked as it is, never converted first."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise r.fail(key, f"must be a task number like T4321, got {type(value).__name__}")
+    text = r.typed(value, key, str, lambda v: None if TASK_RE.match(v.strip())
+                   else f"must be a task number like T4321, got {_short.repr(v)}")
+    return int(TASK_RE.match(text.strip()).group(1))
+
+
+def _task_ids(r: _Reader, raw: Any, key: str) -> tuple[int, ...]:
+    items = r.typed(raw, key, list, lambda v: None if len(v) <= 5000 else "lists more than 5000 tasks")
+    return tuple(task_number(r, v, f"{key}[{i}]") for i, v in enumerate(items))
 
 
 # Public names for the section parsers in bot/settings_*.py.

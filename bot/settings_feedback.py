@@ -18,10 +18,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.settings import TASK_RE, Reader, Settings, non_empty
+from bot.settings import Reader, Settings, non_empty, page_title, task_number
 
 PARSERS = ("auto", "discussiontools", "wikitext")
-_BAD_TITLE = re.compile(r"[\[\]<>|{}#]")
 
 
 @dataclass(frozen=True)
@@ -59,19 +58,8 @@ class MentionSettings:
         return sorted(set(self.pages) | set(self.namespaces))
 
 
-def _title(v: str) -> str | None:
-    if not v.strip():
-        return "must not be empty"
-    if _BAD_TITLE.search(v):
-        return f"not a valid page title (no [ ] < > | # or braces): {v!r}"
-    return None
-
-
-def _task(reader: Reader, value, key: str) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    text = reader.typed(value, key, str, lambda v: None if TASK_RE.match(v.strip()) else f"not a task number: {v!r}")
-    return int(TASK_RE.match(text.strip()).group(1))
+_title = page_title      # one title check for the whole config (bot/settings.py)
+_task = task_number
 
 
 def _wiki(reader: Reader, value, key: str, settings: Settings) -> str:
@@ -124,7 +112,7 @@ def parse_mentions(reader: Reader, raw, settings: Settings) -> MentionSettings:
             numbers = [numbers]
         reader.typed(numbers, f"{key}.namespaces.{wiki}", list)
         namespaces[wiki] = tuple(reader.typed(n, f"{key}.namespaces.{wiki}[{i}]", int,
-                                              lambda v: None if v >= 0 else "must be a namespace number (0 or more)")
+                                              lambda v: None if 0 <= v < 2**31 else "must be a namespace number (0 or more)")
                                  for i, n in enumerate(numbers))
     if not any(pages.values()) and not any(namespaces.values()):
         raise reader.fail(key, "needs pages or namespaces to watch on at least one wiki")

@@ -9,7 +9,8 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
-from bot.settings import LANGUAGES, STATUS_KEYS, Reader, Settings, non_empty
+from bot.render.escape import BREAKER, remarkup_inline, wikitext_inline
+from bot.settings import LANGUAGES, STATUS_KEYS, Reader, Settings, non_empty, page_title
 
 SECTION_KINDS = ("resolved", "progress", "opened")
 _PAGE_KEYS = {"draft_page", "page", "subscribers", "archive_page", "intro_page", "optout_category"}
@@ -51,6 +52,19 @@ def _title(v: str) -> str | None:
         return "must not be empty"
     if _BAD_TITLE.search(v):
         return f"not a valid page title (no [ ] < > | # or braces other than {{edition}}): {v!r}"
+    return page_title(v.replace("{edition}", "2026-01"))
+
+
+def _name(v: str) -> str | None:
+    """A newsletter's name is printed as it is into wikitext headings and Remarkup task comments,
+    so it must be plain text that neither markup would read as anything but text."""
+    problem = non_empty(v)
+    if problem:
+        return problem
+    plain = remarkup_inline(v).strip(BREAKER) == v and wikitext_inline(v) == v
+    if not plain or len(v) > 100:
+        return (f"must be plain text of at most 100 characters (letters, digits, spaces, . , -); "
+                f"{v[:40]!r} would be read as Remarkup or wikitext markup")
     return None
 
 
@@ -102,7 +116,7 @@ def parse(reader: Reader, raw, settings: Settings) -> NewsletterSettings:
         wikis[code] = NewsletterWiki(code=code, approvers=tuple(approvers), **values)
     names = reader.mapping(n.get("names", {}), f"{key}.names", set(LANGUAGES))
     for lang, name in names.items():
-        reader.typed(name, f"{key}.names.{lang}", str, non_empty)
+        reader.typed(name, f"{key}.names.{lang}", str, _name)
     return NewsletterSettings(
         projects=projects,
         wikis=wikis,

@@ -30,11 +30,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.settings import LANGUAGES, TASK_RE, Reader, Settings, non_empty
+from bot.settings import LANGUAGES, Reader, Settings, non_empty, page_title, task_number, user_name
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
-_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
-_DOC_RE = re.compile(r"^([a-z][a-z0-9_]*)(?:\.(wiki|remarkup))?$")
+_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,40}\Z")
+_DOC_RE = re.compile(r"([a-z][a-z0-9_]{0,40})(?:\.(wiki|remarkup))?\Z")
 
 
 @dataclass(frozen=True)
@@ -100,26 +100,21 @@ def _ambassador(r: Reader, key: str, raw, settings: Settings, language: str) -> 
     amb_id = r.typed(a["id"], f"{key}.id", str,
                      lambda v: None if _ID_RE.match(v) else "must be 1-41 lowercase letters, digits, - or _")
     wikis_raw = r.mapping(a.get("wikis", {}), f"{key}.wikis", set(settings.wikis))
-    wikis = {code: r.typed(name, f"{key}.wikis.{code}", str, non_empty).strip() for code, name in wikis_raw.items()}
+    wikis = {code: r.typed(name, f"{key}.wikis.{code}", str, user_name) for code, name in wikis_raw.items()}
     phab = a.get("phabricator")
     if phab is not None:
         phab = r.typed(phab, f"{key}.phabricator", str,
                        lambda v: "write the username without '@'" if v.startswith("@") else non_empty(v)).strip()
     if not wikis and phab is None:
         raise r.fail(key, "needs wikis or phabricator (there is nothing to report otherwise)")
-    task = None
-    if "task" in a:
-        text = str(a["task"]) if isinstance(a["task"], (int, str)) and not isinstance(a["task"], bool) else None
-        if text is None or not TASK_RE.match(text):
-            raise r.fail(f"{key}.task", f"must be a task number like T4321, got {a['task']!r}")
-        task = int(TASK_RE.match(text).group(1))
+    task = task_number(r, a["task"], f"{key}.task") if "task" in a else None
     page = None
     if "page" in a:
         p = r.mapping(a["page"], f"{key}.page", {"wiki", "title"}, {"wiki", "title"})
         wiki = r.typed(p["wiki"], f"{key}.page.wiki", str,
                        lambda v: None if v in settings.wikis else f"unknown wiki {v!r} (configured: "
                                                                     f"{', '.join(settings.wikis)})")
-        page = (wiki, r.typed(p["title"], f"{key}.page.title", str, non_empty).strip())
+        page = (wiki, r.typed(p["title"], f"{key}.page.title", str, page_title))
     if task is None and page is None:
         raise r.fail(key, "needs a destination: task (the management task) and/or page")
     return Ambassador(
@@ -151,7 +146,7 @@ def parse_templates(reader: Reader, raw, settings: Settings) -> TemplateOverride
                 raise r.fail(key, "must be a document name like status_table or weekly_report.remarkup")
             if m.group(1) not in known:
                 raise r.fail(key, f"no file template for {m.group(1)!r} (known: {', '.join(sorted(known))})")
-            pages[code][name] = r.typed(title, key, str, non_empty).strip()
+            pages[code][name] = r.typed(title, key, str, page_title)
     return TemplateOverrides(pages, **_trust(r, trust, settings))
 
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.errors import ConfigError
-from bot.settings import Reader, Settings, env_name, non_empty
+from bot.settings import Reader, Settings, env_name, non_empty, page_title
 
 DEFAULT_EVERY_SECONDS = 600.0
 DEFAULT_MISFIRE_GRACE = 3600
@@ -216,7 +216,8 @@ def parse_webhook(r: Reader, raw: Any, settings: Settings) -> WebhookSettings:
         host=r.typed(raw.get("host", "127.0.0.1"), "webhook.host", str, non_empty),
         port=r.typed(port, "webhook.port", int, lambda v: None if 0 <= v <= 65535 else "must be 0..65535"),
         path=r.typed(raw.get("path", "/webhook"), "webhook.path", str,
-                     lambda v: None if v.startswith("/") and v != "/healthz" else "must start with / and not be /healthz"),
+                     lambda v: None if re.fullmatch(r"/[A-Za-z0-9._~/-]{0,200}", v) and v != "/healthz"
+                     else "must start with /, hold only letters, digits and . _ ~ / -, and not be /healthz"),
         hmac_key_env=r.typed(raw.get("hmac_key_env", "AMBASSADOR_WEBHOOK_KEY"), "webhook.hmac_key_env", str, env_name),
         max_body_bytes=r.typed(raw.get("max_body_bytes", 65536), "webhook.max_body_bytes", int,
                                lambda v: None if 256 <= v <= 10_000_000 else "must be 256..10000000"),
@@ -232,11 +233,11 @@ def parse_status_page(r: Reader, raw: Any, settings: Settings) -> StatusPageSett
     if not pages:
         raise r.fail("status_page.pages", "must name a page on at least one wiki")
     for code, title in pages.items():
-        r.typed(title, f"status_page.pages.{code}", str, non_empty)
+        r.typed(title, f"status_page.pages.{code}", str, page_title)
     return StatusPageSettings(
         pages=dict(pages),
         refresh_hours=float(r.typed(raw.get("refresh_hours", 24), "status_page.refresh_hours", (int, float),
-                                    lambda v: None if v > 0 else "must be positive")),
+                                    lambda v: None if 0 < v <= 24 * 366 else "must be more than 0 and at most 8784 hours")),
         max_problems=r.typed(raw.get("max_problems", 5), "status_page.max_problems", int,
                              lambda v: None if 1 <= v <= 50 else "must be 1..50"),
     )
