@@ -69,6 +69,7 @@ MAX_CONNECTIONS = 32                # connections (threads) served at once
 REQUEST_SECONDS = 15.0              # a whole request (headers and body) must arrive within this
 READ_SECONDS = 15.0                 # and each read within this
 IDLE_CHECK_SECONDS = 60.0           # the batcher looks at the queue this often when nothing arrives
+STANDBY_CHECK_SECONDS = 5.0         # and this often while this replica is not the leader
 
 
 def sign(key: bytes, body: bytes) -> str:
@@ -239,11 +240,16 @@ class DeliveryHandler:
                     return
                 self._first = None
             try:
-                retry = bool(self.flush()["retry"])
+                summary = self.flush()
             except Exception:  # the batcher must survive anything; the queue keeps the work
                 log.exception("webhook batch failed", extra={"outcome": "error"})
-                retry = True
-            backoff = (min(300.0, backoff * 2) if backoff else self.retry_seconds) if retry else None
+                summary = {"retry": ["?"]}
+            if summary.get("standby"):
+                backoff = STANDBY_CHECK_SECONDS     # cheap (no request): soon after it leads, it handles the queue
+            elif summary["retry"]:
+                backoff = min(300.0, backoff * 2) if backoff and backoff >= self.retry_seconds else self.retry_seconds
+            else:
+                backoff = None
 
     def flush(self) -> dict[str, Any]:
         """Handle every queued transaction: one lookup per task, the jobs asked to run at most once."""
@@ -255,6 +261,7 @@ class DeliveryHandler:
         try:
             self.ready()
         except NotLeader:
+            summary["standby"] = True
             return summary      # the leader's batcher handles the shared queue
         with self._store_lock:
             queued = self.store.items(NS_QUEUE)
