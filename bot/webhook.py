@@ -14,8 +14,10 @@ body with the hook's key. The receiver:
    (namespace `webhook-queue`) and the answer is **202 once the delivery is durably
    queued**; a standby replica, or a store that cannot take the write, answers 503 so
    that Phabricator retries;
-3. a batcher thread waits until deliveries stop arriving for `quiet` seconds (at most
-   `max_delay` after the first one), then handles the whole queue as one batch: one
+3. a batcher thread waits until deliveries stop arriving for `quiet` seconds (0.5 s; at
+   most `max_delay`, 30 s, after the first one, so a burst however long it takes to
+   arrive is one batch, and a never-ending stream still syncs every 30 s), then
+   handles the whole queue as one batch: one
    `transaction.search` per task (`objectIdentifier` + `constraints.phids` of every
    queued transaction of that task, however many deliveries brought them), drops the
    bot's own transactions (its own task comments never wake it: no loops), and asks the
@@ -150,7 +152,7 @@ class DeliveryHandler:
 
     def __init__(self, phab, store, trigger: Callable[[list[str]], list[str]], jobs: tuple[str, ...], *,
                  clock: Callable[[], float] = time.time, ready: Callable[[], None] = _always_ready,
-                 quiet: float = 0.2, max_delay: float = 2.0, retry_seconds: float = 10.0):
+                 quiet: float = 0.5, max_delay: float = 30.0, retry_seconds: float = 10.0):
         self.phab = phab
         self.store = store
         self.trigger = trigger          # job names -> the scheduled entries it started; raises NotLeader
