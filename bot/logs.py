@@ -88,6 +88,10 @@ def redact_url_credentials(text: str) -> str:
     return text
 
 
+def _may_hold_url_credentials(value) -> bool:
+    return isinstance(value, str) and ("@" in value or "=" in value)
+
+
 class SecretRedactor(logging.Filter):
     def __init__(self, secrets: Iterable[str] = ()):
         super().__init__()
@@ -113,6 +117,9 @@ class SecretRedactor(logging.Filter):
             message = record.getMessage()
         except Exception:  # a bad format string must not hide the record
             message = f"{record.msg!r} % {record.args!r}"
+        if not self._forms and not (record.exc_info or record.exc_text or record.stack_info) and not any(
+                _may_hold_url_credentials(v) for v in (message, *(getattr(record, n, None) for n in FIELDS))):
+            return True     # the common case, kept cheap: nothing configured, nothing URL-like
         record.msg, record.args = self.redact(message), None
         if record.exc_info:
             record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
