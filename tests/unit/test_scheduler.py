@@ -110,6 +110,19 @@ def test_webhook_and_status_page_sections(tmp_path, monkeypatch):
         parse_settings(config(tmp_path, {}, status_page={"pages": {"de": "X"}}), tmp_path / "bot.yaml")
 
 
+def test_health_token_env_is_optional_and_its_value_is_redacted(tmp_path, monkeypatch):
+    from bot.logs import secrets_from_settings
+
+    assert parse_settings(config(tmp_path, {}, webhook={}), tmp_path / "bot.yaml").section("webhook") \
+        .health_token_env is None
+    monkeypatch.setenv("MY_HEALTH_TOKEN", "health-token-value-123")
+    s = parse_settings(config(tmp_path, {}, webhook={"health_token_env": "MY_HEALTH_TOKEN"}), tmp_path / "bot.yaml")
+    assert s.section("webhook").health_token_env == "MY_HEALTH_TOKEN"
+    assert "health-token-value-123" in secrets_from_settings(s)
+    with pytest.raises(ConfigError, match="webhook.health_token_env"):
+        parse_settings(config(tmp_path, {}, webhook={"health_token_env": "not an env name"}), tmp_path / "bot.yaml")
+
+
 def test_missing_webhook_key_is_a_config_error(tmp_path, monkeypatch):
     monkeypatch.delenv("AMBASSADOR_WEBHOOK_KEY", raising=False)
     monkeypatch.setenv("AMBASSADOR_CONDUIT_TOKEN", "api-test")
