@@ -457,6 +457,8 @@ def task_number(r: _Reader, value: Any, key: str) -> int:
 
 
 def _task_ids(r: _Reader, raw: Any, key: str) -> tuple[int, ...]:
+    if isinstance(raw, (str, int)) and not isinstance(raw, bool):
+        raw = [raw]         # one task may be written without a list
     items = r.typed(raw, key, list, lambda v: None if len(v) <= 5000 else "lists more than 5000 tasks")
     return tuple(task_number(r, v, f"{key}[{i}]") for i, v in enumerate(items))
 
