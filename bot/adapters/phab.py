@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
+import urllib.parse
 from dataclasses import replace
 from typing import Any, Callable, Iterable
 
@@ -72,6 +74,7 @@ class ConduitClient:
         self.backoff = backoff
         self._sleep = sleep
         self._token = token
+        self._timeout = timeout
         self.session = _AgentSession(user_agent)
         self._api = phabricator.Phabricator(host=self.url + "api/", token=token, timeout=timeout)
         self._api.connect()  # with a token this only sets the __conduit__ field; no request
@@ -223,19 +226,42 @@ class ConduitClient:
                 for t in tasks]
 
     def space_policies(self, phids: Iterable[str]) -> dict[str, str]:
-        """View policy of each Space (`spaces.search`); a Space the bot cannot see is left out.
+        """For each Space, "public" if an anonymous reader may see it, else UNKNOWN_POLICY.
 
+        Conduit has no `spaces.search`, and a task in a Space reports only its own
+        policy, so the bot asks as the wiki's reader would: `phid.query` gives each
+        Space's page, which is then fetched without credentials; a public Space shows
+        its own page (titled with its monogram), any other answers with a login page.
         Remembered for SPACE_POLICY_SECONDS, so a quiet cycle asks nothing.
         """
         now = self._clock()
         wanted = sorted(set(phids))
         stale = [p for p in wanted if p not in self._space_policies or self._space_policies[p][0] < now]
         if stale:
-            found = {row["phid"]: str(row["fields"]["policy"]["view"])
-                     for row in self.search_all("spaces.search", {"constraints": {"phids": stale}})}
+            try:
+                known = self.call("phid.query", {"phids": stale}) or {}
+            except TransientError as exc:
+                raise PartialData(f"Conduit phid.query: Spaces unknown: {exc}") from None
             for phid in stale:
-                self._space_policies[phid] = (now + SPACE_POLICY_SECONDS, found.get(phid, UNKNOWN_POLICY))
+                row = known.get(phid) if isinstance(known, dict) else None
+                public = bool(row) and self._anonymous_sees(str(row.get("uri") or ""), str(row.get("fullName") or ""))
+                self._space_policies[phid] = (now + SPACE_POLICY_SECONDS, "public" if public else UNKNOWN_POLICY)
         return {p: self._space_policies[p][1] for p in wanted}
+
+    def _anonymous_sees(self, uri: str, full_name: str) -> bool:
+        monogram = full_name.split(" ", 1)[0]
+        path = urllib.parse.urlsplit(uri).path.lstrip("/")
+        if not re.fullmatch(r"S\d+", monogram) or path != monogram:
+            return False
+        try:
+            answer = self.session.get(self.url + path, allow_redirects=False, timeout=self._timeout,
+                                      cookies={})
+        except requests.RequestException as exc:
+            raise PartialData(f"Phabricator {self.url}{path}: Space visibility unknown ({type(exc).__name__})") from None
+        if answer.status_code >= 500:
+            raise PartialData(f"Phabricator {self.url}{path}: Space visibility unknown (HTTP {answer.status_code})")
+        title = re.search(r"<title>(.*?)</title>", answer.text[:20000], re.S)
+        return answer.status_code == 200 and bool(title) and re.search(rf"\b{monogram}\b", title.group(1)) is not None
 
     def last_change_by_others(self, task_id: int, author_phid: str, *, look_back: int = 20) -> int | None:
         """Time of the newest transaction on the task not made by `author_phid` (the bot).

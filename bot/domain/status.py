@@ -57,12 +57,16 @@ class TableEdit:
 
 
 def plan_table_edit(page_text: str, table_id: str, body: str, *, max_drop_share: float,
-                    confirmed_hash: str | None = None) -> TableEdit:
+                    confirmed_hash: str | None = None, still_public: frozenset[int] | None = None) -> TableEdit:
     """Decide what to do with one table region. Raises RegionError when the markers are unusable.
 
     A rendering that drops more than `max_drop_share` of the rows already on the page
     is held back unless the previous cycle produced the very same body (a second,
     confirming cycle), so a partial answer can never empty a table.
+
+    Privacy comes before that guard: with `still_public` (the tasks Phabricator has just
+    confirmed as public), only dropped rows among them count; a row whose task the
+    server no longer shows, or shows as non-public, leaves at once.
     """
     old_body = find_region(page_text, REGION_KIND, table_id).body
     new_text = replace_region(page_text, REGION_KIND, table_id, body)
@@ -70,6 +74,8 @@ def plan_table_edit(page_text: str, table_id: str, body: str, *, max_drop_share:
     if new_text == page_text:
         return TableEdit("unchanged", new_text, old_ids, new_ids)
     dropped = old_ids - new_ids
+    if still_public is not None:
+        dropped &= still_public
     if old_ids and len(dropped) > max_drop_share * len(old_ids) and confirmed_hash != body_hash(body):
         return TableEdit("hold-shrink", new_text, old_ids, new_ids)
     return TableEdit("save", new_text, old_ids, new_ids)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from bot.domain.status import TableEdit, body_hash, plan_table_edit, select_rows
@@ -46,6 +46,7 @@ class _PagePlan:
     wiki: str
     title: str
     tables: list[tuple[StatusTable, str]]   # (table, rendered body)
+    still_public: dict[str, frozenset[int]] = field(default_factory=dict)   # per table id
 
 
 def run(ctx: JobContext) -> JobReport:
@@ -54,20 +55,22 @@ def run(ctx: JobContext) -> JobReport:
     if not tables:
         return report
     rows_by_table = {}
+    still_public: dict[str, frozenset[int]] = {}    # per table: tasks just confirmed public
     for fetch, group in _group_by_query(tables).items():
         try:
-            tasks = _refresh_snapshot(ctx, fetch)
+            tasks, public_now = _refresh_snapshot(ctx, fetch)
         except PartialData as exc:
             # ListeriaBot's worst bug: never render from partial data. Keep every old table.
             report.problems.append(f"{exc}; tables {', '.join(t.id for t in group)} kept as they are")
             continue
         for table in group:
+            still_public[table.id] = public_now
             q = table.query
             rows_by_table[table.id] = select_rows(tasks, statuses=q.statuses, subtypes=q.subtypes, task_ids=q.task_ids,
                                                   sort=table.sort, max_rows=table.max_rows)
 
     for code, wiki_settings in ctx.settings.wikis.items():
-        pages = _plans_for_wiki(ctx, code, tables, rows_by_table, report)
+        pages = _plans_for_wiki(ctx, code, tables, rows_by_table, report, still_public)
         if not pages:
             continue
         try:
@@ -127,13 +130,14 @@ def _project_phids(ctx: JobContext, slugs) -> list[str]:
     return [known[s] for s in slugs]
 
 
-def _refresh_snapshot(ctx: JobContext, group: _FetchGroup) -> list[Task]:
+def _refresh_snapshot(ctx: JobContext, group: _FetchGroup) -> tuple[list[Task], frozenset[int]]:
     """Bring the stored snapshot of one fetch group up to date.
 
     A quiet cycle costs one incremental request plus one per 100 tasks already shown:
     the real server simply stops returning a task that the bot may no longer see or
     that left the project, so no incremental query can report it. Every shown task is
     therefore asked for again by id on every cycle, and one not returned leaves the table.
+    Returns the tasks and the ids of those the server has just shown as public.
     """
     snap = ctx.store.get(NS_SNAPSHOT, group.key) or {}
     old = {int(k): Task.from_json(v) for k, v in snap.get("tasks", {}).items()}
@@ -153,6 +157,7 @@ def _refresh_snapshot(ctx: JobContext, group: _FetchGroup) -> list[Task]:
         if recheck:
             fetched += ctx.phab.search_tasks(**scope, task_ids=recheck)
     cursor = max(newest_modification(fetched), snap.get("cursor", 0))
+    public_now = frozenset(t.id for t in fetched if t.is_public)
     current = {t.id: t for t in fetched if not group.statuses or t.status in group.statuses}
     new_raw = {i: t.date_modified for i, t in current.items()}
     current = _without_own_activity(ctx, old, raw_modified, current)
@@ -171,7 +176,7 @@ def _refresh_snapshot(ctx: JobContext, group: _FetchGroup) -> list[Task]:
         })
     log.info("query %s: %d tasks, %d changed%s", group.key, len(current), len(changed),
              " (full refresh)" if full else "", extra={"job": JOB})
-    return list(current.values())
+    return list(current.values()), public_now
 
 
 def _without_own_activity(ctx: JobContext, old: dict[int, Task], raw_modified: dict[int, int],
@@ -203,7 +208,8 @@ def _with_owner(task: Task, users: dict[str, str]) -> Task:
 
 # -- wiki side --------------------------------------------------------------------------------
 
-def _plans_for_wiki(ctx, code, tables, rows_by_table, report: JobReport | None = None) -> list[_PagePlan]:
+def _plans_for_wiki(ctx, code, tables, rows_by_table, report: JobReport | None = None,
+                    still_public: dict[str, frozenset[int]] | None = None) -> list[_PagePlan]:
     from bot.jobs.templates_check import override_source, override_title, read_overrides, render_document
 
     wiki = ctx.settings.wikis[code]
@@ -224,7 +230,7 @@ def _plans_for_wiki(ctx, code, tables, rows_by_table, report: JobReport | None =
         body = render_document(ctx, code, "status_table", wiki.language, "wiki", override=override,
                                override_title=template_page, problems=problems, rows=rows_by_table[table.id],
                                tz=wiki.timezone)
-        by_title.setdefault(title, _PagePlan(code, title, [])).tables.append((table, body))
+        by_title.setdefault(title, _PagePlan(code, title, [], still_public or {})).tables.append((table, body))
     return list(by_title.values())
 
 
@@ -366,7 +372,8 @@ def _apply_tables(ctx, code, plan: _PagePlan, text: str, report: JobReport):
         pending_key = _page_key(code, plan.title, table.id)
         try:
             edit: TableEdit = plan_table_edit(text, table.id, body, max_drop_share=table.max_drop_share,
-                                              confirmed_hash=ctx.store.get(NS_PENDING, pending_key))
+                                              confirmed_hash=ctx.store.get(NS_PENDING, pending_key),
+                                              still_public=plan.still_public.get(table.id))
         except RegionError as exc:
             report.problems.append(f"wiki {code} page {plan.title!r}: {exc}; table {table.id} not written")
             continue

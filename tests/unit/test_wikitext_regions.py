@@ -77,3 +77,14 @@ def test_shrink_guard_counts_rows_on_the_page():
     assert held.action == "hold-shrink" and len(held.dropped) == 9
     from bot.domain.status import body_hash
     assert plan_table_edit(old, "t", new_body, max_drop_share=0.5, confirmed_hash=body_hash(new_body)).action == "save"
+
+
+def test_rows_of_tasks_no_longer_public_leave_at_once_despite_the_shrink_guard():
+    old = f"{B}\n" + "\n".join(f"| [[phab:T{i}|T{i}]]" for i in range(10)) + f"\n{E}"
+    new_body = "| [[phab:T1|T1]]"
+    # T1 and T2 are still public (T2 left the table's statuses); the other eight vanished from view.
+    edit = plan_table_edit(old, "t", new_body, max_drop_share=0.5, still_public=frozenset({1, 2}))
+    assert edit.action == "save"
+    # ... but many still-public rows leaving at once are still held for a second cycle.
+    held = plan_table_edit(old, "t", new_body, max_drop_share=0.5, still_public=frozenset(range(10)))
+    assert held.action == "hold-shrink"
