@@ -945,9 +945,166 @@ def weekly_report_crash_campaign(farm, conduit, *, seed=19, max_runs=15, ambassa
                    losses + bool(final), notes)
 
 
+# -- the webhook server under slow clients and bursts -------------------------------------------------------
+
+def _webhook_bodies(conduit, task_ids, after: int) -> tuple[list[bytes], int]:
+    """One delivery per changed task, as Phabricator builds it (its PHID and its new transactions' PHIDs)."""
+    import json
+    bodies, last = [], after
+    for tid in task_ids:
+        if hasattr(conduit, "xacts"):        # the Conduit imitation: read its records
+            with conduit._lock:
+                phid = conduit.tasks[tid].phid
+                rows = [(x.id, x.phid) for x in conduit.xacts if x.object_phid == phid]
+        else:                                # a real Phorge
+            phid = conduit.call("maniphest.search", {"constraints": {"ids": [tid]}})["data"][0]["phid"]
+            rows = [(int(r["id"]), r["phid"]) for r in
+                    conduit.call("transaction.search", {"objectIdentifier": phid, "limit": 100})["data"]]
+        new = [p for i, p in rows if i > after]
+        last = max([last] + [i for i, _ in rows])
+        if new:
+            bodies.append(json.dumps({"object": {"type": "TASK", "phid": phid},
+                                      "transactions": [{"phid": p} for p in new]}).encode())
+    return bodies, last
+
+
+def webhook_load_campaign(farm, conduit, *, seed=20, rounds=4, changes=6, copies=25, slow_clients=40,
+                          request_seconds=2.0) -> Outcome:
+    """The worker's webhook server while slow clients hold connections and deliveries come in bursts.
+
+    Each round: `changes` tasks change; `slow_clients` connections (more than the server's
+    cap) send one byte every 0.25 s for at most 5 s; meanwhile every change's delivery is
+    sent `copies` times (replays, as a retrying Phabricator does) from 8 threads, each
+    retried on 503 for up to 20 s as Phabricator would. Nothing polls (status-sync runs once
+    an hour): the tables must be current from the webhooks alone. Loopback only, bounded in
+    count and time. Losses: rows or titles the webhooks did not bring, accepted deliveries
+    never handled, slow clients not cut off by the whole-request deadline. Duplicates:
+    needless bot edits (one run per burst, not one per delivery).
+    """
+    import http.client
+    import socket
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.scheduler import Service
+    from bot.settings import parse_settings
+    from bot.webhook import NS_QUEUE, sign
+
+    workdir = Path(tempfile.mkdtemp(prefix="reliability-webhook-"))
+    world = World(farm, conduit, workdir, seed=seed)
+    key = "reliability-webhook-key"
+    os.environ.update({**world.secrets(), "RELIABILITY_WEBHOOK_KEY": key})
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = {**world.config(), "schedule": {"jobs": {"status-sync": {"every": "1h"}}, "lease_seconds": 10},
+            "webhook": {"host": "127.0.0.1", "port": port, "jobs": ["status-sync"],
+                        "hmac_key_env": "RELIABILITY_WEBHOOK_KEY"}}
+    service = Service(parse_settings(data, workdir / "webhook.yaml"))
+    service.webhook.request_seconds = request_seconds
+    thread = threading.Thread(target=service.serve, daemon=True)
+    thread.start()
+    tally = Tally()
+    sent = refused_busy = accepted = slow_kept = 0
+    runs_per_round = []
+
+    def wait(predicate, timeout):
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def slow_client() -> bool:
+        """True when the server cut the connection before the client gave up."""
+        try:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        except OSError:
+            return True
+        started = time.monotonic()
+        try:
+            for byte in b"POST /webhook HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 40:
+                if time.monotonic() - started > 5:
+                    return False
+                try:
+                    sock.sendall(bytes([byte]))
+                except OSError:
+                    return True
+                time.sleep(0.25)
+            sock.settimeout(1)
+            try:
+                answer = sock.recv(100)
+            except OSError:
+                return True
+            return answer == b"" or answer.startswith((b"HTTP/1.0 503", b"HTTP/1.0 408"))
+        finally:
+            sock.close()
+
+    def deliver(body: bytes) -> tuple[int, int]:
+        """(final status, 503-busy answers on the way)"""
+        busy = 0
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                conn.request("POST", "/webhook", body=body,
+                             headers={"X-Phabricator-Webhook-Signature": sign(key.encode(), body)})
+                status = conn.getresponse().status
+                conn.close()
+            except (OSError, http.client.HTTPException):
+                status = 503
+            if status != 503 or time.monotonic() > deadline:
+                return status, busy
+            busy += 1
+            time.sleep(0.5)
+
+    try:
+        if not wait(lambda: service.runs >= 1 and not service._running, 120):
+            raise RuntimeError("the first scheduled run did not finish")
+        _, last = _webhook_bodies(conduit, world.task_ids, 0)
+        for _ in range(rounds):
+            chosen = world.rng.sample(world.task_ids, changes)
+            for task_id in chosen:
+                conduit.update_task(task_id, title=f"Úkol {task_id} v{world.rng.randrange(10**6)}", actor="bob")
+            bodies, last = _webhook_bodies(conduit, chosen, last)
+            burst = [b for b in bodies for _ in range(copies)]
+            world.rng.shuffle(burst)
+            runs_before = service.runs
+            with ThreadPoolExecutor(slow_clients) as slow_pool, ThreadPoolExecutor(8) as pool:
+                slow = [slow_pool.submit(slow_client) for _ in range(slow_clients)]
+                time.sleep(0.3)      # the slow ones hold the connections first
+                results = list(pool.map(deliver, burst))
+                cut = [f.result() for f in slow]
+            sent += len(burst)
+            refused_busy += sum(b for _, b in results)
+            accepted += sum(1 for status, _ in results if status in (200, 202))
+            slow_kept += cut.count(False)
+            tally.losses += sum(1 for status, _ in results if status not in (200, 202))
+            handled = wait(lambda: not service.ctx.store.items(NS_QUEUE) and not service._running, 60)
+            time.sleep(0.5)
+            handled = handled and wait(lambda: not service._running, 60)
+            if not handled:
+                tally.losses += len(service.ctx.store.items(NS_QUEUE)) or 1
+                tally.notes.append("deliveries still queued (or a run still going) after 60 s")
+            runs_per_round.append(service.runs - runs_before)
+        if slow_kept:
+            tally.losses += slow_kept
+            tally.notes.append(f"{slow_kept} slow clients not cut off by the whole-request deadline")
+    finally:
+        service.request_stop("campaign over")
+        thread.join(30)
+    duplicates, losses, notes = world.check()
+    notes = "; ".join(filter(None, [notes, "; ".join(tally.notes),
+                                    f"{accepted} of {sent} deliveries accepted, {refused_busy} busy answers retried",
+                                    f"runs per burst {runs_per_round}"]))
+    return Outcome(f"webhook: {slow_clients} slow clients + bursts of {changes}x{copies} deliveries", sent,
+                   slow_clients * rounds + refused_busy, duplicates + tally.duplicates, losses + tally.losses,
+                   notes)
+
+
 CAMPAIGNS = [fault_campaign, crash_campaign, concurrency_campaign, newsletter_fault_campaign,
              newsletter_crash_campaign, feedback_fault_campaign, feedback_crash_campaign,
-             weekly_report_fault_campaign, weekly_report_crash_campaign]
+             weekly_report_fault_campaign, weekly_report_crash_campaign, webhook_load_campaign]
 
 
 def run_all(farm_factory, conduit_factory, campaigns=CAMPAIGNS, **kwargs) -> list[Outcome]:
