@@ -531,6 +531,42 @@ class WikiClient:
                 params.update(cont)
         return out
 
+    # -- weekly report: newcomer pulse ----------------------------------------------------------
+    def _continued(self, key: str, params: dict[str, Any]) -> list[dict]:
+        out: list[dict] = []
+        while True:
+            data = self.api(**params)
+            out.extend(data.get("query", {}).get(key, []))
+            cont = data.get("continue")
+            if not cont:
+                return out
+            params = {**params, **cont}
+
+    def new_accounts(self, start: str, end: str) -> list[dict]:
+        """Accounts created from `start` to `end` (API timestamps, inclusive): [{"user", "timestamp"}], continued."""
+        rows = self._continued("logevents", {"action": "query", "list": "logevents", "letype": "newusers",
+                                             "lestart": start, "leend": end, "ledir": "newer", "lelimit": "max",
+                                             "leprop": "user|timestamp|type"})
+        return [{"user": r.get("user", ""), "timestamp": r["timestamp"]} for r in rows if r.get("user")]
+
+    def contributions_with_tags(self, users: Iterable[str], start: str, end: str) -> list[dict]:
+        """Edits by `users` (50 names a request) with their change tags: [{"user", "timestamp", "tags"}]."""
+        names = list(dict.fromkeys(u for u in users if u))
+        out: list[dict] = []
+        for first in range(0, len(names), 50):
+            out.extend(self._continued("usercontribs", {
+                "action": "query", "list": "usercontribs", "ucuser": "|".join(names[first:first + 50]),
+                "ucstart": start, "ucend": end, "ucdir": "newer", "uclimit": "max", "ucprop": "ids|timestamp|tags"}))
+        return [{"user": c.get("user", ""), "timestamp": c["timestamp"], "tags": c.get("tags", [])} for c in out]
+
+    def tagged_changes(self, tag: str, start: str, end: str) -> list[dict]:
+        """Edits carrying change tag `tag` from `start` to `end` (recent changes): [{"user", "timestamp"}]."""
+        rows = self._continued("recentchanges", {"action": "query", "list": "recentchanges", "rctag": tag,
+                                                 "rcstart": start, "rcend": end, "rcdir": "newer",
+                                                 "rclimit": "max", "rcprop": "user|timestamp|ids",
+                                                 "rctype": "edit|new"})
+        return [{"user": r.get("user", ""), "timestamp": r["timestamp"]} for r in rows]
+
     # -- feedback and mentions: revisions by id, histories since a time, DiscussionTools ---------
     def revisions_by_id(self, revids: Iterable[int]) -> dict[int, dict]:
         """Given revisions with their text, 50 a request (MediaWiki's limit with content).
