@@ -64,8 +64,19 @@ USER_NAMESPACES = {"user", "user talk", "u", "ut", "wikipedista", "wikipedistka"
                    "diskuse s uživatelkou", "사용자", "사용자토론", "사용자 토론"}
 CONTRIBUTIONS = {"special:contributions", "speciální:příspěvky", "특수:기여", "특수:사용자기여"}
 _LINK_RE = re.compile(r"\[\[\s*:?\s*([^\[\]|#]+?)\s*(?:[|#][^\[\]]*)?\]\]")
-# How far before its timestamp a signature's user link may start (DiscussionTools uses ~100).
+# How far before its timestamp a signature's user link may start, in visible characters
+# (DiscussionTools uses ~100), and in raw wikitext (MediaWiki's $wgMaxSigChars is 255).
 SIGNATURE_WINDOW = 120
+RAW_SIGNATURE_WINDOW = 400
+# Images: `[[Soubor:Flag….svg|15px]]` in a signature or a comment is no text of it.
+FILE_NAMESPACES = {"file", "image", "soubor", "obrázek", "파일", "그림"}
+# Templates whose one parameter is the writer's own words, only shown smaller or bigger: the words stay.
+TEXT_TEMPLATES = {"small", "smaller", "big", "nowrap", "malé"}
+# What sits right before a signature's user link and belongs to the signature: an image, an opening
+# tag, bold/italic quotes, the opening of a wrapping template, spaces.
+_SIG_LEAD = re.compile(r"(?:\[\[[^\[\]]*\]\]|<[A-Za-z][^<>]*>|'{2,}|\{\{[^{}|]+\||\s+)$")
+# What sits right after a signature and belongs to it: closing tags, quotes, the end of a wrapping template.
+_SIG_TAIL = re.compile(r"^(?:\s*(?:</[A-Za-z][^<>]*>|'{2,}|\}\}))+")
 HEADING_RE = re.compile(r"^(={1,6})(.+?)\1\s*$")
 
 
@@ -259,19 +270,57 @@ def find_signatures(line: str, fallback_tz: str = "UTC", language: str | None = 
         stamp = _utc(pattern_match, fallback_tz)
         if stamp is None:
             continue
-        # A user link inside an earlier template belongs to that template.
-        window_start = max([floor, pattern_match.start() - SIGNATURE_WINDOW]
+        # A user link inside an earlier template belongs to that template. The window is measured in
+        # *visible* characters, as DiscussionTools does: a custom signature's colours and spans do not
+        # push its user link out of reach.
+        window_start = max([floor, pattern_match.start() - RAW_SIGNATURE_WINDOW]
                            + [t.end for t in templates if t.end <= pattern_match.start()])
         links = [(lm, user_from_link(lm.group(1))) for lm in _LINK_RE.finditer(line, window_start, pattern_match.start())]
         links = [(lm, u) for lm, u in links if u]
+        links = [(lm, u) for lm, u in links
+                 if len(_visible(line[lm.start():pattern_match.start()])) <= SIGNATURE_WINDOW]
         if not links:
             continue
         author = links[-1][1]
-        # The signature starts at the first link to the same user in the window: `[[User:X|X]] ([[User talk:X|…]])`.
+        # The signature starts at the first link to the same user in the window: `[[User:X|X]] ([[User talk:X|…]])`,
+        # and takes the decoration right before it (a flag image, an opening tag, bold quotes, `{{small|`).
         start = next(lm.start() for lm, u in links if u == author)
+        start = _signature_lead(line, window_start, start)
         found.append(Signature(author, stamp, start, pattern_match.end()))
         floor = pattern_match.end()
     return sorted(found, key=lambda sig: sig.start)
+
+
+def _visible(wikitext: str) -> str:
+    """Roughly what a reader sees of a piece of a line (for the signature window)."""
+    return plain_text(wikitext)
+
+
+def _is_file_link(raw: str) -> bool:
+    target = raw[2:].lstrip(" :")
+    ns, sep, _ = target.partition(":")
+    return bool(sep) and " ".join(ns.split()).lower() in FILE_NAMESPACES
+
+
+def _signature_lead(line: str, floor: int, start: int) -> int:
+    """`start` moved back over the decoration right before a signature's user link (never past `floor`)."""
+    while start > floor:
+        m = _SIG_LEAD.search(line[floor:start])
+        if not m or not m.group():
+            break
+        piece = m.group()
+        if piece.startswith("[[") and not _is_file_link(piece):
+            break   # a link that is no image is the comment's own
+        if piece.isspace() and start - len(piece) > floor and not _SIG_LEAD.search(line[floor:start - len(piece)]):
+            break   # plain space before the words: the space stays with the words (stripped anyway)
+        start -= len(piece)
+    return start
+
+
+def signature_tail(rest: str) -> int:
+    """How much of the text right after a signature still belongs to it (closing tags, `}}`)."""
+    m = _SIG_TAIL.match(rest)
+    return m.end() if m else 0
 
 
 # -- comments ---------------------------------------------------------------------------------
@@ -344,8 +393,19 @@ _STRAY_TAG = re.compile(rf"</?(?:{_HTML_TAGS})(?:\s[^<>]*)?/?>", re.IGNORECASE)
 
 
 def plain_text(wikitext: str) -> str:
-    """Readable text of a comment's wikitext: links show their label, markup goes."""
+    """Readable text of a comment's wikitext: links show their label, markup goes.
+
+    Images (`[[Soubor:…|15px]]`) and templates (`{{od|::}}`, `{{Unsigned|…}}`) go entirely; the
+    templates that only make the writer's own words smaller or bigger (`{{small|…}}`) keep the words.
+    """
     code = mwparserfromhell.parse(wikitext)
+    for link in code.filter_wikilinks(recursive=False):
+        if _is_file_link(str(link)):
+            code.remove(link)
+    for tpl in code.filter_templates(recursive=False):
+        if template_name(str(tpl.name)).lower() in TEXT_TEMPLATES and tpl.has("1"):
+            code.replace(tpl, str(tpl.get("1").value))
+    code = mwparserfromhell.parse(str(code))
     # Entities are decoded last, so that an escaped "&lt;small&gt;" is text, not a stray tag.
     return normalize(html.unescape(_STRAY_TAG.sub(" ", code.strip_code(normalize=False, collapse=True))))
 
@@ -448,7 +508,7 @@ def parse_comments(text: str, *, timezone_name: str = "UTC",
                                   sig.template)
                 signed.append(comment)
                 thread.append(comment)
-                pos = sig.end
+                pos = sig.end + signature_tail(content[sig.end:])
             rest = content[pos:]
             if plain_text(rest):
                 pending.append((indent, rest))
