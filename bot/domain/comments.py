@@ -729,6 +729,7 @@ class _TextAndLinks(HTMLParser):
         self.parts: list[str] = []
         self.user_links: list[tuple[int, str]] = []
         self._skip = 0
+        self._skip_tag: list | None = None      # [tag, depth] of an element whose text is no text
 
     @property
     def length(self) -> int:
@@ -736,6 +737,15 @@ class _TextAndLinks(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
+        if self._skip_tag:
+            if tag == self._skip_tag[0]:
+                self._skip_tag[1] += 1
+            return
+        if _not_text(tag, attrs):
+            # An image, or a link to a missing file or template (a red link): no words of the writer.
+            if tag not in _VOID_TAGS:
+                self._skip_tag = [tag, 1]
+            return
         if tag in ("style", "script"):
             self._skip += 1
         if tag == "a" and attrs.get("title"):
@@ -746,12 +756,33 @@ class _TextAndLinks(HTMLParser):
             self.parts.append(" ")
 
     def handle_endtag(self, tag):
+        if self._skip_tag:
+            if tag == self._skip_tag[0]:
+                self._skip_tag[1] -= 1
+                if not self._skip_tag[1]:
+                    self._skip_tag = None
+            return
         if tag in ("style", "script") and self._skip:
             self._skip -= 1
 
     def handle_data(self, data):
-        if not self._skip:
+        if not self._skip and not self._skip_tag:
             self.parts.append(data)
+
+
+_VOID_TAGS = {"img", "br", "hr", "wbr", "input", "source", "track", "area", "col", "embed", "link", "meta"}
+_TEMPLATE_OR_FILE = re.compile(r"^(?:template|šablona|틀|" + "|".join(FILE_NAMESPACES) + r")\s*:", re.IGNORECASE)
+
+
+def _not_text(tag: str, attrs: dict) -> bool:
+    if tag == "img" or "mw:File" in (attrs.get("typeof") or "") or tag == "figure":
+        return True
+    if tag == "a":
+        title = attrs.get("title") or ""
+        cls = (attrs.get("class") or "").split()
+        return bool(_TEMPLATE_OR_FILE.match(title)) and ("new" in cls or "mw-file-description" in cls
+                                                         or "image" in cls)
+    return False
 
 
 def text_from_html(fragment: str, author: str) -> str:

@@ -257,7 +257,11 @@ def _discussiontools_parser(wiki, title: str, newest: Revision, tz: str, languag
         if rev.revid not in cache:
             cache[rev.revid] = comments_from_threaditems(wiki.discussion_items(title, rev.revid))
         signed, unsigned = parse_comments(rev.text, timezone_name=tz, language=language)
-        dt = cache[rev.revid]
+        # The quoted text is read from the wikitext on both paths, so that signatures, images and
+        # templates leave it the same way; DiscussionTools' own (cleaned) text only where the wikitext
+        # parser has no comment of that id.
+        wikitext_text = {c.id: c.text for c in signed}
+        dt = [replace(c, text=wikitext_text[c.id]) if wikitext_text.get(c.id) else c for c in cache[rev.revid]]
         # Where DiscussionTools renders the template it has the comment, maybe under an id of its own
         # making: as many comments of the same author, time and section as the wikitext has are all of them.
         ids = {c.id for c in dt}
