@@ -32,7 +32,9 @@ delivery. Nothing is lost by that: the queue is in the state store, so a failed 
 tries again after `retry_seconds` (doubling, at most 5 minutes) or with the next
 delivery; a restart, or another replica taking the lease, handles what is queued; and
 status-sync's polling would catch the change anyway. A transaction is marked seen only
-once its batch was handled (or Conduit said the object does not exist).
+once its batch was handled. An object Conduit says does not exist still runs the jobs: it
+is most often a task the bot has just lost sight of (made private, moved into a restricted
+Space), which must leave the wiki tables at once.
 
 The HTTP server is bounded: at most `max_connections` connections are served at once
 (one thread each; the others get an immediate 503 and are closed), each request must
@@ -288,9 +290,13 @@ class DeliveryHandler:
                 summary["lookups"] += 1
                 rows = self.phab.transactions(obj, phids=sorted(xacts))
             except ServerError as exc:
-                # Conduit answers "No object ... exists" for an unknown or invisible object.
-                log.info("webhook for an object Conduit does not show: %s", exc, extra={**fields, "outcome": "ignored"})
-                summary["ignored"].append(obj)
+                # Conduit answers "No object ... exists" for an unknown or invisible object. A task
+                # the bot has just lost sight of (made private, moved to a restricted Space) must
+                # leave the wiki tables now, so the jobs run all the same.
+                log.info("webhook for an object Conduit does not show (it may have just become private): %s", exc,
+                         extra={**fields, "outcome": "scheduled"})
+                summary.setdefault("out_of_sight", []).append(obj)
+                kinds.append("out-of-sight")
                 done.append(obj)
                 continue
             except (TransientError, PartialData) as exc:

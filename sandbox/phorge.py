@@ -264,6 +264,9 @@ class PhorgeServer:
             "maniphest.statuses": STATUSES,
             "phabricator.timezone": "UTC",
             "pygments.enabled": False,
+            # Daemons (webhook deliveries) of this install only, with their logs in its folder.
+            "phd.log-directory": str(self.workdir / "phd-log"),
+            "phd.taskmasters": 1,
         }
         conf = self.root / "conf" / "local" / "local.json"
         conf.parent.mkdir(parents=True, exist_ok=True)
@@ -296,6 +299,7 @@ class PhorgeServer:
                                 f"(see {self.workdir / 'php-server.log'})")
 
     def stop(self) -> None:
+        self.stop_daemons()
         if self._front is not None:
             self._front.shutdown()
             self._front.server_close()
@@ -371,6 +375,7 @@ class PhorgeServer:
 
     def reset(self) -> None:
         """Back to the seeded state: users admin/GrowthBot/alice/bob with their tokens, nothing else."""
+        self.stop_daemons()
         with self._lock:
             mark = int(self.execute("SELECT UNIX_TIMESTAMP()")[0][0])
             dirty = self.execute(
@@ -596,6 +601,24 @@ class PhorgeServer:
             marks = ",".join(["%s"] * len(phids))
             self.execute(f"UPDATE `{ns}_maniphest`.maniphest_transaction SET dateCreated=%s, dateModified=%s "
                          f"WHERE phid IN ({marks})", (when, when, *phids))
+
+    def create_webhook(self, name: str, uri: str) -> str:
+        """A firehose webhook (every change to every object, no Herald rule); returns its HMAC key.
+        Deliveries are sent by the daemons: see start_daemons()."""
+        return json.loads(self._admin("webhook", name, uri))["key"]
+
+    def start_daemons(self) -> None:
+        """`bin/phd start`: the task queue that sends webhooks and writes feed stories."""
+        self._daemons = True
+        _run([str(self.root / "bin" / "phd"), "start"], timeout=120)
+
+    def stop_daemons(self) -> None:
+        if getattr(self, "_daemons", False):
+            self._daemons = False
+            try:
+                _run([str(self.root / "bin" / "phd"), "stop", "--force"], timeout=120)
+            except (OSError, subprocess.SubprocessError):
+                pass
 
     def create_space(self, name: str, view_policy: str, *, actor: str = "admin") -> str:
         """A Space whose view policy is ``view_policy`` (``public``, ``users``, ``admin``, a PHID or

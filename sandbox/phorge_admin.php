@@ -3,6 +3,7 @@
 // own classes (see ../shared/phorge/README.md). Run as:
 //   php phorge_admin.php PHORGE_ROOT users NAME:ROLE[,NAME:ROLE...]   (ROLE: user|bot|admin)
 //   php phorge_admin.php PHORGE_ROOT space NAME VIEW_POLICY default|other ACTOR_USERNAME
+//   php phorge_admin.php PHORGE_ROOT webhook NAME URI      (a firehose hook: every change, no rule)
 // Prints one JSON object on stdout.
 $root = $argv[1];
 require_once $root.'/scripts/__init_script__.php';
@@ -66,6 +67,29 @@ if ($action === 'users') {
     ->setContinueOnNoEffect(true)
     ->applyTransactions($space, $xactions);
   echo json_encode(array('phid' => $space->getPHID(), 'monogram' => $space->getMonogram()));
+} else if ($action === 'webhook') {
+  $actor = id(new PhabricatorPeopleQuery())
+    ->setViewer(PhabricatorUser::getOmnipotentUser())
+    ->withIsAdmin(true)
+    ->setLimit(1)
+    ->executeOne();
+  $hook = HeraldWebhook::initializeNewWebhook($actor);
+  $xactions = array();
+  foreach (array(
+    HeraldWebhookNameTransaction::TRANSACTIONTYPE => $argv[3],
+    HeraldWebhookURITransaction::TRANSACTIONTYPE => $argv[4],
+    HeraldWebhookStatusTransaction::TRANSACTIONTYPE => HeraldWebhook::HOOKSTATUS_FIREHOSE,
+  ) as $type => $value) {
+    $xactions[] = id(new HeraldWebhookTransaction())
+      ->setTransactionType($type)
+      ->setNewValue($value);
+  }
+  id(new HeraldWebhookEditor())
+    ->setActor($actor)
+    ->setContentSource($content_source)
+    ->setContinueOnNoEffect(true)
+    ->applyTransactions($hook, $xactions);
+  echo json_encode(array('phid' => $hook->getPHID(), 'key' => $hook->getHMACKey()));
 } else {
   fwrite(STDERR, "unknown action $action\n");
   exit(2);

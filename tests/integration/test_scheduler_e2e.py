@@ -244,3 +244,32 @@ def test_webhook_updates_without_waiting_refuses_bad_signatures_and_respects_eme
              "the emergency stop in the log")
     assert "Po nouzovém zastavení" not in world.human["cs"].page_text(CS)
     assert bot.stop() == 0
+
+
+def test_a_real_phorge_webhook_takes_a_task_made_private_off_the_tables_within_seconds(world, monkeypatch):
+    """Phorge's own daemons deliver the webhook (a firehose hook, signed with Phorge's key).
+
+    The bot can no longer see the task, so Conduit says the object does not exist: the
+    delivery must still run status-sync, which drops the task from both wikis at once.
+    """
+    key = world.conduit.create_webhook("ambassador-bot", f"http://127.0.0.1:{world.port}/webhook")
+    monkeypatch.setenv("AMBASSADOR_WEBHOOK_KEY", key)
+    world.secrets.append(key)
+    public = world.conduit.create_task("Zůstává veřejný", projects=["growth-team"])
+    bot = world.start(world.write_config({"status-sync": {"every": "1h"}}))
+    wait_for(lambda: "Zůstává veřejný" in world.human["ko"].page_text(KO)
+             and "Zlepšit nápovědu" in world.human["cs"].page_text(CS), 30, "the first run")
+    world.conduit.start_daemons()
+    # The daemons first deliver the earlier changes (the tasks' creation); let that settle.
+    wait_for(lambda: any("webhook batch" in line for line in bot.lines()), 30, "the backlog's deliveries")
+    time.sleep(3)
+    batches = sum("webhook batch" in line for line in bot.lines())
+    world.conduit.update_task(world.tid, actor="admin", view_policy="admin")
+    # The next poll is an hour away: only Phorge's delivery can take the task off.
+    wait_for(lambda: "Zlepšit nápovědu" not in world.human["cs"].page_text(CS)
+             and "Zlepšit nápovědu" not in world.human["ko"].page_text(KO), 30, "the webhook's sync")
+    assert "Zůstává veřejný" in world.human["cs"].page_text(CS)
+    assert sum("webhook batch" in line for line in bot.lines()) > batches
+    assert any("may have just become private" in line for line in bot.lines())
+    assert f"T{public}" in world.human["ko"].page_text(KO)
+    assert bot.stop() == 0

@@ -126,15 +126,18 @@ def test_bots_own_transactions_do_not_trigger_anything():
     assert status == 202 and batch["ignored"] == ["PHID-TASK-7nsxl22rm36fod45pqkw"] and triggered == []
 
 
-def test_unknown_object_and_non_tasks_are_ignored():
+def test_a_task_out_of_the_bots_sight_runs_the_jobs_and_non_tasks_are_ignored():
+    # Conduit's answer for a task the bot has just lost sight of (made private, moved into a
+    # restricted Space) is the same as for one that never existed: the tables must be checked now.
     h, triggered = handler(FakeConduit(error=ServerError('Conduit transaction.search: ERR-CONDUIT-CORE: No object '
                                                          '"PHID-TASK-rfg4rggtswetlgys3v55" exists.')))
     _, batch = deliver(h, "firehose-task-T7-comment.json")
-    assert batch["ignored"] == ["PHID-TASK-rfg4rggtswetlgys3v55"] and h.store.items(NS_QUEUE) == {}
+    assert batch["out_of_sight"] == ["PHID-TASK-rfg4rggtswetlgys3v55"] and h.store.items(NS_QUEUE) == {}
+    assert triggered == [["status-sync"]]
     assert h.handle(*parse_delivery(sample("firehose-project-create.json")[0]))[1]["reason"].startswith("not a task")
-    h2, _ = handler(FakeConduit([]))
+    h2, triggered2 = handler(FakeConduit([]))
     assert deliver(h2, "firehose-task-T7-comment.json")[1]["ignored"] == ["PHID-TASK-rfg4rggtswetlgys3v55"]
-    assert triggered == []
+    assert triggered2 == []
 
 
 def test_lookup_failure_keeps_the_delivery_queued_and_forgets_nothing():
