@@ -9,7 +9,14 @@
           phabricator: jnovakova      # optional Phabricator username
           task: T4321                 # management task: the report is added as a comment
           page: {wiki: cs, title: "Wikipedista:Jana Nováková/Týdenní přehled"}  # and/or a new section
-          language: cs                # optional, overrides reports.language
+          language: cs                # optional: the wiki page's language (default: that wiki's)
+          post_at: "fri 12:00"        # optional, overrides reports.post_at
+          plans: {wiki: cs, title: "Wikipedista:Jana Nováková/Plány", section: "Příští týden"}
+          time_spent: {budget_hours: 8}   # opt-in: estimated on-wiki time next to the budget
+      week: so_far                    # so_far (default): the current ISO week up to the run; or last_complete
+      post_at: "fri 12:00"            # first posted at this weekday and time (home wiki's zone); default: at once
+      newcomers:                      # newcomer pulse on these wikis
+        cs: {question_tags: [help-panel-question, mentorship-module-question]}
 
     templates:
       protection_levels: [sysop, templateeditor]  # an override is used only when its page is edit-protected
@@ -30,6 +37,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.domain.weekly import WEEK_MODES, parse_post_at
 from bot.settings import LANGUAGES, Reader, Settings, non_empty, page_title, task_number, user_name
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -45,7 +53,11 @@ class Ambassador:
     phabricator: str | None = None
     task: int | None = None
     page: tuple[str, str] | None = None                      # (wiki code, title)
-    language: str = "en"
+    language: str = "en"                                     # the wiki page's language
+    post_at: tuple[int, int, int] | None = None              # (weekday, hour, minute)
+    plans: tuple[str, str, str | None] | None = None         # (wiki code, title, section heading)
+    time_spent: bool = False
+    budget_hours: float | None = None
 
     @property
     def home_wiki(self) -> str | None:
@@ -55,10 +67,16 @@ class Ambassador:
         return self.page[0] if self.page else None
 
 
+DEFAULT_QUESTION_TAGS = ("help-panel-question", "mentorship-module-question", "mentorship-panel-question")
+
+
 @dataclass(frozen=True)
 class ReportSettings:
     ambassadors: tuple[Ambassador, ...]
-    language: str = "en"
+    language: str = "en"                                     # the manager's: the Phabricator comment's
+    week: str = "so_far"                                     # or "last_complete"
+    post_at: tuple[int, int, int] | None = None
+    newcomers: dict[str, tuple[str, ...]] = field(default_factory=dict)   # wiki code -> question tags
 
 
 @dataclass(frozen=True)
@@ -81,22 +99,41 @@ def _language(v: str) -> str | None:
 
 def parse(reader: Reader, raw, settings: Settings) -> ReportSettings:
     r = reader
-    data = r.mapping(raw, "reports", {"language", "ambassadors"}, {"ambassadors"})
+    data = r.mapping(raw, "reports", {"language", "ambassadors", "week", "post_at", "newcomers"}, {"ambassadors"})
     language = r.typed(data.get("language", "en"), "reports.language", str, _language)
+    week = r.typed(data.get("week", "so_far"), "reports.week", str,
+                   lambda v: None if v in WEEK_MODES else f"must be one of {', '.join(WEEK_MODES)}")
+    post_at = _post_at(r, data["post_at"], "reports.post_at") if "post_at" in data else None
+    newcomers: dict[str, tuple[str, ...]] = {}
+    for code, conf in r.mapping(data.get("newcomers", {}) or {}, "reports.newcomers", set(settings.wikis)).items():
+        conf = r.mapping(conf if conf is not None else {}, f"reports.newcomers.{code}", {"question_tags"})
+        tags = conf.get("question_tags", list(DEFAULT_QUESTION_TAGS))
+        newcomers[code] = tuple(t.strip() for t in r.string_list(tags, f"reports.newcomers.{code}.question_tags",
+                                                                   non_empty)) if tags else ()
     items = r.typed(data["ambassadors"], "reports.ambassadors", list,
                     lambda v: None if v else "must list at least one ambassador")
-    ambassadors = tuple(_ambassador(r, f"reports.ambassadors[{i}]", a, settings, language)
+    ambassadors = tuple(_ambassador(r, f"reports.ambassadors[{i}]", a, settings, post_at, language)
                         for i, a in enumerate(items))
     seen: set[str] = set()
     for a in ambassadors:
         if a.id in seen:
             raise r.fail("reports.ambassadors", f"duplicate ambassador id {a.id!r}")
         seen.add(a.id)
-    return ReportSettings(ambassadors=ambassadors, language=language)
+    return ReportSettings(ambassadors=ambassadors, language=language, week=week, post_at=post_at,
+                          newcomers=newcomers)
 
 
-def _ambassador(r: Reader, key: str, raw, settings: Settings, language: str) -> Ambassador:
-    a = r.mapping(raw, key, {"id", "name", "wikis", "phabricator", "task", "page", "language"}, {"id"})
+def _post_at(r: Reader, raw, key: str) -> tuple[int, int, int]:
+    value = r.typed(raw, key, str, non_empty)
+    try:
+        return parse_post_at(value)
+    except ValueError as exc:
+        raise r.fail(key, str(exc)) from None
+
+
+def _ambassador(r: Reader, key: str, raw, settings: Settings, post_at, language: str) -> Ambassador:
+    a = r.mapping(raw, key, {"id", "name", "wikis", "phabricator", "task", "page", "language", "post_at", "plans",
+                             "time_spent"}, {"id"})
     amb_id = r.typed(a["id"], f"{key}.id", str,
                      lambda v: None if _ID_RE.match(v) else "must be 1-41 lowercase letters, digits, - or _")
     wikis_raw = r.mapping(a.get("wikis", {}), f"{key}.wikis", set(settings.wikis))
@@ -117,11 +154,45 @@ def _ambassador(r: Reader, key: str, raw, settings: Settings, language: str) -> 
         page = (wiki, r.typed(p["title"], f"{key}.page.title", str, page_title))
     if task is None and page is None:
         raise r.fail(key, "needs a destination: task (the management task) and/or page")
+    plans = None
+    if "plans" in a:
+        p = r.mapping(a["plans"] or {}, f"{key}.plans", {"wiki", "title", "section"})
+        if "wiki" in p:
+            pwiki = r.typed(p["wiki"], f"{key}.plans.wiki", str,
+                            lambda v: None if v in settings.wikis else f"unknown wiki {v!r}")
+        elif page is not None:
+            pwiki = page[0]
+        else:
+            raise r.fail(f"{key}.plans", "needs wiki and title (there is no report page to take them from)")
+        if "title" in p:
+            ptitle = r.typed(p["title"], f"{key}.plans.title", str, page_title)
+        elif page is not None and page[0] == pwiki:
+            ptitle = page[1]
+        else:
+            raise r.fail(f"{key}.plans", "needs title (the report page is on another wiki or not set)")
+        section = r.typed(p["section"], f"{key}.plans.section", str, non_empty).strip() if "section" in p else None
+        plans = (pwiki, ptitle, section)
+    time_on, budget = False, None
+    if "time_spent" in a:
+        ts = a["time_spent"]
+        if isinstance(ts, bool):
+            time_on = ts
+        else:
+            ts = r.mapping(ts or {}, f"{key}.time_spent", {"budget_hours"})
+            time_on = True
+            if "budget_hours" in ts:
+                budget = float(r.typed(ts["budget_hours"], f"{key}.time_spent.budget_hours", (int, float),
+                                       lambda v: None if not isinstance(v, bool) and 0 < v <= 168
+                                       else "must be a number of hours between 0 and 168"))
+    # The wiki page is in the ambassador's language (default: the page's wiki's); without a page, the manager's.
+    default_lang = settings.wikis[page[0]].language if page is not None else language
     return Ambassador(
         id=amb_id,
         name=r.typed(a.get("name", amb_id), f"{key}.name", str, non_empty),
         wikis=wikis, phabricator=phab, task=task, page=page,
-        language=r.typed(a.get("language", language), f"{key}.language", str, _language),
+        language=r.typed(a.get("language", default_lang), f"{key}.language", str, _language),
+        post_at=_post_at(r, a["post_at"], f"{key}.post_at") if "post_at" in a else post_at,
+        plans=plans, time_spent=time_on, budget_hours=budget,
     )
 
 

@@ -251,3 +251,155 @@ def summarize_tasks(created: Iterable[dict], closed: Iterable[dict], comments: d
     talked = listed(i for i, n in comments.items() if n > 0)
     return {"created": made, "closed": shut, "commented": talked,
             "comments": sum(t["comments"] for t in talked)}
+
+
+# -- which week, and its names -----------------------------------------------------------------
+
+WEEK_MODES = ("so_far", "last_complete")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def report_week(epoch: float, tz: str, mode: str = "so_far") -> Week:
+    """The week a report run at `epoch` covers: the current ISO week (so far) or the last complete one."""
+    if mode == "last_complete":
+        return previous_week(epoch, tz)
+    return week_bounds(week_label(epoch, tz), tz)
+
+
+def post_time(week: Week, post_at: tuple[int, int, int] | None) -> int:
+    """When the report of `week` is first posted: `post_at` (weekday 0=Mon, hour, minute) in the week's zone.
+
+    None means at the week's first run (its start).
+    """
+    if post_at is None:
+        return week.start
+    weekday, hour, minute = post_at
+    zone = ZoneInfo(week.tz)
+    monday = datetime.fromtimestamp(week.start, zone).date()
+    day = monday + timedelta(days=weekday)
+    return int(datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone).timestamp())
+
+
+def parse_post_at(value: str) -> tuple[int, int, int]:
+    """'fri 12:00' -> (4, 12, 0)."""
+    m = re.fullmatch(r"\s*([a-zA-Z]{3})[a-zA-Z]*\s+(\d{1,2}):(\d{2})\s*", value or "")
+    if not m or m.group(1).lower() not in WEEKDAYS or int(m.group(2)) > 23 or int(m.group(3)) > 59:
+        raise ValueError(f"must be a weekday and a time like 'fri 12:00', got {value!r}")
+    return WEEKDAYS.index(m.group(1).lower()), int(m.group(2)), int(m.group(3))
+
+
+def week_title(label: str, lang: str) -> str:
+    """The week as each language writes it: '49. týden 2026', '2026년 49주차', 'week 49 of 2026'."""
+    year, number = parse_label(label)
+    if lang == "cs":
+        return f"{number}. týden {year}"
+    if lang == "ko":
+        return f"{year}년 {number}주차"
+    return f"week {number} of {year}"
+
+
+HEADINGS = {
+    "cs": "Týdenní přehled – {week}: {name}",
+    "ko": "{week} 주간 보고: {name}",
+    "en": "Weekly report, {week}: {name}",
+}
+SUMMARIES = {
+    "cs": "Robot: týdenní přehled – {week} ({name})",
+    "ko": "봇: {week} 주간 보고 ({name})",
+    "en": "Bot: weekly report, {week} ({name})",
+}
+
+
+# -- time spent: activity sessions (Geiger & Halfaker 2013) ---------------------------------------
+
+SESSION_GAP = 3600       # edits less than one hour apart belong to one session
+SESSION_LEAD = 430       # a session starts 430 s before its first edit
+
+
+def sessions(timestamps: Iterable[int]) -> list[dict]:
+    """Activity sessions from edit times: [{"start", "first", "last", "edits", "seconds"}], oldest first.
+
+    Two consecutive edits belong to the same session when they are *less than*
+    3600 s apart (a gap of exactly one hour starts a new session). A session lasts
+    from 430 s before its first edit to its last edit, so a one-edit session is 430 s.
+    """
+    out: list[dict] = []
+    for t in sorted(timestamps):
+        if out and t - out[-1]["last"] < SESSION_GAP:
+            out[-1]["last"] = t
+            out[-1]["edits"] += 1
+        else:
+            out.append({"first": t, "last": t, "edits": 1})
+    for s in out:
+        s["start"] = s["first"] - SESSION_LEAD
+        s["seconds"] = s["last"] - s["start"]
+    return out
+
+
+def time_spent(timestamps: Iterable[int], budget_hours: float | None) -> dict:
+    found = sessions(timestamps)
+    seconds = sum(s["seconds"] for s in found)
+    return {"sessions": len(found), "seconds": seconds, "hours": round(seconds / 3600, 1),
+            "minutes": round(seconds / 60), "budget_hours": budget_hours}
+
+
+# -- plans: a section of a wiki page ------------------------------------------------------------------
+
+_HEADING_RE = re.compile(r"^(={1,6})\s*(.*?)\s*\1\s*$", re.MULTILINE)
+
+
+def section_text(text: str, heading: str | None) -> str | None:
+    """The body of the first section titled `heading` (up to the next heading of the same or a higher
+    level), or the whole text without `heading`. None when there is no such section."""
+    if text is None:
+        return None
+    if not heading:
+        return text.strip()
+    want = " ".join(heading.split())
+    for m in _HEADING_RE.finditer(text):
+        if " ".join(m.group(2).split()) != want:
+            continue
+        level = len(m.group(1))
+        body_start = m.end()
+        end = len(text)
+        for n in _HEADING_RE.finditer(text, body_start):
+            if len(n.group(1)) <= level:
+                end = n.start()
+                break
+        return text[body_start:end].strip()
+    return None
+
+
+def replace_marked_section(text: str, marker: str, heading: str, body: str) -> str | None:
+    """`text` with the section that holds `marker` rewritten as `== heading ==` + body + marker.
+
+    What follows the marker in that section (a reply written under the report) stays.
+    None when no section holds the marker.
+    """
+    at = text.find(marker)
+    if at < 0:
+        return None
+    start = 0
+    for m in re.finditer(r"^==[^=].*==[ \t]*$", text[:at], re.MULTILINE):
+        start = m.start()
+    end = at + len(marker)
+    return text[:start] + f"== {heading} ==\n" + body.rstrip("\n") + "\n" + marker + text[end:]
+
+
+# -- newcomer pulse --------------------------------------------------------------------------------
+
+def newcomer_pulse(accounts: Iterable[dict], contribs: Iterable[dict], questions: Iterable[dict],
+                   week: Week, before: Week) -> dict:
+    """Accounts created, how many edited, their edits reverted, and questions asked, this week and the one before.
+
+    `accounts`: {"user", "timestamp"} from the newusers log; `contribs`: {"user", "timestamp",
+    "tags"} of those accounts; `questions`: {"timestamp"} of tagged edits.
+    An account counts in the week it was created; its edits count in the week they were made.
+    """
+    def count(w: Week) -> dict:
+        users = {a["user"] for a in accounts if w.contains(a["timestamp"])}
+        edits = [c for c in contribs if c["user"] in users and w.contains(c["timestamp"])]
+        return {"accounts": len(users), "editors": len({c["user"] for c in edits}), "edits": len(edits),
+                "reverted": sum(1 for c in edits if "mw-reverted" in (c.get("tags") or ())),
+                "questions": sum(1 for q in questions if w.contains(q["timestamp"]))}
+    return {"this": count(week), "before": count(before)}

@@ -30,7 +30,7 @@ def settings(ambassador=None, **extra):
         "phabricator": {"url": "http://127.0.0.1:1/"},
         "wikis": {"cs": {"api_url": "http://127.0.0.1:2/w/api.php", "language": "cs",
                          "timezone": "Europe/Prague", "username": "TestBot"}},
-        "reports": {"ambassadors": [amb]},
+        "reports": {"week": "last_complete", "ambassadors": [amb], **(extra.pop("reports", {}))},
         **extra,
     }, Path("test.yaml"))
 
@@ -183,7 +183,7 @@ def test_wiki_page_report_leaves_out_private_tasks_and_links_pages(world):
     report = weekly_report.run(ctx)
     assert report.problems == []
     (title, heading, text, summary), = wiki.sections
-    assert title == REPORT_PAGE and "2026-W47" in heading and "Jana" in summary
+    assert title == REPORT_PAGE and "47. týden 2026" in heading and "Jana" in summary
     assert "[[:Nápověda:Úvod|Nápověda&#58;Úvod]]" in text and "[[phab:T7|T7]]" in text
     assert "T8" not in text and "Security" not in text
     assert "<!-- ambassador-bot:key=weekly:jana:2026-W47 -->" in text
