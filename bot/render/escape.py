@@ -146,6 +146,8 @@ __all__ = [
     "wikitext_block",
     "remarkup_inline",
     "remarkup_quote",
+    "remarkup_sparing_inline",
+    "remarkup_sparing_quote",
     "UnsafeTitle",
     "title_problem",
     "normal_title",
@@ -458,3 +460,64 @@ def title_url(index_url: str, title: str) -> str:
     """
     name = normal_title(title).replace(" ", "_")
     return index_url + "?title=" + urllib.parse.quote(name, safe="/:").replace("~", "%7E")
+
+
+# --------------------------------------------------------------------------
+# Remarkup, sparing: breakers only where a rule would otherwise fire
+# --------------------------------------------------------------------------
+
+# remarkup_inline/remarkup_quote above break every letter-digit pair and every line start; that is safe
+# but leaves invisible U+2060 in names people copy and search ("**\u2060Eva Dvořáková** on \u2060cs").
+# The functions below insert the breaker only at a spot where a Remarkup rule could match, and keep
+# the same look-alike substitutions: a name or label with nothing Remarkup reads is returned as is.
+
+# T123, D4, F7, and (as the test checker generalises) any word of ASCII letters then a number.
+_RS_OBJECT_RE = re.compile(r"(?<![0-9A-Za-z_])([A-Za-z]+)(?=[1-9][0-9]*(?![0-9A-Za-z_]))")
+_RS_HEX_RE = re.compile(r"(?<![0-9A-Za-z_])[a-f0-9]{7,}(?![0-9A-Za-z_])")  # a bare commit hash
+_RS_AFTER_RE = re.compile(r"(?<=[@{<:])(?=\S)|(?<=\[)(?=\[)|(?<=\])(?=\()|(?<=\()(?=\()")
+# Edge characters that could pair with the text around the escaped piece (the template's `**`, `[[`, `((`).
+_RS_START_EDGE = frozenset("*/~_!%=|[({<")
+_RS_END_EDGE = frozenset("*/~_!%=|[({<@:")
+# A line whose start a block rule could read: not a letter, a whole-line word (image macro), a notice.
+_RS_LINE_PLAIN = re.compile(r"^[^\W\d_]")
+_RS_LINE_RISKY = re.compile(r"^\s*[a-zA-Z0-9:_-]+\s*$|^(?:NOTE|WARNING|IMPORTANT)\b", re.IGNORECASE)
+
+
+def _rs_line(line: str, *, line_start: bool) -> str:
+    if not line:
+        return line
+    out = line.translate(_RM_SUBST_TRANS)
+    if "#" in out:
+        out = _RM_HASH_RE.sub(REMARKUP_SUBSTITUTES["#"], out)
+    out = _RS_OBJECT_RE.sub(lambda m: m.group(1) + _B, out)
+    out = _RM_CALLSIGN_RE.sub("r" + _B, out)
+    if "PHID" in out:
+        out = _RM_PHID_RE.sub("PHID" + _B, out)
+    out = _RS_HEX_RE.sub(_rm_hex_chunks, out)
+    for ch in _RM_PAIR_CHARS:
+        pair = ch + ch
+        if pair in out:
+            out = out.replace(pair, ch + _B + ch).replace(pair, ch + _B + ch)
+    out = _RS_AFTER_RE.sub(_B, out)
+    if line_start:
+        if not _RS_LINE_PLAIN.match(out) or _RS_LINE_RISKY.match(out):
+            out = _B + out
+    elif out[0] in _RS_START_EDGE:
+        out = _B + out
+    if out[-1] in _RS_END_EDGE:
+        out += _B
+    return out
+
+
+def remarkup_sparing_inline(text: str, *, max_chars: int | None = None) -> str:
+    """Like :func:`remarkup_inline` for text placed after other text on a line (a name, a label,
+    a heading), but with a breaker only where Remarkup could read something: ``Eva Dvořáková``
+    stays ``Eva Dvořáková``, ``T123`` becomes ``T\\u2060123``. Not for the start of a line."""
+    return _rs_line(_prepare(text, max_chars, inline=True), line_start=False)
+
+
+def remarkup_sparing_quote(text: str, *, max_chars: int | None = None) -> str:
+    """Like :func:`remarkup_quote`, with a line-start breaker only on lines a block rule could read
+    (not starting with a letter, a single word, a NOTE:) and the sparing inline breakers."""
+    text = _prepare(text, max_chars, inline=False)
+    return "\n".join(">" if not ln.strip() else "> " + _rs_line(ln, line_start=True) for ln in text.split("\n"))
