@@ -35,6 +35,7 @@ import functools
 import hashlib
 import json
 import random
+import re
 import socket
 import sys
 import threading
@@ -76,7 +77,7 @@ EDIT_TYPES = (
     "subscribers.add, subscribers.remove, subscribers.set, subtype, comment, mfa"
 ).split(", ")
 _SUPPORTED_EDIT_TYPES = {
-    "title", "owner", "status", "priority", "description", "view", "edit",
+    "title", "owner", "status", "priority", "description", "view", "edit", "space",
     "projects.add", "projects.remove", "projects.set",
     "subscribers.add", "subscribers.remove", "subscribers.set", "subtype", "comment",
 }
@@ -92,7 +93,7 @@ _PROJECT_ICONS = {
     "folder": ("Folder", "fa-folder"), "timeline": ("Timeline", "fa-calendar"),
     "goal": ("Goal", "fa-flag-checkered"), "release": ("Release", "fa-truck"),
     "bugs": ("Bugs", "fa-bug"), "cleanup": ("Cleanup", "fa-trash-o"),
-    "umbrella": ("Umbrella", "fa-umbrella"), "communication": ("Communication", "fa-envelope"),
+    "umbrella": ("Umbrella", "fa-umbrella"), "milestone": ("Milestone", "fa-map-marker"), "communication": ("Communication", "fa-envelope"),
     "organization": ("Organization", "fa-building"), "infrastructure": ("Infrastructure", "fa-cloud"),
     "account": ("Account", "fa-credit-card"), "experimental": ("Experimental", "fa-flask"),
 }
@@ -115,6 +116,8 @@ METHOD_PARAMS = {
     "maniphest.priority.search": set(),
     "transaction.search": {"after", "before", "constraints", "limit", "objectIdentifier", "objectType"},
     "phid.lookup": {"names"},
+    "phid.query": {"phids"},
+    "project.edit": {"objectIdentifier", "transactions"},
     "feed.query": {"after", "before", "filterPHIDs", "limit", "view"},
 }
 _UNAUTHENTICATED = {"conduit.ping"}
@@ -257,12 +260,21 @@ class _User:
         self.modified = created
 
 
+def _normal_slug(text):
+    """Phorge's project slug normalisation: lowercase, runs of spaces and most punctuation -> "_"."""
+    out = re.sub(r"[\s,;:/\\'\"<>()\[\]{}&#?%*+=!]+", "_", str(text).strip().lower())
+    return out.strip("_")
+
+
 class _Project:
     def __init__(self, pid, phid, name, slug, created):
         self.id = pid
         self.phid = phid
         self.name = name
-        self.slug = slug
+        self.slug = slug            # primary slug (None for a milestone)
+        self.slugs = [slug] if slug else []   # every hashtag that names the project
+        self.parent = None          # PHID of the parent project (subprojects and milestones)
+        self.milestone = None       # milestone number, or None
         self.description = ""
         self.icon = "project"
         self.color = "blue"
@@ -272,9 +284,24 @@ class _Project:
         self.modified = created
 
 
+class _Space:
+    def __init__(self, sid, phid, name, view, created, default=False):
+        self.id = sid
+        self.phid = phid
+        self.name = name
+        self.view = view            # "public", "users", "admin", "no-one" or a project/user PHID
+        self.edit = "admin" if view == "public" else view
+        self.default = default
+        self.created = created
+
+    @property
+    def monogram(self):
+        return f"S{self.id}"
+
+
 class _Task:
     FIELDS = ("title", "description", "owner", "status", "priority", "projects",
-              "subscribers", "subtype", "view", "edit", "closer", "closed_at")
+              "subscribers", "subtype", "view", "edit", "closer", "closed_at", "space")
 
     def __init__(self):
         self.id = None
@@ -288,11 +315,13 @@ class _Task:
         self.projects = []      # newest first
         self.subscribers = []   # newest first
         self.subtype = "default"
-        self.view = "public"
+        self.view = "users"     # Phorge's default view policy for tasks
         self.edit = "users"
         self.interact = "users"
         self.closer = None
         self.closed_at = None
+        self.space = None       # Space PHID; None for tasks made before any Space existed
+        self.mentions = set()   # PHIDs of tasks this one mentions (the "mentioned in" edges)
         self.created = None
         self.modified = None
 
@@ -314,6 +343,10 @@ class _Xact:
         self.object_phid = None
         self.date = None
         self.group = None
+
+
+# "T123" as Phorge's remarkup links it: not inside a word, a path or a hashtag
+_MENTION = re.compile(r"(?<![\w/#@.-])T(\d+)\b")
 
 
 def _is_closed(status):
@@ -385,11 +418,13 @@ class ConduitSandbox:
             self._rng = random.Random(1795476300)
             self.users = {}          # phid -> _User
             self.projects = {}       # phid -> _Project
+            self.spaces = {}         # phid -> _Space (the first one made is the public default)
+            self.space_names = {}    # name -> phid, for the helpers (create_task(space="Secret"))
             self.tasks = {}          # id -> _Task
             self.xacts = []          # every transaction, in id order
             self.stories = []        # feed stories, oldest first
             self.subtypes = {"default"}
-            self._next = {"user": 1, "project": 1, "task": 1, "xact": 1, "comment": 1, "story": 1}
+            self._next = {"user": 1, "project": 1, "task": 1, "xact": 1, "comment": 1, "story": 1, "space": 1}
             self._last_story_epoch = 0
             self.user_tokens = {}
             for username, realname, bot, admin in self.SEED_USERS:
@@ -424,10 +459,70 @@ class ConduitSandbox:
         return self.users.get(ref) or self._user_by_name(ref)
 
     def _project_by_slug(self, slug):
+        slug = str(slug).lower()
         for project in self.projects.values():
-            if project.slug == str(slug).lower():
+            if slug in project.slugs:
                 return project
         return None
+
+    # -- policies, Spaces and visibility (what the real server enforces) --
+
+    def _project_members(self, project):
+        """Members as policies see them: a milestone has its parent's members, a parent
+        project also has the members of its subprojects."""
+        if project.milestone is not None and project.parent in self.projects:
+            return self._project_members(self.projects[project.parent])
+        members = list(project.members)
+        for child in self.projects.values():
+            if child.parent == project.phid and child.milestone is None:
+                members += [m for m in self._project_members(child) if m not in members]
+        return members
+
+    def _descendants(self, project_phid):
+        """The project, its subprojects and milestones, recursively (the projects constraint)."""
+        out = {project_phid}
+        for child in self.projects.values():
+            if child.parent == project_phid:
+                out |= self._descendants(child.phid)
+        return out
+
+    def _policy_allows(self, user, policy):
+        if policy == "public":
+            return True
+        if user is None:
+            return False
+        if policy == "users":
+            return True
+        if policy == "admin":
+            return bool(user.admin)
+        if isinstance(policy, str) and policy.startswith("PHID-PROJ-"):
+            project = self.projects.get(policy)
+            return project is not None and user.phid in self._project_members(project)
+        if isinstance(policy, str) and policy.startswith("PHID-USER-"):
+            return user.phid == policy
+        return False  # "no-one" and anything unknown
+
+    def _default_space(self):
+        return next((sp for sp in self.spaces.values() if sp.default), None)
+
+    def _task_space(self, task):
+        """The Space a task lives in: its own, else the default one (if Spaces exist)."""
+        return self.spaces.get(task.space) if task.space else self._default_space()
+
+    def _can_see_space(self, user, space):
+        return space is None or self._policy_allows(user, space.view)
+
+    def _can_see_task(self, user, task, view=None, owner=None):
+        """Phorge's rule: the task's view policy (the assignee always passes) AND its Space's policy.
+        A task in a restricted Space keeps reporting its own policy ("public")."""
+        view = task.view if view is None else view
+        owner = task.owner if owner is None else owner
+        allowed = self._policy_allows(user, view) or (user is not None and owner is not None and owner == user.phid)
+        return allowed and self._can_see_space(user, self._task_space(task))
+
+    def _visible_task(self, user, task_id):
+        task = self.tasks.get(task_id)
+        return task if task is not None and self._can_see_task(user, task) else None
 
     def _task_by_phid(self, phid):
         for task in self.tasks.values():
@@ -457,28 +552,73 @@ class ConduitSandbox:
             self.user_tokens[username] = user.token
             return user.phid
 
-    def create_project(self, name, slug=None, *, members=(), description="", icon="project", color="blue"):
+    def user_phid(self, ref):
+        return ref if str(ref).startswith("PHID-") else self._require_user(ref).phid
+
+    def create_project(self, name, slug=None, *, members=(), description="", icon="project", color="blue",
+                       parent=None, milestone=None):
+        """Like PhorgeServer.create_project, through ``project.edit`` as admin: the primary slug
+        comes from the name, ``slug`` is an extra hashtag; ``parent`` makes a subproject,
+        ``milestone`` a milestone of that project (no slug, icon "milestone")."""
+        xactions = [{"type": "name", "value": name}]
+        if parent:
+            xactions.append({"type": "parent", "value": self._project_phid_for_helper(parent)})
+        if milestone:
+            xactions.append({"type": "milestone", "value": self._project_phid_for_helper(milestone)})
+        if slug and not milestone:
+            xactions.append({"type": "slugs", "value": [slug]})
+        if description:
+            xactions.append({"type": "description", "value": description})
+        if not milestone:
+            xactions += [{"type": "icon", "value": icon}, {"type": "color", "value": color}]
+        if members:
+            xactions.append({"type": "members.add", "value": [self.user_phid(m) for m in members]})
         with self._lock:
-            slug = slug or "_".join(name.lower().split())
-            if self._project_by_slug(slug):
-                raise ValueError(f"project slug {slug!r} exists")
-            project = _Project(self._next_id("project"), "PHID-PROJ-" + self._rand(20), name, slug, self.now())
-            project.description = description
-            project.icon = icon
-            project.color = color
-            for member in members:
-                user = self._user(member)
-                if user is None:
-                    raise ValueError(f"unknown user {member!r}")
-                if user.phid not in project.members:
-                    project.members.insert(0, user.phid)
-            self.projects[project.phid] = project
-            return project.phid
+            return self._edit_project(self._require_user("admin"), None, xactions)["object"]["phid"]
+
+    def create_space(self, name, view_policy, *, actor="admin"):
+        """A Space whose view policy is ``view_policy`` ("public", "users", "admin", a PHID or
+        "#slug"), made by ``actor``, who must be able to see it. The first Space made also makes
+        a public default Space named "Public", as PhorgeServer.create_space does."""
+        with self._lock:
+            user = self._require_user(actor)
+            if not self.spaces:
+                self._add_space("Public", "public", default=True)
+            policy = self._helper_policy(view_policy)
+            if not self._policy_allows(user, policy):
+                raise ValueError(f"the view policy {view_policy!r} would lock {actor!r} out of the Space")
+            return self._add_space(name, policy).phid
+
+    def _add_space(self, name, policy, default=False):
+        space = _Space(self._next_id("space"), "PHID-SPCE-" + self._rand(20), name, policy, self.now(), default)
+        self.spaces[space.phid] = space
+        self.space_names["default" if default else name] = space.phid
+        return space
+
+    def _helper_policy(self, policy):
+        # Tests name a project by slug ("#growth-team") for "members of project".
+        return self._project_phid_for_helper(policy[1:]) if str(policy).startswith("#") else policy
+
+    def _space_phid_for_helper(self, ref):
+        return ref if str(ref).startswith("PHID-") else self.space_names.get(ref, ref)
+
+    def call(self, method, params=None, *, as_user="admin"):
+        """Call a Conduit method as a named user, without HTTP and without logging the request
+        (PhorgeServer.call does the same); an error answer raises RuntimeError."""
+        with self._lock:
+            metadata = {"token": self.user_tokens[as_user]}
+            answer = self._dispatch(method, json.loads(json.dumps(params or {})), metadata)
+        if answer.get("error_code"):
+            raise RuntimeError(f"{method} as {as_user}: {answer['error_code']}: {answer['error_info']}")
+        return answer["result"]
 
     def create_task(self, title, *, description="", status="open", priority="normal", projects=(),
                     owner=None, author="alice", view_policy="public", subtype="default",
-                    date_modified=None, subscribers=()):
-        """Create a task as ``author`` through the same editor as ``maniphest.edit``.
+                    date_modified=None, subscribers=(), space=None):
+        """Create a task as ``author`` through the same editor as ``maniphest.edit``, with the
+        same transactions as PhorgeServer.create_task: the view policy is always sent; one that
+        is neither "public" nor "users" is set by admin in a second edit (Phorge refuses a
+        policy that locks the author out).
 
         ``date_modified`` backdates the whole creation (dateCreated = dateModified)."""
         with self._lock:
@@ -495,21 +635,28 @@ class ConduitSandbox:
                 xactions.append({"type": "owner", "value": self._require_user(owner).phid})
             if subscribers:
                 xactions.append({"type": "subscribers.add", "value": [self._require_user(s).phid for s in subscribers]})
-            if view_policy != "public":
-                xactions.append({"type": "view", "value": view_policy})
+            restricted = view_policy not in ("public", "users")
+            xactions.append({"type": "view", "value": "users" if restricted else view_policy})
+            if space:
+                xactions.append({"type": "space", "value": self._space_phid_for_helper(space)})
             if subtype != "default":
                 xactions.append({"type": "subtype", "value": subtype})
             result = self._edit_task(actor, None, xactions, at=date_modified)
-            return result["object"]["id"]
+            task_id = result["object"]["id"]
+            if restricted:
+                self._edit_task(self._require_user("admin"), self.tasks[task_id],
+                                [{"type": "view", "value": self._helper_policy(view_policy)}], at=date_modified)
+            return task_id
 
     def update_task(self, task_id, *, actor="alice", **changes):
         """Edit like maniphest.edit: title, status, priority, owner (username/PHID/None),
-        view_policy, description, comment, subtype, projects_add/projects_remove
-        (PHIDs or slugs), subscribers_add (usernames/PHIDs)."""
+        view_policy ("#slug" for members of a project), description, comment, subtype, space
+        (a name given to create_space, or a PHID), projects_add/projects_remove (PHIDs or slugs),
+        subscribers_add (usernames/PHIDs). Returns the new transaction PHIDs."""
         mapping = {"title": "title", "status": "status", "priority": "priority", "owner": "owner",
                    "view_policy": "view", "description": "description", "comment": "comment",
                    "subtype": "subtype", "projects_add": "projects.add", "projects_remove": "projects.remove",
-                   "subscribers_add": "subscribers.add"}
+                   "subscribers_add": "subscribers.add", "space": "space"}
         with self._lock:
             user = self._require_user(actor)
             xactions = []
@@ -524,10 +671,15 @@ class ConduitSandbox:
                     value = [self._require_user(s).phid for s in value]
                 elif key == "subtype":
                     self.subtypes.add(value)
+                elif key == "view_policy":
+                    value = self._helper_policy(value)
+                elif key == "space":
+                    value = self._space_phid_for_helper(value)
                 xactions.append({"type": mapping[key], "value": value})
             if task_id not in self.tasks:
                 raise KeyError(f"no task T{task_id}")
-            self._edit_task(user, self.tasks[task_id], xactions)
+            result = self._edit_task(user, self.tasks[task_id], xactions)
+            return [x["phid"] for x in result["transactions"]]
 
     def comments(self, task_id):
         with self._lock:
@@ -536,7 +688,7 @@ class ConduitSandbox:
                     for x in self.xacts if x.object_phid == task.phid and x.comment is not None]
 
     def task(self, task_id):
-        """The task as maniphest.search would show it (all attachments)."""
+        """The task as maniphest.search would show it (all attachments), whoever may see it."""
         with self._lock:
             return self._task_json(self.tasks[task_id], {"projects": True, "subscribers": True}, None)
 
@@ -587,6 +739,18 @@ class ConduitSandbox:
                             "Sending a JSON-encoded body and setting 'Content-Type': 'application/json' "
                             "is not currently supported.")
             params, metadata = self._decode(method, body)
+        except ConduitError as exc:
+            with self._lock:
+                self.requests.append((method, params))
+            return {"result": None, "error_code": exc.code, "error_info": exc.info}
+        try:
+            return self._dispatch(method, params, metadata)
+        finally:
+            with self._lock:
+                self.requests.append((method, params))
+
+    def _dispatch(self, method, params, metadata):
+        try:
             if method not in METHOD_PARAMS:
                 raise ConduitError(f'Conduit API method "{method}" does not exist.', "ERR-CONDUIT-CALL")
             extra = [k for k in params if k not in METHOD_PARAMS[method]]
@@ -605,9 +769,6 @@ class ConduitSandbox:
         except Exception as exc:  # a sandbox bug: still answer like Phorge does
             traceback.print_exc(file=sys.stderr)
             return {"result": None, "error_code": "ERR-CONDUIT-CORE", "error_info": str(exc)}
-        finally:
-            with self._lock:
-                self.requests.append((method, params))
 
     def _decode(self, method, body):
         pairs = urllib.parse.parse_qsl(body, keep_blank_values=True)
@@ -806,7 +967,8 @@ class ConduitSandbox:
         constraints, attachments, limit, raw_limit = self._search_common(
             params, self._TASK_CONSTRAINTS, ["columns", "subscribers", "projects"])
         query_key = params.get("queryKey") or None
-        tasks = list(self.tasks.values())
+        # Tasks the caller may not see are left out, silently (README difference 1).
+        tasks = [t for t in self.tasks.values() if self._can_see_task(viewer, t)]
         if query_key is not None:
             builtin = {
                 "all": lambda t: True,
@@ -857,7 +1019,12 @@ class ConduitSandbox:
                 return tasks
             # The sandbox has no task graph: nothing has parents or subtasks.
             return tasks if not _read_bool(value, key) else []
-        if key in ("columnPHIDs", "parentIDs", "subtaskIDs", "spaces"):
+        if key == "spaces":
+            wanted = set(_read_string_list(value, key))
+            if not wanted:
+                return tasks
+            return [t for t in tasks if (self._task_space(t).phid if self._task_space(t) else None) in wanted]
+        if key in ("columnPHIDs", "parentIDs", "subtaskIDs"):
             raise _core(f'Conduit sandbox: constraint "{key}" is valid in Phorge but not implemented here.')
         items = _read_string_list(value, key)
         if not items:
@@ -869,9 +1036,10 @@ class ConduitSandbox:
         if key == "subtypes":
             return [t for t in tasks if t.subtype in items]
         if key == "projects":
-            # all projects must match (tag AND); "#slug" does not resolve and matches nothing (sample 43)
-            wanted = [self._resolve_project_ref(v) for v in items]
-            return [t for t in tasks if all(p in t.projects for p in wanted)]
+            # all projects must match (tag AND); "#slug" does not resolve and matches nothing (sample 43);
+            # a project also matches tasks tagged only with its subprojects or milestones (difference 3)
+            wanted = [self._descendants(self._resolve_project_ref(v)) for v in items]
+            return [t for t in tasks if all(family & set(t.projects) for family in wanted)]
         wanted = {self._resolve_user_ref(v) for v in items}
         if key == "assigned":
             return [t for t in tasks if t.owner in wanted]
@@ -902,7 +1070,7 @@ class ConduitSandbox:
                 "closerPHID": task.closer,
                 "dateClosed": task.closed_at,
                 "groupByProjectPHID": None,
-                "spacePHID": None,
+                "spacePHID": task.space,
                 "dateCreated": task.created,
                 "dateModified": task.modified,
                 "policy": {"view": task.view, "interact": task.interact, "edit": task.edit},
@@ -1008,24 +1176,36 @@ class ConduitSandbox:
             elif key == "slugs":
                 wanted = [v.lower() for v in _read_string_list(value, key)]
                 if wanted:
-                    projects = [p for p in projects if p.slug in wanted]
+                    projects = [p for p in projects if set(p.slugs) & set(wanted)]
                     for p in projects:
-                        slug_map[p.slug] = {"slug": p.slug, "projectPHID": p.phid}
+                        for slug in p.slugs:
+                            if slug in wanted:
+                                slug_map[slug] = {"slug": p.slug, "projectPHID": p.phid}
             elif key in ("members", "watchers"):
                 wanted = {self._resolve_user_ref(v) for v in _read_string_list(value, key)}
                 if wanted:
-                    projects = [p for p in projects if wanted <= set(getattr(p, key))]
+                    get = self._project_members if key == "members" else (lambda p: p.watchers)
+                    projects = [p for p in projects if wanted <= set(get(p))]
             elif key == "status":
                 if value not in ("all", "active", "archived"):
                     raise _core(f'Error while reading "status": Expected one of "all", "active", "archived".')
                 if value == "archived":
                     projects = []
             elif key == "isMilestone":
-                if _read_bool(value, key):
-                    projects = []
+                flag = _read_bool(value, key)
+                projects = [p for p in projects if (p.milestone is not None) == flag]
             elif key == "isRoot":
-                if not _read_bool(value, key):
-                    projects = []
+                flag = _read_bool(value, key)
+                projects = [p for p in projects if (p.parent is None) == flag]
+            elif key in ("minDepth", "maxDepth"):
+                depth = _read_int(value, key)
+                projects = [p for p in projects
+                            if (self._depth(p) >= depth if key == "minDepth" else self._depth(p) <= depth)]
+            elif key in ("parents", "ancestors"):
+                wanted = {self._resolve_project_ref(v) for v in _read_string_list(value, key)}
+                if wanted:
+                    get = (lambda p: {p.parent}) if key == "parents" else (lambda p: {a.phid for a in self._ancestors(p)})
+                    projects = [p for p in projects if get(p) & wanted]
             elif key in ("icons", "colors"):
                 wanted = set(_read_string_list(value, key))
                 attr = key[:-1]
@@ -1045,22 +1225,110 @@ class ConduitSandbox:
         data = []
         for p in page:
             icon_name, icon_class = _PROJECT_ICONS.get(p.icon, (p.icon.title(), "fa-briefcase"))
+            parent = self.projects.get(p.parent)
             item = {"id": p.id, "type": "PROJ", "phid": p.phid, "fields": {
-                "name": p.name, "slug": p.slug, "subtype": "default", "milestone": None, "depth": 0,
-                "parent": None, "icon": {"key": p.icon, "name": icon_name, "icon": icon_class},
+                "name": p.name, "slug": p.slug, "subtype": "default", "milestone": p.milestone,
+                "depth": self._depth(p),
+                "parent": {"id": parent.id, "phid": parent.phid, "name": parent.name} if parent else None,
+                "icon": {"key": p.icon, "name": icon_name, "icon": icon_class},
                 "color": {"key": p.color, "name": _PROJECT_COLORS.get(p.color, p.color.title())},
                 "status": "active", "spacePHID": None, "dateCreated": p.created, "dateModified": p.modified,
                 "policy": {"view": "users", "edit": "users", "join": "users"}, "description": p.description},
                 "attachments": {}}
             if "members" in attachments:
-                item["attachments"]["members"] = {"members": [{"phid": m} for m in p.members]}
+                item["attachments"]["members"] = {"members": [{"phid": m} for m in self._project_members(p)]}
             if "watchers" in attachments:
                 item["attachments"]["watchers"] = {"watchers": [{"phid": w} for w in p.watchers]}
             if "ancestors" in attachments:
-                item["attachments"]["ancestors"] = {"ancestors": []}
+                item["attachments"]["ancestors"] = {"ancestors": [
+                    {"id": a.id, "phid": a.phid, "name": a.name} for a in self._ancestors(p)]}
             data.append(item)
         return {"data": data, "maps": {"slugMap": slug_map}, "query": {"queryKey": query_key},
                 "cursor": {"limit": raw_limit, "after": after, "before": before, "order": params.get("order")}}
+
+    def _ancestors(self, project):
+        out = []
+        while project.parent in self.projects:
+            project = self.projects[project.parent]
+            out.append(project)
+        return out
+
+    def _depth(self, project):
+        return len(self._ancestors(project))
+
+    # -- project.edit --
+
+    _PROJECT_EDIT_TYPES = {"name", "slugs", "description", "icon", "color", "parent", "milestone",
+                           "members.add", "members.remove", "members.set"}
+
+    def _m_project_edit(self, viewer, params):
+        ident = params.get("objectIdentifier")
+        project = None
+        if ident not in (None, ""):
+            phid = self._resolve_project_ref(str(ident)) if not str(ident).isdigit() else next(
+                (p.phid for p in self.projects.values() if p.id == int(ident)), None)
+            project = self.projects.get(phid)
+            if project is None:
+                raise _core(f'No object exists with ID "{ident}".' if str(ident).isdigit()
+                            else f'Monogram "{ident}" does not identify a valid object.')
+        return self._edit_project(viewer, project, params.get("transactions"))
+
+    def _edit_project(self, actor, project, xactions):
+        """A small project editor: name, slugs, description, icon, color, members, and on
+        create a parent (subproject) or milestone. Project transactions are not kept."""
+        if not isinstance(xactions, list):
+            raise _core('Parameter "transactions" is not a list of transactions.')
+        creating = project is None
+        values = []
+        for key, item in enumerate(xactions):
+            if not isinstance(item, dict) or "type" not in item or "value" not in item:
+                raise _core(f'Parameter "transactions" must contain a list of transaction descriptions, '
+                            f'but item with key "{key}" is not valid.')
+            if item["type"] not in self._PROJECT_EDIT_TYPES:
+                raise _core(f'Conduit sandbox: project transaction type "{item["type"]}" is not implemented here.')
+            values.append((item["type"], item["value"]))
+        get = dict(values).get
+        errors = []
+        parent_phid = get("milestone") or get("parent")
+        parent = self.projects.get(parent_phid) if parent_phid else None
+        if parent_phid and (parent is None or not creating):
+            errors.append("Parent or milestone must be an existing project, set when the project is made.")
+        name = get("name") if get("name") is not None else (project.name if project else "")
+        if not str(name).strip() and not get("milestone"):
+            errors.append("Projects must have a name.")
+        slugs = [] if get("milestone") else ([_normal_slug(name)] + [_normal_slug(v) for v in (get("slugs") or [])])
+        for slug in slugs:
+            other = self._project_by_slug(slug)
+            if other is not None and other is not project:
+                errors.append(f'Project name or hashtag "{slug}" is already in use.')
+        if errors:
+            raise _core("Validation errors:\n" + "\n".join(f"  - {e}" for e in errors))
+        if creating:
+            project = _Project(self._next_id("project"), "PHID-PROJ-" + self._rand(20), name, None, self.now())
+            if parent is not None:
+                project.parent = parent.phid
+                if get("milestone"):
+                    project.milestone = 1 + sum(1 for p in self.projects.values()
+                                                if p.parent == parent.phid and p.milestone is not None)
+                    project.icon = "milestone"
+                elif not any(p.parent == parent.phid and p.milestone is None for p in self.projects.values()):
+                    project.members = list(parent.members)  # the first subproject takes the parent's members
+        project.name = name
+        if slugs:
+            project.slug = slugs[0]
+            project.slugs = list(dict.fromkeys(slugs))
+        for xtype, value in values:
+            if xtype == "description":
+                project.description = value
+            elif xtype in ("icon", "color") and project.milestone is None:
+                setattr(project, xtype, value)
+            elif xtype.startswith("members."):
+                phids = [self._require_user(v).phid for v in value]
+                self._edge_ops(project.members, xtype.split(".")[1], phids)
+        project.modified = self.now()
+        self.projects[project.phid] = project
+        return {"object": {"id": project.id, "phid": project.phid},
+                "transactions": [{"phid": "PHID-XACT-PROJ-" + self._rand(15)} for _ in values]}
 
     # -- maniphest.edit --
 
@@ -1068,24 +1336,44 @@ class ConduitSandbox:
         ident = params.get("objectIdentifier")
         task = None
         if ident is not None and ident != "":
-            task = self._load_task_for_edit(ident)
+            task = self._load_task_for_edit(ident, viewer)
         return self._edit_task(viewer, task, params.get("transactions"))
 
-    def _load_task_for_edit(self, ident):
+    def _load_task_for_edit(self, ident, viewer):
+        """Measured on the real server: maniphest.edit answers ERR-CONDUIT-CORE (not
+        ERR-INVALID-OBJECT-PHID, which is transaction.search's); an invisible task named by
+        monogram is "not a valid object", named by id or PHID it is a policy exception."""
         if isinstance(ident, int) or (isinstance(ident, str) and ident.isdigit()):
             task = self.tasks.get(int(ident))
             if task is None:
                 raise _core(f'No object exists with ID "{ident}".')
-            return task
+            return self._require_can_see(viewer, task)
         ident = str(ident)
         if ident.startswith("PHID-"):
             task = self._task_by_phid(ident)
             if task is None:
                 raise _core(f'No object exists with PHID "{ident}".')
-            return task
-        if ident[:1] == "T" and ident[1:].isdigit() and int(ident[1:]) in self.tasks:
-            return self.tasks[int(ident[1:])]
+            return self._require_can_see(viewer, task)
+        if ident[:1] == "T" and ident[1:].isdigit():
+            task = self._visible_task(viewer, int(ident[1:]))
+            if task is not None:
+                return task
         raise _core(f'Monogram "{ident}" does not identify a valid object.')
+
+    _POLICY_WHO = {"users": "Logged in users can take this action.", "admin": "Administrators can take this action.",
+                   "no-one": "No one can take this action."}
+
+    def _require_can_see(self, viewer, task):
+        if self._can_see_task(viewer, task):
+            return task
+        if not self._can_see_space(viewer, self._task_space(task)):
+            who = "This object is in a space you do not have permission to access."
+        elif task.view.startswith("PHID-PROJ-") and task.view in self.projects:
+            who = f"Members of project {self.projects[task.view].name} can take this action."
+        else:
+            who = self._POLICY_WHO.get(task.view, "No one can take this action.")
+        raise _core("[You Shall Not Pass: Restricted Maniphest Task] (Can View) You do not have permission to "
+                    f"view this object. // {who} The assignee of a task can always view and edit it.")
 
     def _edit_task(self, actor, task, xactions, at=None):
         """The transaction editor: validate everything, then apply atomically.
@@ -1113,8 +1401,8 @@ class ConduitSandbox:
 
         creating = task is None
         state = (_Task() if creating else task).copy_state()
-        if creating:
-            state["view"] = "public"
+        if creating and self.spaces:
+            state["space"] = self._default_space().phid  # once Spaces exist, every new object is in one
         errors = []
         out = []  # _Xact list, in order
         if creating:
@@ -1174,10 +1462,24 @@ class ConduitSandbox:
                     out.append(_Xact("owner", {"old": state["owner"], "new": phid}))
                     state["owner"] = phid
             elif xtype in ("view", "edit"):
-                if value != state[xtype]:
-                    # policy transactions carry no conduit type in transaction.search
-                    out.append(_Xact(None))
+                if xtype == "view" and not self._can_see_task(actor, _Task(), view=value, owner=state["owner"]
+                                                              or "<none>"):
+                    errors.append("The view policy of this object would no longer allow you to view the object.")
+                    continue
+                if creating or value != state[xtype]:
+                    # on create Phorge records the policy even when it is the default (old: null)
+                    kind = "core:view-policy" if xtype == "view" else "core:edit-policy"
+                    out.append(_Xact(kind, {"old": None if creating else state[xtype], "new": value}))
                     state[xtype] = value
+            elif xtype == "space":
+                space = self.spaces.get(value)
+                if space is None or not self._can_see_space(actor, space):
+                    errors.append("You can not shift this object in the selected space, because the space "
+                                  "does not exist or you do not have access to it.")
+                    continue
+                if value != state["space"]:
+                    out.append(_Xact(None))   # the space transaction has no conduit type
+                    state["space"] = value
             elif xtype == "subtype":
                 if value not in self.subtypes:
                     errors.append(f'Subtype "{value}" is not a valid subtype.')
@@ -1209,8 +1511,9 @@ class ConduitSandbox:
             elif xtype == "comment":
                 if not value.strip():
                     continue  # an empty comment is silently dropped (sample 28)
-                if actor.phid not in state["subscribers"]:
-                    # commenting subscribes the actor; Phorge records it first (sample 04)
+                if actor.phid not in state["subscribers"] and not actor.bot:
+                    # commenting subscribes a human actor, recorded first (sample 04);
+                    # bot accounts are not subscribed (README difference 6)
                     add_subscribers([actor.phid])
                     out.append(_Xact("subscribers", {"operations": [{"operation": "add", "phid": actor.phid}]}))
                 out.append(_Xact("comment", comment=value))
@@ -1229,6 +1532,22 @@ class ConduitSandbox:
             else:
                 out.append(_Xact("subscribers", {"operations": [{"operation": "add", "phid": actor.phid}]}))
 
+        # "T123" in a comment or the description adds a "mentioned" edge (type null) on both tasks
+        mentioned = []
+        texts = [v for t, v in specs if t == "comment" and v.strip()]
+        if any(t == "description" for t, _ in specs) and (creating or state["description"] != task.description):
+            texts.append(state["description"])
+        for text in texts:
+            for number in _MENTION.findall(text):
+                target = self._visible_task(actor, int(number))
+                if (target is None or target is task or target.phid in mentioned
+                        or (task is not None and target.phid in task.mentions)):
+                    continue
+                mentioned.append(target.phid)
+        if mentioned:
+            at_comment = next((i for i, x in enumerate(out) if x.type == "comment"), len(out))
+            out.insert(at_comment, _Xact(None))
+
         if not creating and not out:
             return {"object": {"id": task.id, "phid": task.phid}, "transactions": []}
 
@@ -1241,8 +1560,9 @@ class ConduitSandbox:
             task.created = now
             stamp = now
         else:
-            # dateModified strictly increases per edit, even with a frozen clock
-            stamp = max(now, task.modified + 1)
+            # every edit moves dateModified to its own second; several edits in one second
+            # keep the same value (README difference 8), so it never runs ahead of the clock
+            stamp = max(now, task.modified)
         if state["closed_at"] == "<now>":
             state["closed_at"] = stamp
         for field_name, value in state.items():
@@ -1251,24 +1571,32 @@ class ConduitSandbox:
         self.tasks[task.id] = task
         group = self._rand(32)
         for x in out:
-            x.id = self._next_id("xact")
-            x.phid = "PHID-XACT-TASK-" + self._rand(15)
-            x.author = actor.phid
-            x.object_phid = task.phid
-            x.date = stamp
-            x.group = group
-            if x.comment is not None:
-                x.comment_id = self._next_id("comment")
-                x.comment_phid = "PHID-XCMT-" + self._rand(20)
-            self.xacts.append(x)
+            self._add_xact(task, actor, x, stamp, group)
         self._publish_story(actor, task, out, stamp)
+        for phid in mentioned:
+            task.mentions.add(phid)
+            target = self._task_by_phid(phid)
+            self._add_xact(target, actor, _Xact(None), stamp, self._rand(32))  # "mentioned in"
+            target.modified = max(stamp, target.modified)
         return {"object": {"id": task.id, "phid": task.phid}, "transactions": [{"phid": x.phid} for x in out]}
+
+    def _add_xact(self, task, actor, x, stamp, group):
+        x.id = self._next_id("xact")
+        x.phid = "PHID-XACT-TASK-" + self._rand(15)
+        x.author = actor.phid
+        x.object_phid = task.phid
+        x.date = stamp
+        x.group = group
+        if x.comment is not None:
+            x.comment_id = self._next_id("comment")
+            x.comment_phid = "PHID-XCMT-" + self._rand(20)
+        self.xacts.append(x)
 
     def _read_edit_value(self, xtype, value):
         def bad(message):
             return _core(f'Exception when processing transaction of type "{xtype}": '
                          f'Error while reading "value": {message}')
-        if xtype in ("title", "description", "status", "priority", "view", "edit", "subtype", "comment"):
+        if xtype in ("title", "description", "status", "priority", "view", "edit", "subtype", "comment", "space"):
             if not isinstance(value, str):
                 raise bad("Expected string, got something else.")
             return value
@@ -1371,9 +1699,10 @@ class ConduitSandbox:
         name = params.get("objectIdentifier")
         if not name:
             raise _core('When calling "transaction.search", you must provide an object to retrieve transactions for.')
-        phid = self._lookup_name(str(name))
+        phid = self._lookup_name(str(name), viewer)
         if phid is None:
-            raise _core(f'No object "{name}" exists.')
+            # unknown and invisible objects answer alike (README difference 5)
+            raise ConduitError('Specified "objectIdentifier" does not exist.', "ERR-INVALID-OBJECT-PHID")
         constraints = params.get("constraints") or {}
         if not isinstance(constraints, dict):
             constraints = {}
@@ -1407,14 +1736,22 @@ class ConduitSandbox:
 
     # -- phid.lookup --
 
-    def _lookup_name(self, name):
-        """An object name ("T1", "@user", "#slug" or a PHID) -> PHID or None."""
+    def _lookup_name(self, name, viewer):
+        """An object name ("T1", "S2", "@user", "#slug" or a PHID) -> PHID, or None when
+        unknown or not visible to ``viewer``."""
         if name.startswith("PHID-"):
-            known = name in self.users or name in self.projects or self._task_by_phid(name)
-            return name if known else None
+            task = self._task_by_phid(name)
+            if task is not None:
+                return name if self._can_see_task(viewer, task) else None
+            if name in self.spaces:
+                return name if self._can_see_space(viewer, self.spaces[name]) else None
+            return name if name in self.users or name in self.projects else None
         if name[:1] == "T" and name[1:].isdigit():
-            task = self.tasks.get(int(name[1:]))
+            task = self._visible_task(viewer, int(name[1:]))
             return task.phid if task else None
+        if name[:1] == "S" and name[1:].isdigit():
+            space = next((sp for sp in self.spaces.values() if sp.id == int(name[1:])), None)
+            return space.phid if space is not None and self._can_see_space(viewer, space) else None
         if name.startswith("@"):
             user = self._user_by_name(name[1:])
             return user.phid if user else None
@@ -1429,24 +1766,41 @@ class ConduitSandbox:
             raise _core('Parameter "names" is required.')
         result = {}
         for name in _read_string_list(names, "names"):
-            phid = self._lookup_name(name)
-            if phid is None:
-                continue
-            if phid in self.users:
-                u = self.users[phid]
-                handle = {"phid": phid, "uri": f"{self.url}p/{u.username}/", "typeName": "User", "type": "USER",
-                          "name": u.username, "fullName": f"{u.username} ({u.realname})", "status": "open"}
-            elif phid in self.projects:
-                p = self.projects[phid]
-                handle = {"phid": phid, "uri": f"{self.url}tag/{p.slug}/", "typeName": "Project", "type": "PROJ",
-                          "name": p.name, "fullName": p.name, "status": "open"}
-            else:
-                t = self._task_by_phid(phid)
-                handle = {"phid": phid, "uri": f"{self.url}T{t.id}", "typeName": "Maniphest Task", "type": "TASK",
-                          "name": f"T{t.id}", "fullName": f"T{t.id}: {t.title}",
-                          "status": "closed" if _is_closed(t.status) else "open"}
-            result[name] = handle
+            phid = self._lookup_name(name, viewer)
+            if phid is not None:
+                result[name] = self._handle(phid)
         return result or []
+
+    def _m_phid_query(self, viewer, params):
+        """Handles by PHID; unknown and invisible objects are left out. For a Space the
+        handle carries its page (uri) and "S<n> <name>" as fullName (Conduit has no spaces.search)."""
+        phids = params.get("phids")
+        if phids is None:
+            raise _core('Parameter "phids" is required.')
+        result = {}
+        for phid in _read_string_list(phids, "phids"):
+            if phid.startswith("PHID-") and self._lookup_name(phid, viewer) is not None:
+                result[phid] = self._handle(phid)
+        return result or []
+
+    def _handle(self, phid):
+        if phid in self.spaces:
+            sp = self.spaces[phid]
+            return {"phid": phid, "uri": f"{self.url}{sp.monogram}", "typeName": "Space", "type": "SPCE",
+                    "name": sp.name, "fullName": f"{sp.monogram} {sp.name}", "status": "open"}
+        if phid in self.users:
+            u = self.users[phid]
+            return {"phid": phid, "uri": f"{self.url}p/{u.username}/", "typeName": "User", "type": "USER",
+                    "name": u.username, "fullName": f"{u.username} ({u.realname})", "status": "open"}
+        if phid in self.projects:
+            p = self.projects[phid]
+            uri = f"{self.url}tag/{p.slug}/" if p.slug else f"{self.url}project/view/{p.id}/"
+            return {"phid": phid, "uri": uri, "typeName": "Project", "type": "PROJ",
+                    "name": p.name, "fullName": p.name, "status": "open"}
+        t = self._task_by_phid(phid)
+        return {"phid": phid, "uri": f"{self.url}T{t.id}", "typeName": "Maniphest Task", "type": "TASK",
+                "name": f"T{t.id}", "fullName": f"T{t.id}: {t.title}",
+                "status": "closed" if _is_closed(t.status) else "open"}
 
 
 def _html_escape(text):
@@ -1461,7 +1815,30 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):
+        path = urllib.parse.urlsplit(self.path).path
+        match = re.fullmatch(r"/S(\d+)/?", path)
+        if match:
+            self._space_page(int(match.group(1)))
+            return
         self._serve(urllib.parse.urlsplit(self.path).query)
+
+    def _space_page(self, number):
+        """A Space's page as an anonymous reader gets it from the real server: a public Space
+        shows its page, titled with its monogram; any other answers HTTP 200 with a login page
+        titled "Authentication Failure"; an unknown one is a 404. (Cookies are ignored: the
+        sandbox has no web sessions, every reader is anonymous.)"""
+        sb = self.sandbox
+        with sb._lock:
+            space = next((sp for sp in sb.spaces.values() if sp.id == number), None)
+            public = space is not None and sb._policy_allows(None, space.view)
+        if space is None:
+            status, title, body = 404, "404 Not Found", "The requested page could not be found."
+        elif public:
+            status, title, body = 200, f"\u25cb S{space.id} \u00b7 {_html_escape(space.name)}", "Space"
+        else:
+            status, title, body = 200, "Authentication Failure", "You must log in to continue."
+        page = f"<!DOCTYPE html><html><head><title>{title}</title></head><body>{body}</body></html>"
+        self._send(status, "text/html; charset=UTF-8", page.encode())
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
