@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     news.add_argument("--edition", required=True, help="edition id, e.g. 2026-12")
     news.add_argument("--wiki", action="append", help="limit to this wiki (repeatable); default: all")
     news.add_argument("--dry-run", action="store_true", help="print what would be posted where; post nothing")
+    news.add_argument("--force", action="store_true",
+                      help="approve/publish an edition nobody edited or that says nothing happened")
     tpl = sub.add_parser("templates", help="check every template, or preview one as a wiki would get it")
     tpl_sub = tpl.add_subparsers(dest="templates_action", required=True)
     tpl_sub.add_parser("check", help="render every file template and on-wiki override against sample data")
@@ -75,8 +77,9 @@ def main(argv: list[str] | None = None) -> int:
             ctx = build_context(settings, dry_run=args.dry_run)
             from bot.jobs.blocks import run_guarded
             codes = args.wiki or list(settings.wikis)
-            report = run_guarded(lambda c: newsletter.command(c, args.action, args.edition, codes), ctx)
-            _print_report(report)
+            report = run_guarded(lambda c: newsletter.command(c, args.action, args.edition, codes,
+                                                              force=args.force), ctx)
+            _print_report(report, comments=True)
             return 0 if report.ok else 1
         if args.command == "templates":
             from bot.jobs import templates_check
@@ -99,9 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     raise ConfigError(f"unknown command {args.command}")
 
 
-def _print_report(report) -> None:
+def _print_report(report, comments: bool = False) -> None:
     for wiki, title, revid in report.saved:
-        print(f"saved {wiki}:{title} (revision {revid})")
+        if comments and wiki == "phab":
+            print(f"commented on phab:{title}")      # a task comment has no revision
+        else:
+            print(f"saved {wiki}:{title} (revision {revid})")
     for line in report.held:
         print(f"held: {line}")
     for line in report.problems:

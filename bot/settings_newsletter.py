@@ -13,7 +13,7 @@ from bot.render.escape import BREAKER, remarkup_inline, wikitext_inline
 from bot.settings import LANGUAGES, STATUS_KEYS, Reader, Settings, non_empty, page_title
 
 SECTION_KINDS = ("resolved", "progress", "opened")
-_PAGE_KEYS = {"draft_page", "page", "subscribers", "archive_page", "intro_page", "optout_category"}
+_PAGE_KEYS = {"draft_page", "page", "subscribers", "archive_page", "intro_page", "optout_category", "report_page"}
 _BAD_TITLE = re.compile(r"[\[\]<>|#]|\{(?!edition\})|(?<!\{edition)\}")
 
 
@@ -26,6 +26,8 @@ class NewsletterWiki:
     archive_page: str | None = None
     intro_page: str | None = None
     optout_category: str | None = None
+    # The delivery report of an edition; default: the edition page's subpage (…/Doručení, …/배달 보고, …/Delivery report).
+    report_page: str | None = None
     # Who may approve by setting `ready` (user names); empty: anyone who can edit the draft.
     approvers: tuple[str, ...] = ()
 
@@ -45,6 +47,9 @@ class NewsletterSettings:
     draft_day: int = 1
     comment_tasks: bool = True
     names: dict[str, str] = field(default_factory=dict)   # language -> newsletter name
+    # When an approved edition without its own `send=` goes out: None = at the next run after approval,
+    # else (weekday or None for every day, hour, minute) in the wiki's zone, from `send_at: "next monday 09:00"`.
+    send_at: tuple | None = None
 
 
 def _title(v: str) -> str | None:
@@ -84,7 +89,7 @@ def _user_name(v: str) -> str | None:
 def parse(reader: Reader, raw, settings: Settings) -> NewsletterSettings:
     key = "newsletters"
     n = reader.mapping(raw, key, {"projects", "wikis", "sections", "progress_statuses", "resolved_statuses",
-                                  "max_tasks_per_section", "draft_day", "comment_tasks", "names"},
+                                  "max_tasks_per_section", "draft_day", "comment_tasks", "names", "send_at"},
                        {"projects", "wikis"})
     projects = reader.string_list(n["projects"], f"{key}.projects",
                                   lambda v: "write the project slug without '#'" if v.startswith("#") else non_empty(v))
@@ -110,13 +115,21 @@ def parse(reader: Reader, raw, settings: Settings) -> NewsletterSettings:
         values = {k: reader.typed(v, f"{wkey}.{k}", str, _title) for k, v in w.items()}
         if values["draft_page"] == values["page"]:
             raise reader.fail(f"{wkey}.page", "must differ from draft_page (the draft keeps its approval marker)")
-        for k in ("draft_page", "page"):
-            if "{edition}" not in values[k]:
+        for k in ("draft_page", "page", "report_page"):
+            if k in values and "{edition}" not in values[k]:
                 raise reader.fail(f"{wkey}.{k}", "must contain {edition}, so every edition has its own page")
         wikis[code] = NewsletterWiki(code=code, approvers=tuple(approvers), **values)
     names = reader.mapping(n.get("names", {}), f"{key}.names", set(LANGUAGES))
     for lang, name in names.items():
         reader.typed(name, f"{key}.names.{lang}", str, _name)
+    send_at = None
+    if n.get("send_at") is not None:
+        from bot.domain.newsletter import SendTimeError, parse_default_send
+        raw = reader.typed(n["send_at"], f"{key}.send_at", str, non_empty)
+        try:
+            send_at = parse_default_send(raw)
+        except SendTimeError as exc:
+            raise reader.fail(f"{key}.send_at", str(exc)) from None
     return NewsletterSettings(
         projects=projects,
         wikis=wikis,
@@ -131,4 +144,5 @@ def parse(reader: Reader, raw, settings: Settings) -> NewsletterSettings:
                                lambda v: None if 1 <= v <= 28 else "must be a day of the month, 1..28"),
         comment_tasks=reader.typed(n.get("comment_tasks", True), f"{key}.comment_tasks", bool),
         names=dict(names),
+        send_at=send_at,
     )

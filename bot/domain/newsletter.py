@@ -194,18 +194,96 @@ def _add_target(page: str, site: str, where: str, local: set[str], targets: list
 # -- approval ------------------------------------------------------------------------------------
 
 STATUS_MARKER = "<!-- ambassador-bot:newsletter status={status} -->"
-_STATUS_RE = re.compile(r"<!--\s*ambassador-bot:newsletter\s+status\s*=\s*([A-Za-z]+)\s*-->")
+# `status=ready`, optionally followed by `send=<time>` and/or `force` (see marker_options).
+_STATUS_RE = re.compile(r"<!--\s*ambassador-bot:newsletter\s+status\s*=\s*([A-Za-z]+)((?:\s[^<>]*?)?)\s*-->")
 READY, DRAFT = "ready", "draft"
+_FORCE_RE = re.compile(r"(?<!\S)force(?!\S)", re.IGNORECASE)
+_SEND_RE = re.compile(r"(?<!\S)send\s*=\s*(.*)$", re.IGNORECASE | re.DOTALL)
+
+
+@dataclass(frozen=True)
+class MarkerOptions:
+    force: bool = False        # the approver publishes an untouched or empty edition on purpose
+    send: str | None = None    # the send time as written, in the wiki's time zone
+    unknown: str = ""          # anything else: the marker then approves nothing
+
+
+def _options(extra: str) -> MarkerOptions:
+    force = bool(_FORCE_RE.search(extra))
+    rest = _FORCE_RE.sub(" ", extra)
+    send = None
+    m = _SEND_RE.search(rest)
+    if m:
+        send = " ".join(m.group(1).split()) or None
+        rest = rest[:m.start()]
+    return MarkerOptions(force, send, " ".join(rest.split()))
+
+
+def marker_options(text: str) -> MarkerOptions:
+    """The options after the status word: `status=ready send=2026-12-14 09:00 force`."""
+    found = _STATUS_RE.findall(text)
+    return _options(found[0][1]) if len(found) == 1 else MarkerOptions()
 
 
 def draft_status(text: str) -> str | None:
-    """`draft`, `ready`, another word a human wrote, or None without exactly one marker."""
+    """`draft`, `ready`, another word a human wrote, or None without exactly one marker.
+
+    An unknown option after the word (`status=ready soon`) makes it another word: no approval.
+    """
     found = _STATUS_RE.findall(text)
-    return found[0].lower() if len(found) == 1 else None
+    if len(found) != 1:
+        return None
+    word, extra = found[0]
+    unknown = _options(extra).unknown
+    return f"{word.lower()} {unknown}" if unknown else word.lower()
+
+
+def status_marker(status: str, options: MarkerOptions = MarkerOptions()) -> str:
+    extra = (f" send={options.send}" if options.send else "") + (" force" if options.force else "")
+    return f"<!-- ambassador-bot:newsletter status={status}{extra} -->"
 
 
 def set_status(text: str, status: str) -> str:
-    return _STATUS_RE.sub(STATUS_MARKER.format(status=status), text, count=1)
+    """The marker set to `status`; a send time stays, `force` goes when it is set back to draft."""
+    options = marker_options(text)
+    if status != READY:
+        options = MarkerOptions(False, options.send)
+    marker = status_marker(status, options)
+    return _STATUS_RE.sub(lambda _m: marker, text, count=1)
+
+
+def with_force(text: str) -> str:
+    """The marker with `force` added (the operator's `approve --force`, said on the wiki too)."""
+    found = _STATUS_RE.search(text)
+    if found is None:
+        return text
+    options = _options(found.group(2))
+    marker = status_marker(found.group(1).lower(), MarkerOptions(True, options.send))
+    return text[:found.start()] + marker + text[found.end():]
+
+
+_HELP_RE = re.compile(r"<!--\s*ambassador-bot:help\b[^<>]*?-->")
+
+
+def set_help(text: str, help_text: str) -> str:
+    """The draft with its help comment replaced (or added under the marker when missing)."""
+    comment = "<!-- ambassador-bot:help " + safe_comment(help_text) + " -->"
+    if _HELP_RE.search(text):
+        return _HELP_RE.sub(lambda _m: comment, text, count=1)
+    m = _STATUS_RE.search(text)
+    if m is None:
+        return text
+    return text[:m.end()] + "\n" + comment + text[m.end():]
+
+
+def help_of(text: str) -> str | None:
+    m = _HELP_RE.search(text)
+    return m.group(0) if m else None
+
+
+def safe_comment(text: str) -> str:
+    """Text that can sit inside one of the bot's comments: no `<`, `>`, `--`, one line."""
+    return " ".join(text.replace("<", "‹").replace(">", "›").replace("--", "–").split())
 
 
 # Tags whose content MediaWiki does not parse: a `<!--` inside them is text, not a comment.
@@ -415,3 +493,121 @@ def has_edition_marker(text: str, edition: str, code: str) -> bool:
     """
     prefix = f"nl:{edition}:{code}:"
     return re.search(r"<!--\s*ambassador-bot:key=" + re.escape(prefix) + r"[0-9a-f]+\s*-->", text) is not None
+
+
+# -- guards: what is not published without an explicit "force" ------------------------------------------
+
+# The sentence the draft templates write when the period had no activity (templates/newsletter_draft.*).
+NOTHING_HAPPENED = {"cs": "V tomto období se v projektu nic nezměnilo.",
+                    "ko": "이번 기간에는 프로젝트에 변경 사항이 없었습니다.",
+                    "en": "Nothing changed in the project in this period."}
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.replace("&nbsp;", " ").replace("\xa0", " ").split())
+
+
+def says_nothing_happened(body: str) -> bool:
+    """Whether the text still carries the "nothing changed" sentence of an empty period."""
+    plain = _plain(body)
+    return any(_plain(sentence) in plain for sentence in NOTHING_HAPPENED.values())
+
+
+def untouched(history: Sequence[Revision], text: str, bot_user: str) -> bool:
+    """Whether `text`'s body is one the bot itself wrote: no person changed what it generated.
+
+    A person's edit that was reverted to the bot's text counts as untouched, since the text is the bot's.
+    """
+    bot = normal_user(bot_user)
+    target = body_hash(text)
+    return any(normal_user(r.user) == bot and body_hash(r.text) == target for r in history)
+
+
+def forced(history: Sequence[Revision], approving: Revision | None, approvers: Collection[str] = ()) -> bool:
+    """Whether the approver said `force` in the marker, from the approving revision to the current one.
+
+    With `approvers`, only a revision by one of them counts.
+    """
+    if approving is None or approving not in history:
+        return False
+    allowed = {normal_user(a) for a in approvers}
+    run = history[:history.index(approving) + 1]
+    return any(marker_options(r.text).force and (not allowed or normal_user(r.user) in allowed) for r in run)
+
+
+# -- send times: when an approved edition goes out -------------------------------------------------
+
+class SendTimeError(ValueError):
+    """A send time that cannot be read; the message says what form to use."""
+
+
+_ISO_SEND = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]+(\d{1,2})[:.](\d{2}))?$")
+_CS_SEND = re.compile(r"^(\d{1,2})\.\s*(\d{1,2})\.\s*(\d{4})(?:,?\s+(\d{1,2})[:.](\d{2})(?:\s*h(?:od)?\.?)?)?$")
+_KO_SEND = re.compile(r"^(\d{4})\s*년\s*(\d{1,2})\s*월\s*(\d{1,2})\s*일"
+                      r"(?:\s*(오전|오후)?\s*(\d{1,2})(?:\s*[:.]\s*(\d{2})|\s*시(?:\s*(\d{1,2})\s*분)?(?:\s*(반))?))?$")
+SEND_EXAMPLES = "2026-12-14 09:00, 14. 12. 2026 9:00 or 2026년 12월 14일 9:00 (오전/오후 9시 30분)"
+
+
+def parse_send_time(value: str, tz: str) -> int:
+    """A send time as an ambassador writes it, in the wiki's time zone, as epoch seconds.
+
+    `2026-12-14 09:00`, Czech `14. 12. 2026 9:00` (or `9.00`), Korean `2026년 12월 14일 9:00`,
+    `2026년 12월 14일 오후 3시 30분`. A date alone means 00:00 of that day.
+    """
+    v = " ".join(value.split())
+    hour = minute = 0
+    m = _ISO_SEND.match(v)
+    if m:
+        year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        hour, minute = int(m.group(4) or 0), int(m.group(5) or 0)
+    elif (m := _CS_SEND.match(v)):
+        day, month, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        hour, minute = int(m.group(4) or 0), int(m.group(5) or 0)
+    elif (m := _KO_SEND.match(v)):
+        year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        if m.group(5):
+            hour = int(m.group(5))
+            minute = int(m.group(6) or m.group(7) or (30 if m.group(8) else 0))
+            if m.group(4) == "오후" and hour < 12:
+                hour += 12
+            elif m.group(4) == "오전" and hour == 12:
+                hour = 0
+    else:
+        raise SendTimeError(f"send time {value!r} is not a date and time the bot can read; write it like "
+                            f"{SEND_EXAMPLES}")
+    try:
+        local = datetime(year, month, day, hour, minute, tzinfo=ZoneInfo(tz))
+    except ValueError as exc:
+        raise SendTimeError(f"send time {value!r}: {exc}") from None
+    return int(local.timestamp())
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DEFAULT_SEND = re.compile(r"^(?:next\s+)?(" + "|".join(WEEKDAYS) + r"|day)\s+(\d{1,2}):(\d{2})$", re.IGNORECASE)
+
+
+def parse_default_send(value: str) -> tuple[int | None, int, int]:
+    """The config's default send time: `next monday 09:00` (weekday, hour, minute) or `day 09:00`
+    (the next 09:00); raises SendTimeError."""
+    m = _DEFAULT_SEND.match(" ".join(value.split()))
+    if not m or int(m.group(2)) > 23 or int(m.group(3)) > 59:
+        raise SendTimeError(f"{value!r}: write a weekday and a time, e.g. 'next monday 09:00', or 'day 09:00'")
+    word = m.group(1).lower()
+    return (None if word == "day" else WEEKDAYS.index(word)), int(m.group(2)), int(m.group(3))
+
+
+def next_default_send(after: float, rule: tuple[int | None, int, int], tz: str) -> int:
+    """The first moment matching `rule` strictly after `after` (epoch), in the wiki's zone."""
+    weekday, hour, minute = rule
+    local = datetime.fromtimestamp(after, timezone.utc).astimezone(ZoneInfo(tz))
+    for days in range(0, 9):
+        day = (local + timedelta(days=days)).date()
+        candidate = datetime(day.year, day.month, day.day, hour, minute, tzinfo=ZoneInfo(tz))
+        if candidate.timestamp() > after and (weekday is None or candidate.weekday() == weekday):
+            return int(candidate.timestamp())
+    raise AssertionError("unreachable: a weekday recurs within 8 days")
+
+
+def revision_epoch(timestamp: str) -> int:
+    """MediaWiki's `2026-12-10T08:00:00Z` as epoch seconds."""
+    return int(datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp())

@@ -22,19 +22,22 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_skeleton
+from babel.dates import format_datetime, format_skeleton
 
 from bot.domain import newsletter as nl
 from bot.domain.tasks import publishable
 from bot.domain.wikitext import bot_may_edit
-from bot.errors import (Blocked, BotError, ConfigError, EditConflict, PartialData, ServerError, TargetError,
-                        TransientError, UncertainWriteError)
+from bot.errors import (Blocked, BotError, ConfigError, EditConflict, PartialData, Protected, ServerError,
+                        TargetError, TransientError, UncertainWriteError)
+from bot.jobs import newsletter_text as words
 from bot.jobs.base import JobContext, JobReport, preview_edit
 from bot.render import messages
 from bot.render.environment import Markup
@@ -53,10 +56,16 @@ NS_FAILED = "newsletter-failed"      # delivery key -> {"title", "error", "at"}:
 RUN_PAGE_EVERY = 25                  # deliveries between two looks at the emergency-stop page
 NS_USER_TALK = 3
 NS_SCHEDULE = "newsletter-schedule"  # "code:edition" -> when the scheduled draft was made
+NS_TARGET = "newsletter-target"      # delivery key (or nlx:… for unusable entries) -> what became of the entry
+REPORT_EVERY_SECONDS = 60            # the report page is saved at most this often while delivery runs
+LOG_EVERY_SECONDS, LOG_EVERY_TARGETS = 30, 50
 
 
-def command(ctx: JobContext, action: str, edition: str, wikis) -> JobReport:
-    """One CLI action on one edition for the given wikis."""
+def command(ctx: JobContext, action: str, edition: str, wikis, *, force: bool = False) -> JobReport:
+    """One CLI action on one edition for the given wikis (publish: the wikis concurrently).
+
+    `force` (CLI `--force`): publish an edition nobody edited or that says nothing happened.
+    """
     settings = _settings(ctx)
     if action not in ACTIONS:
         raise ConfigError(f"newsletter: unknown action {action!r} (known: {', '.join(ACTIONS)})")
@@ -70,45 +79,106 @@ def command(ctx: JobContext, action: str, edition: str, wikis) -> JobReport:
         raise ConfigError(f"{ctx.settings.path}: newsletters.wikis: no newsletter settings for wiki "
                           f"{', '.join(unknown)} (configured: {', '.join(settings.wikis)})")
     report = JobReport(f"newsletter {action} {ed.id}")
-    cache: dict = {}
-    for code in codes:
+    cache: dict = {"lock": threading.Lock()}
+    step = {"draft": _draft, "approve": _approve, "publish": _publish, "status": _status}[action]
+
+    def one(code, part):
         try:
-            {"draft": _draft, "approve": _approve, "publish": _publish, "status": _status}[action](
-                ctx, settings, ed, code, report, cache)
+            if action in ("approve", "publish"):
+                step(ctx, settings, ed, code, part, cache, force=force)
+            else:
+                step(ctx, settings, ed, code, part, cache)
         except Blocked as exc:
-            report.problems.append(f"{exc}; no more edits on {code}")
+            part.problems.append(f"{exc}; no more edits on {code}")
         except PartialData as exc:
-            report.problems.append(f"wiki {code}: {exc}; nothing drafted from partial data")
+            part.problems.append(f"wiki {code}: {exc}; nothing drafted from partial data")
         except (TransientError, ServerError, TargetError) as exc:
             # One wiki's trouble (or Conduit's, for its task comments) never stops the other wiki.
-            report.problems.append(f"wiki {code}: {exc}; run the command again later")
+            part.problems.append(f"wiki {code}: {exc}; run the command again later")
+
+    _per_wiki(ctx, codes, one, report, concurrent=action == "publish")
     log.info("%s", report.summary(), extra={"job": JOB})
     return report
 
 
+def _per_wiki(ctx, codes, one, report, *, concurrent: bool) -> None:
+    """Run `one(code, part_report)` per wiki, in threads when `concurrent`; merge the parts in wiki order.
+
+    Each wiki has its own WikiClient (own pywikibot site, throttle and maxlag); they log in one after the
+    other first, because pywikibot reads its throttle settings from module globals while a site is made.
+    """
+    parts = {code: JobReport(report.job) for code in codes}
+    if concurrent and len(codes) > 1:
+        for code in codes:
+            try:
+                getattr(ctx.wikis[code], "site", None)
+            except BotError:
+                pass   # the thread meets the same error and reports it
+        with ThreadPoolExecutor(max_workers=len(codes), thread_name_prefix="newsletter") as pool:
+            for future in [pool.submit(one, code, parts[code]) for code in codes]:
+                future.result()
+    else:
+        for code in codes:
+            one(code, parts[code])
+    for code in codes:
+        part = parts[code]
+        report.saved += part.saved
+        report.would_save += part.would_save
+        report.unchanged += part.unchanged
+        report.problems += part.problems
+        report.held += part.held
+
+
 def run(ctx: JobContext) -> JobReport:
-    """Scheduled: from `draft_day` of a month on, draft the previous month's edition once per wiki."""
+    """Scheduled (the worker): per wiki, concurrently,
+
+    * from `draft_day` of a month on, draft the previous month's edition once;
+    * publish and deliver every edition approved on the wiki (by a listed approver where
+      `approvers` is set) whose send time has come, and finish an interrupted delivery.
+    """
     report = JobReport(JOB)
     settings = ctx.settings.section("newsletters")
     if settings is None:
         return report
-    cache: dict = {}
-    for code in settings.wikis:
+    cache: dict = {"lock": threading.Lock()}
+
+    def one(code, part):
         tz = ctx.settings.wikis[code].timezone
         local = datetime.fromtimestamp(ctx.clock(), timezone.utc).astimezone(ZoneInfo(tz))
-        if local.day < settings.draft_day:
-            continue
         ed = nl.previous_edition(ctx.clock(), tz)
-        if ctx.store.get(NS_SCHEDULE, f"{code}:{ed.id}"):
-            continue
-        before = len(report.problems)
-        try:
-            _draft(ctx, settings, ed, code, report, cache)
-        except (Blocked, PartialData, TransientError) as exc:
-            report.problems.append(f"wiki {code}: {exc}")
-        if len(report.problems) == before and not ctx.dry_run:
-            ctx.store.put(NS_SCHEDULE, f"{code}:{ed.id}", ctx.clock())
+        if local.day >= settings.draft_day and not ctx.store.get(NS_SCHEDULE, f"{code}:{ed.id}"):
+            before = len(part.problems)
+            try:
+                _draft(ctx, settings, ed, code, part, cache)
+            except (Blocked, PartialData, TransientError) as exc:
+                part.problems.append(f"wiki {code}: {exc}")
+            if len(part.problems) == before and not ctx.dry_run:
+                ctx.store.put(NS_SCHEDULE, f"{code}:{ed.id}", ctx.clock())
+        for edition in _open_editions(ctx, code, ed):
+            try:
+                _publish(ctx, settings, edition, code, part, cache, worker=True)
+            except Blocked as exc:
+                part.problems.append(f"{exc}; no more edits on {code}")
+                return
+            except (PartialData, TransientError, ServerError, TargetError) as exc:
+                part.problems.append(f"wiki {code} edition {edition.id}: {exc}; tried again on the next run")
+
+    _per_wiki(ctx, list(settings.wikis), one, report, concurrent=True)
     return report
+
+
+def _open_editions(ctx, code: str, latest: nl.Edition) -> list[nl.Edition]:
+    """Editions the worker looks at on this wiki: last month's, and every other one the bot drafted or
+    began publishing that is not completely delivered yet."""
+    found = {latest.id: latest}
+    for key, value in ctx.store.items(NS_EDITION).items():
+        wiki_code, _, edition = key.partition(":")
+        if wiki_code == code and not (value or {}).get("done"):
+            try:
+                found.setdefault(edition, nl.parse_edition(edition))
+            except nl.EditionError:
+                continue
+    return [found[k] for k in sorted(found)]
 
 
 def _settings(ctx: JobContext):
@@ -175,7 +245,8 @@ def _draft(ctx, settings, ed, code, report, cache) -> None:
         # The ambassador's text is shown as text: it cannot add templates, links or signatures.
         intro = Markup(wikitext_block(states[intro_title].text.strip()))
     text = ctx.renderer.render("newsletter_draft", lang, "wiki", marker=Markup(nl.STATUS_MARKER.format(status=nl.DRAFT)),
-                               intro=intro, sections=sections)
+                               intro=intro, sections=sections,
+                               help=Markup(_help(ctx, settings, ed, code, "draft")))
     if lang == "cs":
         text = nl.czech_typography(text)
     page = states[title]
@@ -220,6 +291,11 @@ def _draft(ctx, settings, ed, code, report, cache) -> None:
 
 def _period_tasks(ctx, settings, since: int, cache: dict):
     """Tasks of the configured projects modified since `since`, plus those in progress now."""
+    with cache.setdefault("lock", threading.Lock()):
+        return _period_tasks_locked(ctx, settings, since, cache)
+
+
+def _period_tasks_locked(ctx, settings, since: int, cache: dict):
     key = ("tasks", since)
     if key in cache:
         return cache[key]
@@ -250,17 +326,21 @@ def _approvers(ctx, settings, code) -> tuple[str, ...]:
 
 
 def _approval(wiki, title: str, approvers: tuple[str, ...] = ()) -> nl.Approval:
+    return _approval_and_history(wiki, title, approvers)[0]
+
+
+def _approval_and_history(wiki, title: str, approvers: tuple[str, ...] = ()):
     history, complete = _history(wiki, title)
     try:
-        return nl.approval(history, complete=complete, approvers=approvers)
+        return nl.approval(history, complete=complete, approvers=approvers), history
     except ValueError:
         # Fifty revisions, all "ready": the approving one is further back; read the whole history.
         revisions, complete = wiki.page_history(title, limit=5000, content=True)
         history = [nl.Revision(r["revid"], r["user"], r["timestamp"], r["text"], r["comment"]) for r in revisions]
         try:
-            return nl.approval(history, complete=complete, approvers=approvers)
+            return nl.approval(history, complete=complete, approvers=approvers), history
         except ValueError:
-            return nl.Approval("too-long", history[0])
+            return nl.Approval("too-long", history[0]), history
 
 
 def _describe(a: nl.Approval, title: str) -> str:
@@ -284,7 +364,7 @@ def _describe(a: nl.Approval, title: str) -> str:
 
 
 def _set_marker(ctx, wiki, title, status, summary_kind, lang, ed, settings, report,
-                expect_revid: int | None = None) -> int | None:
+                expect_revid: int | None = None, force: bool = False) -> int | None:
     """Set the draft's status marker; the revision id that says it, or None.
 
     With `expect_revid`, only over that revision: the operator approves the text they
@@ -300,6 +380,9 @@ def _set_marker(ctx, wiki, title, status, summary_kind, lang, ed, settings, repo
             report.held.append(f"wiki {wiki.code} page {title!r}: excludes the bot; status not set to {status}")
             return None
         new_text = nl.set_status(page.text, status)
+        if force and status == nl.READY:
+            # --force is said on the wiki too, where the worker reads it.
+            new_text = nl.with_force(new_text)
         if new_text == page.text:
             return page.revid
         if ctx.dry_run:
@@ -321,13 +404,18 @@ def _set_marker(ctx, wiki, title, status, summary_kind, lang, ed, settings, repo
     return None
 
 
-def _approve(ctx, settings, ed, code, report, cache) -> None:
+def _approve(ctx, settings, ed, code, report, cache, force: bool = False) -> None:
     wiki = ctx.wikis[code]
     lang = ctx.settings.wikis[code].language
     title = settings.wikis[code].title("draft_page", ed.id)
-    a = _approval(wiki, title, _approvers(ctx, settings, code))
+    a, history = _approval_and_history(wiki, title, _approvers(ctx, settings, code))
     if a.state in ("missing", "no-marker"):
         report.problems.append(f"wiki {code}: {_describe(a, title)}")
+        return
+    # The operator's approval is refused for the same reasons as anyone's, unless --force.
+    reason = _guard(ctx, code, history, a.current.text, force or nl.marker_options(a.current.text).force)
+    if reason:
+        _refuse(ctx, settings, ed, code, report, reason, worker=False, status=None)
         return
     if a.state == "approved":
         report.unchanged += 1
@@ -339,44 +427,186 @@ def _approve(ctx, settings, ed, code, report, cache) -> None:
         expect = _set_marker(ctx, wiki, title, nl.DRAFT, "reset", lang, ed, settings, report, expect_revid=expect)
         if expect is None:
             return
-    if _set_marker(ctx, wiki, title, nl.READY, "approve", lang, ed, settings, report, expect_revid=expect) is not None:
+    if _set_marker(ctx, wiki, title, nl.READY, "approve", lang, ed, settings, report, expect_revid=expect,
+                   force=force) is not None:
         ctx.out.write(f"{code}: approved the current text of {title} (revision {a.current.revid}, "
                       f"last edited by {a.current.user})\n")
 
 
+# -- what the draft says will happen: help text, guards, send time ------------------------------------
+
+def _local_time(ctx, code: str, epoch: float) -> str:
+    ws = ctx.settings.wikis[code]
+    lang = ws.language
+    return format_datetime(datetime.fromtimestamp(epoch, timezone.utc), words.DATETIME_PATTERN[lang],
+                           tzinfo=ZoneInfo(ws.timezone), locale=lang)
+
+
+def _default_when(ctx, settings, code: str) -> str:
+    lang = ctx.settings.wikis[code].language
+    if settings.send_at is None:
+        return words.WHEN_NEXT_RUN[lang]
+    weekday, hour, minute = settings.send_at
+    return words.WHEN_DEFAULT[lang].format(weekday=words.WEEKDAY[lang][7 if weekday is None else weekday],
+                                           time=f"{hour}:{minute:02d}")
+
+
+def _help(ctx, settings, ed, code, state: str, **facts) -> str:
+    """The draft's help comment for `state` (draft, refused, scheduled, sending, sent), one safe line."""
+    lang = ctx.settings.wikis[code].language
+    nw = settings.wikis[code]
+    values = {"when": _default_when(ctx, settings, code), "approvers": ", ".join(nw.approvers), "reason": "",
+              "approved_by": "", "done": 0, "total": 0, "failed": 0, "report": _report_title(ctx, settings, ed, code)}
+    values.update(facts)
+    text = ctx.renderer.render("newsletter_help", lang, "wiki", **{k: Markup(nl.safe_comment(str(v)))
+                                                                   for k, v in values.items()}, state=state)
+    return nl.safe_comment(text)
+
+
+def _report_title(ctx, settings, ed, code) -> str:
+    nw = settings.wikis[code]
+    return nw.title("report_page", ed.id) or (nw.title("page", ed.id) + "/" +
+                                              words.REPORT_SUBPAGE[ctx.settings.wikis[code].language])
+
+
+def _rewrite_draft(ctx, settings, ed, code, report, *, help_text: str, status: str | None = None,
+                   summary: str | None = None) -> None:
+    """Put `help_text` (and `status`) on the draft, only over the revision read; silent when nothing changes.
+
+    The help is one of the bot's own comments, so it never changes the approved body. A person's edit
+    made meanwhile wins: the next run writes the help again.
+    """
+    if ctx.dry_run:
+        return
+    wiki = ctx.wikis[code]
+    ws = ctx.settings.wikis[code]
+    title = settings.wikis[code].title("draft_page", ed.id)
+    page = wiki.read_pages([title])[title]
+    if not page.exists or not bot_may_edit(page.text, ws.username) or nl.draft_status(page.text) is None:
+        return
+    new_text = nl.set_help(page.text, help_text)
+    if status is not None:
+        new_text = nl.set_status(new_text, status)
+    if new_text == page.text:
+        return
+    stored = ctx.store.get(NS_EDITION, _edition_key(code, ed), {})
+    try:
+        revid = wiki.save(page, new_text, summary or words.SUMMARY["help"][ws.language].format(edition=ed.id),
+                          merge_ok=False)
+    except (EditConflict, TargetError, UncertainWriteError) as exc:
+        log.info("wiki %s page %r: help text not updated (%s); the next run tries again", code, title, exc,
+                 extra={"job": JOB})
+        return
+    if stored.get("draft_revid") == page.revid:
+        # Still only the bot's own text: a later draft run may regenerate it.
+        ctx.store.put(NS_EDITION, _edition_key(code, ed), {**ctx.store.get(NS_EDITION, _edition_key(code, ed), {}),
+                                                           "draft_revid": revid})
+    report.saved.append((code, title, revid))
+
+
+def _guard(ctx, code, history, text: str, forced: bool) -> str | None:
+    """Why this text may not be published without force: the reason's key, or None."""
+    if forced:
+        return None
+    if nl.untouched(history, text, ctx.settings.wikis[code].username):
+        return "untouched"
+    if nl.says_nothing_happened(nl.draft_body(text)):
+        return "nothing"
+    return None
+
+
+def _refuse(ctx, settings, ed, code, report, reason_key: str, worker: bool, *, status: str | None = nl.DRAFT,
+            **fmt) -> None:
+    """One line in the CLI (English) and the same reason on the draft, in the wiki's language."""
+    lang = ctx.settings.wikis[code].language
+    title = settings.wikis[code].title("draft_page", ed.id)
+    line = (f"wiki {code} page {title!r}: not published: {words.REFUSAL[reason_key]['en'].format(**fmt)} "
+            f"Edit it and set it to ready again, or write 'status=ready force' on the wiki (or use --force).")
+    (report.held if worker else report.problems).append(line)
+    local = words.REFUSAL[reason_key][lang].format(**fmt)
+    _rewrite_draft(ctx, settings, ed, code, report, status=status,
+                   help_text=_help(ctx, settings, ed, code, "refused", reason=local),
+                   summary=words.SUMMARY["refused"][lang].format(edition=ed.id, reason=local)[:250])
+
+
+def _send_time(ctx, settings, code, text: str, approving: nl.Revision) -> int | None:
+    """When the approved edition goes out: `send=` in the marker, else the config's default after
+    approval, else now. Raises nl.SendTimeError."""
+    options = nl.marker_options(text)
+    tz = ctx.settings.wikis[code].timezone
+    if options.send:
+        return nl.parse_send_time(options.send, tz)
+    if settings.send_at is not None:
+        return nl.next_default_send(nl.revision_epoch(approving.timestamp), settings.send_at, tz)
+    return None
+
+
 # -- publish -----------------------------------------------------------------------------------
 
-def _publish(ctx, settings, ed, code, report, cache) -> None:
+def _publish(ctx, settings, ed, code, report, cache, force: bool = False, worker: bool = False) -> None:
+    """Publish and deliver an approved edition on one wiki (the CLI's `publish`, and the worker's runs).
+
+    Not before its send time; never an edition nobody edited or that says nothing happened, unless
+    forced (`status=ready force` on the wiki by an approver, or `--force`).
+    """
     wiki = ctx.wikis[code]
     ws = ctx.settings.wikis[code]
     nw = settings.wikis[code]
     lang = ws.language
     draft_title, page_title = nw.title("draft_page", ed.id), nw.title("page", ed.id)
     archive_title = nw.title("archive_page", ed.id)
-    titles = [draft_title, page_title, nw.subscribers] + ([archive_title] if archive_title else []) + \
+    stored = ctx.store.get(NS_EDITION, _edition_key(code, ed), {})
+    if worker and stored.get("done"):
+        return
+    report_title = _report_title(ctx, settings, ed, code)
+    titles = [draft_title, page_title, nw.subscribers, report_title] + ([archive_title] if archive_title else []) + \
         ([ws.run_page] if ws.run_page else [])
     states = wiki.read_pages(titles)
     stop = _check_run_page(ctx, code, states)
     if stop:
         report.problems.append(stop)
         return
-    stored = ctx.store.get(NS_EDITION, _edition_key(code, ed), {})
     frozen = stored.get("frozen")
     if frozen is None:
-        a = _approval(wiki, draft_title, _approvers(ctx, settings, code))
+        if worker and not states[draft_title].exists:
+            return                           # nothing drafted for this edition on this wiki
+        if worker and nl.draft_status(states[draft_title].text) != nl.READY:
+            return                           # not approved: one batched read, nothing else
+        approvers = _approvers(ctx, settings, code)
+        a, history = _approval_and_history(wiki, draft_title, approvers)
         if a.state in ("changed", "not-approver"):
             # Back to draft, so that one edit to `ready` by an approver approves this text.
             report.held.append(f"wiki {code}: {_describe(a, draft_title)}; marker set back to draft")
             _set_marker(ctx, wiki, draft_title, nl.DRAFT, "reset", lang, ed, settings, report)
+            _rewrite_draft(ctx, settings, ed, code, report, help_text=_help(ctx, settings, ed, code, "draft"))
             return
         if not a.approved:
             report.held.append(f"wiki {code}: {_describe(a, draft_title)}; nothing published")
+            return
+        reason = _guard(ctx, code, history, a.approving.text, force or nl.forced(history, a.approving, approvers))
+        if reason:
+            _refuse(ctx, settings, ed, code, report, reason, worker)
+            return
+        try:
+            send_at = _send_time(ctx, settings, code, a.current.text, a.approving)
+        except nl.SendTimeError:
+            _refuse(ctx, settings, ed, code, report, "send-time", worker,
+                    value=nl.marker_options(a.current.text).send)
+            return
+        if send_at is not None and ctx.clock() < send_at:
+            when = _local_time(ctx, code, send_at)
+            report.held.append(f"wiki {code}: {draft_title} approved in revision {a.approving.revid} by "
+                               f"{a.approving.user}; scheduled for {when} ({ws.timezone}), nothing sent before")
+            _rewrite_draft(ctx, settings, ed, code, report, help_text=_help(
+                ctx, settings, ed, code, "scheduled", approved_by=a.approving.user,
+                when=words.WHEN_AT[lang].format(time=when)))
             return
         frozen = {"revid": a.approving.revid, "hash": nl.body_hash(a.approving.text),
                   "body": nl.draft_body(a.approving.text), "approved_by": a.approving.user, "at": ctx.clock()}
         if not ctx.dry_run:
             # From here on the edition is this text, whatever happens to the draft later.
-            ctx.store.put(NS_EDITION, _edition_key(code, ed), {**stored, "frozen": frozen})
+            stored = {**stored, "frozen": frozen}
+            ctx.store.put(NS_EDITION, _edition_key(code, ed), stored)
     else:
         draft = states[draft_title]
         if draft.exists and nl.body_hash(draft.text) != frozen["hash"]:
@@ -386,9 +616,20 @@ def _publish(ctx, settings, ed, code, report, cache) -> None:
         return
     if archive_title:
         _link_from_archive(ctx, settings, ed, code, states[archive_title], page_title, report)
-    _deliver(ctx, settings, ed, code, states[nw.subscribers], page_title, frozen, report)
+    outcome = _deliver(ctx, settings, ed, code, states[nw.subscribers], page_title, frozen, report,
+                       report_page=states[report_title])
     if settings.comment_tasks:
         _comment_tasks(ctx, settings, ed, code, page_title, frozen, report, cache)
+    if outcome is not None and not ctx.dry_run:
+        counts = outcome
+        finished = counts["pending"] == 0 and counts["failed"] == 0 and counts["interrupted"] == 0
+        _rewrite_draft(ctx, settings, ed, code, report, help_text=_help(
+            ctx, settings, ed, code, "sent", approved_by=frozen["approved_by"], done=counts["delivered"],
+            total=counts["total"], failed=counts["failed"] + counts["interrupted"] + counts["pending"],
+            when=words.WHEN_AT_DONE[lang].format(time=_local_time(ctx, code, ctx.clock()))))
+        if finished and not report.problems:
+            ctx.store.put(NS_EDITION, _edition_key(code, ed),
+                          {**ctx.store.get(NS_EDITION, _edition_key(code, ed), {}), "done": ctx.clock()})
 
 
 def _publish_page(ctx, settings, ed, code, page, frozen, report) -> bool:
@@ -468,34 +709,51 @@ def _links_to(text: str, title: str) -> bool:
 # -- delivery ------------------------------------------------------------------------------------
 
 class Progress:
-    """done/total, rate and ETA on a terminal; one summary log line otherwise."""
+    """Delivery progress: a tqdm bar on a terminal; otherwise one log line every 30 s or 50 targets
+    (done, skipped, failed, left, rate, ETA), and a summary line at the end."""
 
-    def __init__(self, label: str, total: int, stream=None, clock=time.monotonic):
-        self.label, self.total, self.done = label, total, 0
+    def __init__(self, label: str, total: int, stream=None, clock=time.monotonic, done: int = 0):
+        self.label, self.total, self.done, self.skipped, self.failed = label, total, done, 0, 0
         self.stream = stream if stream is not None else sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.clock = clock
-        self.started = clock()
-
-    def tick(self, n: int = 1) -> None:
-        self.done += n
+        self.started = self.last_log = clock()
+        self.at_start, self.since_log = done, 0
+        self.bar = None
         if self.tty:
-            self.stream.write("\r" + self.line() + " " * 4)
-            self.stream.flush()
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, initial=done, desc=label, unit="page", file=self.stream,
+                            dynamic_ncols=True, leave=True)
+
+    def tick(self, n: int = 1, kind: str = "done") -> None:
+        setattr(self, kind, getattr(self, kind) + n)
+        self.since_log += n
+        if self.bar is not None:
+            self.bar.update(n)
+            self.bar.set_postfix(skipped=self.skipped, failed=self.failed, refresh=False)
+        elif self.since_log >= LOG_EVERY_TARGETS or self.clock() - self.last_log >= LOG_EVERY_SECONDS:
+            log.info("%s", self.line(), extra={"job": JOB})
+            self.since_log, self.last_log = 0, self.clock()
+
+    @property
+    def left(self) -> int:
+        return max(0, self.total - self.done - self.skipped - self.failed)
 
     @property
     def rate(self) -> float:
         elapsed = self.clock() - self.started
-        return self.done / elapsed if elapsed > 0 else 0.0
+        handled = self.done - self.at_start + self.skipped + self.failed
+        return handled / elapsed if elapsed > 0 else 0.0
 
     def line(self) -> str:
         rate = self.rate
-        eta = (self.total - self.done) / rate if rate > 0 else 0.0
-        return f"{self.label}: {self.done}/{self.total} delivered, {rate:.1f}/s, ETA {eta:.0f}s"
+        eta = self.left / rate if rate > 0 else 0.0
+        return (f"{self.label}: {self.done}/{self.total} delivered, {self.skipped} skipped, {self.failed} failed, "
+                f"{self.left} left, {rate:.1f}/s, ETA {eta:.0f}s")
 
     def finish(self, summary: str) -> None:
-        if self.tty:
-            self.stream.write("\n")
+        if self.bar is not None:
+            self.bar.close()
         log.info("%s in %.1fs (%.1f pages/s)", summary, self.clock() - self.started, self.rate, extra={"job": JOB})
 
 
@@ -515,6 +773,7 @@ class _Outcome:
     revid: int | None = None
     created: bool = False
     why: str = ""
+    code: str = ""               # held: optout | nobots (for the report)
 
 
 def _is_talk(ns) -> bool:
@@ -526,18 +785,44 @@ def _user_of(title: str) -> str:
     return title.split(":", 1)[-1].split("/", 1)[0]
 
 
-def _deliver(ctx, settings, ed, code, subscribers, page_title, frozen, report) -> None:
+class _Records:
+    """What became of each entry of the delivery list, kept in the store (NS_TARGET) as it is decided,
+    so the report is exact after a crash. Written only when it changes."""
+
+    def __init__(self, ctx, ed, code):
+        self.ctx, self.prefix = ctx, (f"nl:{ed.id}:{code}:", f"nlx:{ed.id}:{code}:")
+        self.ed, self.code = ed, code
+        self.known = {k: v for k, v in ctx.store.items(NS_TARGET).items() if k.startswith(self.prefix)}
+
+    def put(self, key: str, **value) -> None:
+        if self.ctx.dry_run:
+            return
+        old = self.known.get(key) or {}
+        new = {**old, **value}
+        if new != old:
+            self.known[key] = new
+            self.ctx.store.put(NS_TARGET, key, new)
+
+    def unusable(self, asked: str, why: str, detail: str = "") -> None:
+        self.put(f"nlx:{self.ed.id}:{self.code}:{nl.title_digest(asked)}", title=asked, outcome="skipped", why=why,
+                 detail=detail)
+
+
+def _deliver(ctx, settings, ed, code, subscribers, page_title, frozen, report, report_page=None) -> dict | None:
+    """Deliver to every target; the counts of the report built from the store afterwards (None: dry run)."""
     wiki = ctx.wikis[code]
     ws = ctx.settings.wikis[code]
     nw = settings.wikis[code]
     lang = ws.language
     if not subscribers.exists:
         report.problems.append(f"wiki {code}: the subscriber list {nw.subscribers!r} does not exist; nothing delivered")
-        return
+        return None
+    records = _Records(ctx, ed, code)
     host = urllib.parse.urlparse(ws.api_url).netloc
     dl = nl.parse_delivery_list(subscribers.text, local_sites=[host, host.split(":")[0]])
     for problem in dl.problems:
         report.held.append(f"wiki {code} list {nw.subscribers!r}: {problem}")
+        records.unusable(problem.split(":", 1)[0], "other-site" if "another site" in problem else "invalid", problem)
     resolved = wiki.read_targets(dl.targets, category=nw.optout_category)
     unique: dict[str, _Target] = {}
     unusable = skipped = 0     # entries that name no deliverable page; pages that opted out
@@ -546,10 +831,13 @@ def _deliver(ctx, settings, ed, code, subscribers, page_title, frozen, report) -
         where = f"wiki {code} target {asked!r}"
         if r["invalid"]:
             report.held.append(f"{where}: invalid title ({r['invalid']}); skipped")
+            records.unusable(asked, "invalid", str(r["invalid"]))
         elif r["double_redirect"]:
             report.held.append(f"{where}: redirects to another redirect ({r['title']!r}); skipped")
+            records.unusable(asked, "double-redirect", r["title"])
         elif not r["exists"] and not _is_talk(r["ns"]):
             report.held.append(f"{where}: the page does not exist and is not a talk page; skipped")
+            records.unusable(asked, "not-talk")
         else:
             final = nl.normal_title(r["title"])
             if final in unique:
@@ -559,6 +847,12 @@ def _deliver(ctx, settings, ed, code, subscribers, page_title, frozen, report) -
                                         exists=r["exists"], ns=r["ns"])
             continue
         unusable += 1
+    for target in unique.values():
+        redirected = [a for a in target.asked if nl.normal_title(a) != nl.normal_title(target.title)]
+        fields = {"title": target.title, "redirect_from": redirected[0] if redirected else None}
+        if not ctx.store.has_post(target.key):
+            fields["created"] = not target.exists
+        records.put(target.key, **fields)
     # MassMessage's rule: a missing user talk page is created, unless the account does not exist ("skipnouser").
     unborn = {final: t for final, t in unique.items()
               if not t.exists and t.ns == NS_USER_TALK and not ctx.store.has_post(t.key)}
@@ -568,6 +862,7 @@ def _deliver(ctx, settings, ed, code, subscribers, page_title, frozen, report) -
             if _user_of(target.title) not in users:
                 report.held.append(f"wiki {code} target {target.title!r}: no such user "
                                    f"{_user_of(target.title)!r}; skipped, the page is not created")
+                records.put(target.key, outcome="skipped", why="nouser", detail=_user_of(target.title))
                 del unique[final]
                 unusable += len(target.asked)
     pending = ctx.store.items(NS_PENDING)
@@ -582,11 +877,14 @@ def _deliver(ctx, settings, ed, code, subscribers, page_title, frozen, report) -
             already += 1
         elif nw.optout_category and _in_optout(resolved, target):
             report.held.append(f"{where}: in the opt-out category; skipped")
+            records.put(target.key, outcome="skipped", why="optout")
             skipped += 1
         elif not bot_may_edit(target.text, ws.username):
             report.held.append(f"{where}: excludes the bot ({{{{nobots}}}}/{{{{bots}}}}); skipped")
+            records.put(target.key, outcome="skipped", why="nobots")
             skipped += 1
         else:
+            records.put(target.key, outcome="pending", why=None)
             todo.append(target)
     # A target that was being written when the process died: look at its history before anything else.
     summary = _summary("message", lang, ed, settings)
@@ -598,9 +896,14 @@ def _deliver(ctx, settings, ed, code, subscribers, page_title, frozen, report) -
             todo.remove(target)
             already += 1
     heading = messages.NEWSLETTER_HEADING[lang].format(name=_name(settings, lang), month=_month(ed, lang))
-    progress = Progress(f"wiki {code} newsletter {ed.id}", len(unique) - skipped, clock=time.monotonic)
-    progress.done = already
+    progress = Progress(f"wiki {code} newsletter {ed.id}", len(unique) - skipped, clock=time.monotonic, done=already)
+    writer = _ReportWriter(ctx, settings, ed, code, report_page, report)
+    if todo and not ctx.dry_run:
+        _rewrite_draft(ctx, settings, ed, code, report, help_text=_help(
+            ctx, settings, ed, code, "sending", approved_by=frozen["approved_by"], total=len(unique) - skipped))
+        writer.write(final=False)
     failed = created = 0
+    stopped = None
     for number, target in enumerate(todo):
         where = f"wiki {code} page {target.title!r}"
         if number and number % RUN_PAGE_EVERY == 0 and ws.run_page and not ctx.dry_run:
@@ -608,6 +911,7 @@ def _deliver(ctx, settings, ed, code, subscribers, page_title, frozen, report) -
             stop = _check_run_page(ctx, code, wiki.read_pages([ws.run_page]))
             if stop:
                 report.problems.append(f"{stop}; delivery stopped after {number} of {len(todo)}")
+                stopped = ("stop", todo[number:])
                 break
         message = ctx.renderer.render(
             "newsletter_message", lang, "wiki", marker=Markup(nl.key_marker(target.key)), body=Markup(frozen["body"]),
@@ -620,25 +924,138 @@ def _deliver(ctx, settings, ed, code, subscribers, page_title, frozen, report) -
                               f"({len(message)} characters)\n")
             report.would_save.append((code, target.title))
             continue
-        outcome = _send(ctx, wiki, target, heading, message, summary, ws.username, nw.optout_category, ed, code)
+        try:
+            outcome = _send(ctx, wiki, target, heading, message, summary, ws.username, nw.optout_category, ed, code)
+        except Blocked:
+            stopped = ("blocked", todo[number:])
+            for rest in stopped[1]:
+                records.put(rest.key, outcome="skipped", why="blocked")
+            writer.write(final=True)
+            raise
         if outcome.kind == "saved":
             _record_delivery(ctx, code, target, outcome.revid)
+            records.put(target.key, outcome="delivered", created=outcome.created)
             report.saved.append((code, target.title, outcome.revid))
             created += outcome.created
             progress.tick()
         elif outcome.kind == "found":
             _record_delivery(ctx, code, target, None)
+            records.put(target.key, outcome="delivered")
             progress.tick()
         elif outcome.kind == "held":
             report.held.append(f"{where}: {outcome.why}")
+            records.put(target.key, outcome="skipped", why=outcome.code or "", detail=outcome.why)
             skipped += 1
+            progress.tick(kind="skipped")
         else:
             report.problems.append(f"{where}: {outcome.why}")
             failed += 1
-    if not ctx.dry_run:
-        progress.finish(f"wiki {code} newsletter {ed.id}: {progress.done} of {progress.total} delivered "
-                        f"({already} before this run, {created} talk pages created), {skipped} opted out, "
-                        f"{unusable} unusable entries, {failed} failed")
+            progress.tick(kind="failed")
+        writer.maybe()
+    if stopped:
+        for rest in stopped[1]:
+            records.put(rest.key, outcome="skipped", why=stopped[0])
+    if ctx.dry_run:
+        return None
+    counts = writer.write(final=True)
+    progress.finish(f"wiki {code} newsletter {ed.id}: {progress.done} of {progress.total} delivered "
+                    f"({already} before this run, {words.plural_en(created, 'talk page', 'talk pages')} created), "
+                    f"{skipped} opted out, {words.plural_en(unusable, 'unusable entry', 'unusable entries')}, "
+                    f"{failed} failed")
+    return counts
+
+
+class _ReportWriter:
+    """Saves the delivery report page from the store's records: at the start, at most once a minute while
+    delivery runs, and at the end."""
+
+    def __init__(self, ctx, settings, ed, code, page, report):
+        self.ctx, self.settings, self.ed, self.code, self.page, self.report = ctx, settings, ed, code, page, report
+        self.last = None
+
+    def maybe(self) -> None:
+        if self.last is not None and time.monotonic() - self.last >= REPORT_EVERY_SECONDS:
+            self.write(final=False)
+
+    def write(self, final: bool) -> dict:
+        ctx, code, ed = self.ctx, self.code, self.ed
+        rows, counts = _report_rows(ctx, ed, code)
+        self.last = time.monotonic()
+        if ctx.dry_run or self.page is None:
+            return counts
+        wiki = ctx.wikis[code]
+        ws = ctx.settings.wikis[code]
+        key = f"nlr:{ed.id}:{code}"
+        text = _render_report(ctx, self.settings, ed, code, rows, counts, final)
+        for _ in range(CONFLICT_ATTEMPTS):
+            page = self.page
+            if page.exists and not nl.has_key_marker(page.text, key):
+                self.report.problems.append(f"wiki {code} page {page.title!r}: exists and was not written by the "
+                                            f"bot; the delivery report is not saved there")
+                self.page = None
+                return counts
+            if page.exists and page.text.rstrip() == text.rstrip():
+                return counts
+            try:
+                revid = wiki.save(page, text, words.SUMMARY["report"][ws.language].format(edition=ed.id))
+            except EditConflict:
+                self.page = wiki.read_pages([page.title])[page.title]
+                continue
+            except (TargetError, UncertainWriteError) as exc:
+                # The report is rebuilt from the store next time; its absence never blocks delivery.
+                log.info("wiki %s page %r: report not saved: %s", code, page.title, exc, extra={"job": JOB})
+                self.page = wiki.read_pages([page.title])[page.title] if isinstance(exc, UncertainWriteError) \
+                    else page
+                return counts
+            self.page = replace(page, exists=True, text=text, revid=revid)
+            return counts
+        return counts
+
+
+def _report_rows(ctx, ed, code) -> tuple[list[dict], dict]:
+    """Every entry of the delivery list with its outcome, from the store's records (not memory)."""
+    prefix, other = f"nl:{ed.id}:{code}:", f"nlx:{ed.id}:{code}:"
+    records = {k: v for k, v in ctx.store.items(NS_TARGET).items() if k.startswith((prefix, other))}
+    posts = {p.key: p for p in ctx.store.posts("newsletter-message") if p.key.startswith(prefix)}
+    failed = {k: v for k, v in ctx.store.items(NS_FAILED).items() if k.startswith(prefix)}
+    pending = {k: v for k, v in ctx.store.items(NS_PENDING).items() if k.startswith(prefix)}
+    rows = []
+    for key in set(records) | set(posts):
+        rec = records.get(key) or {"title": posts[key].target.split(":", 1)[-1]}
+        row = {"title": rec.get("title", ""), "redirect_from": rec.get("redirect_from"), "created": False,
+               "revid": None, "why": rec.get("why"), "detail": rec.get("detail") or "", "kind": "pending"}
+        if key in posts:
+            row.update(kind="delivered", revid=posts[key].revision, created=bool(rec.get("created")))
+        elif key in pending:
+            row["kind"] = "interrupted"
+        elif key in failed:
+            row.update(kind="failed", detail=failed[key].get("error", ""), why=failed[key].get("why"))
+            if row["why"] == "protected":
+                row["kind"] = "skipped"
+        elif rec.get("outcome") == "skipped":
+            row["kind"] = "skipped"
+        rows.append(row)
+    rows.sort(key=lambda r: (r["kind"] != "failed", r["kind"] != "interrupted", nl.normal_title(r["title"])))
+    counts = {k: sum(r["kind"] == k for r in rows) for k in ("delivered", "skipped", "failed", "interrupted",
+                                                              "pending")}
+    counts["created"] = sum(r["created"] for r in rows if r["kind"] == "delivered")
+    counts["redirected"] = sum(bool(r["redirect_from"]) for r in rows if r["kind"] == "delivered")
+    counts["total"] = len(rows) - counts["skipped"]
+    return rows, counts
+
+
+def _render_report(ctx, settings, ed, code, rows, counts, final: bool) -> str:
+    lang = ctx.settings.wikis[code].language
+    view = []
+    for r in rows:
+        linkable = r["why"] not in ("invalid", "other-site")
+        view.append({**r, "link": Markup(f"[[{r['title']}]]") if linkable else r["title"],
+                     "diff": Markup(f"[[Special:Diff/{r['revid']}|{r['revid']}]]") if r["revid"] else "",
+                     "redirect_from": Markup(f"[[{r['redirect_from']}]]") if r["redirect_from"] else None})
+    shown = dict(counts, pending=counts["pending"] + counts["interrupted"], failed=counts["failed"])
+    return ctx.renderer.render("newsletter_report", lang, "wiki", marker=Markup(nl.key_marker(f"nlr:{ed.id}:{code}")),
+                               name=_name(settings, lang), month=_month(ed, lang), rows=view, counts=shown,
+                               final=final, updated=_local_time(ctx, code, ctx.clock()))
 
 
 def _send(ctx, wiki, target: _Target, heading, message, summary, username, optout, ed, code) -> _Outcome:
@@ -661,7 +1078,7 @@ def _send(ctx, wiki, target: _Target, heading, message, summary, username, optou
     except (TargetError, TransientError, ServerError) as exc:
         if target.exists or getattr(exc, "code", None) != "articleexists":
             # Refused by the server (protected, abuse filter, spam blacklist, maxlag): nothing was written.
-            return _refused(ctx, target, str(exc))
+            return _refused(ctx, target, str(exc), "protected" if isinstance(exc, Protected) else None)
     # Created since our read, by a person or by an earlier attempt of ours whose answer was lost:
     # look at it as at any existing page (and its history) before posting to it.
     try:
@@ -676,18 +1093,19 @@ def _send(ctx, wiki, target: _Target, heading, message, summary, username, optou
         return _Outcome("found")
     if state["in_category"]:
         ctx.store.delete(NS_PENDING, target.key)
-        return _Outcome("held", why="created meanwhile, in the opt-out category; skipped")
+        return _Outcome("held", why="created meanwhile, in the opt-out category; skipped", code="optout")
     if not bot_may_edit(state["text"], username):
         ctx.store.delete(NS_PENDING, target.key)
-        return _Outcome("held", why="created meanwhile, excluding the bot ({{nobots}}/{{bots}}); skipped")
+        return _Outcome("held", why="created meanwhile, excluding the bot ({{nobots}}/{{bots}}); skipped",
+                        code="nobots")
     # Now an existing page: createonly is off, so this cannot come back here.
     return _send(ctx, wiki, replace(target, exists=True, text=state["text"]), heading, message, summary, username,
                  optout, ed, code)
 
 
-def _refused(ctx, target: _Target, error: str) -> _Outcome:
+def _refused(ctx, target: _Target, error: str, why: str | None = None) -> _Outcome:
     ctx.store.delete(NS_PENDING, target.key)
-    ctx.store.put(NS_FAILED, target.key, {"title": target.title, "error": error, "at": ctx.clock()})
+    ctx.store.put(NS_FAILED, target.key, {"title": target.title, "error": error, "why": why, "at": ctx.clock()})
     return _Outcome("failed", why=f"{error}; retried on the next run")
 
 
@@ -747,7 +1165,7 @@ def _comment_tasks(ctx, settings, ed, code, page_title, frozen, report, cache) -
             else:
                 phids = ctx.phab.comment(task.id, text)
                 ctx.store.record_post(key, "task-comment", f"T{task.id}", phids[0] if phids else None)
-                report.saved.append(("phab", f"T{task.id}", 0))
+                report.saved.append(("phab", f"T{task.id}", None))   # a comment, not a revision
         except (UncertainWriteError, PartialData, TransientError, ServerError, TargetError) as exc:
             report.problems.append(f"T{task.id}: comment for {code} edition {ed.id}: {exc}; checked on the next run")
 
@@ -770,16 +1188,36 @@ def _status(ctx, settings, ed, code, report, cache) -> None:
     if not frozen:
         out.write(f"{code} {ed.id}: not published\n")
         return
-    out.write(f"{code} {ed.id}: publishing the text approved in revision {frozen['revid']} by {frozen['approved_by']}"
-              f"; page {nw.title('page', ed.id)} "
-              f"{'created' if ctx.store.has_post(nl.page_key(ed.id, code)) else 'not created yet'}\n")
-    prefix = f"nl:{ed.id}:{code}:"
-    delivered = [p for p in ctx.store.posts("newsletter-message") if p.key.startswith(prefix)]
-    failed = {k: v for k, v in ctx.store.items(NS_FAILED).items() if k.startswith(prefix)}
-    pending = {k: v for k, v in ctx.store.items(NS_PENDING).items() if k.startswith(prefix)}
+    page_done = ctx.store.has_post(nl.page_key(ed.id, code))
+    rows, counts = _report_rows(ctx, ed, code)
+    finished = stored.get("done") is not None or (
+        page_done and rows and not (counts["pending"] or counts["interrupted"] or counts["failed"]))
+    verb = "published" if finished else ("being published" if page_done else "publication begun")
+    out.write(f"{code} {ed.id}: {verb}: the text approved in revision {frozen['revid']} by {frozen['approved_by']}; "
+              f"page {nw.title('page', ed.id)} {'created' if page_done else 'not created yet'}; "
+              f"report {_report_title(ctx, settings, ed, code)}\n")
     comments = [p for p in ctx.store.posts("task-comment") if p.key.startswith(f"nlc:{ed.id}:{code}:")]
-    out.write(f"{code} {ed.id}: {len(delivered)} delivered, {len(failed)} failed (retried on the next publish), "
-              f"{len(pending)} interrupted, {len(comments)} task comments\n")
-    for value in failed.values():
-        out.write(f"  failed: {value['title']}: {value['error']}\n")
+    out.write(f"{code} {ed.id}: {counts['delivered']} delivered ({counts['created']} talk "
+              f"{'page' if counts['created'] == 1 else 'pages'} created, {counts['redirected']} through a redirect), "
+              f"{counts['skipped']} skipped, {counts['failed']} failed (retried on the next run), "
+              f"{counts['interrupted']} interrupted, {counts['pending']} pending, "
+              f"{words.plural_en(len(comments), 'task comment', 'task comments')}\n")
+    for r in rows:
+        out.write("  " + _report_line(r) + "\n")
     report.unchanged += 1
+
+
+def _report_line(r: dict) -> str:
+    title = r["title"]
+    if r["kind"] == "delivered":
+        extra = (", talk page created" if r["created"] else "") + \
+            (f", redirected from {r['redirect_from']}" if r["redirect_from"] else "")
+        return f"delivered: {title} (revision {r['revid']}){extra}" if r["revid"] else \
+            f"delivered: {title} (found on the page){extra}"
+    if r["kind"] == "skipped":
+        return f"skipped: {title}: {r['why'] or ''}{(' (' + r['detail'] + ')') if r['detail'] else ''}"
+    if r["kind"] == "failed":
+        return f"failed: {title}: {r['detail']}; retried on the next run"
+    if r["kind"] == "interrupted":
+        return f"interrupted: {title}: checked on the next run"
+    return f"pending: {title}"

@@ -87,16 +87,25 @@ class Tty(io.StringIO):
         return True
 
 
-def test_progress_shows_rate_and_eta_on_a_terminal_and_logs_otherwise(caplog):
+def test_progress_is_a_tqdm_bar_on_a_terminal_and_a_log_line_every_50_targets_or_30_s_otherwise(caplog):
     now = {"t": 0.0}
     tty = Tty()
     p = newsletter.Progress("cs", 10, stream=tty, clock=lambda: now["t"])
-    now["t"] = 2.0
     p.tick(4)
-    assert "cs: 4/10 delivered, 2.0/s, ETA 3s" in tty.getvalue()
+    p.finish("cs: done")
+    assert "4/10" in tty.getvalue() and "page" in tty.getvalue()       # tqdm's bar
     plain = io.StringIO()
-    q = newsletter.Progress("cs", 10, stream=plain, clock=lambda: now["t"])
-    q.tick()
+    q = newsletter.Progress("cs", 120, stream=plain, clock=lambda: now["t"])
     with caplog.at_level("INFO"):
-        q.finish("cs: 1 of 10 delivered")
-    assert plain.getvalue() == "" and "cs: 1 of 10 delivered in" in caplog.text
+        for _ in range(49):
+            q.tick()
+        assert "left" not in caplog.text                                  # quiet until 50 targets ...
+        q.tick()
+        assert "cs: 50/120 delivered, 0 skipped, 0 failed, 70 left" in caplog.text
+        caplog.clear()
+        now["t"] += 31                                                   # ... or 30 s
+        q.tick(kind="skipped")
+        assert "51 skipped" not in caplog.text and "1 skipped, 0 failed, 69 left" in caplog.text
+        assert "ETA" in caplog.text
+        q.finish("cs: 50 of 120 delivered")
+    assert plain.getvalue() == "" and "cs: 50 of 120 delivered in" in caplog.text
