@@ -79,3 +79,22 @@ def test_crash_after_post_and_dry_run(world, monkeypatch):
     mentions.run(ctx)
     got = conduit.comments(tasks["a"])
     assert len(got) == 1 and got[0]["text"].replace("\u2060", "") in dry.out.getvalue().replace("\u2060", "")
+
+
+def test_a_mention_of_a_task_out_of_sight_is_kept_reported_once_and_delivered_when_visible(world):
+    ctx, make, conduit, human, tasks = world
+    hidden = conduit.create_task("Not yet announced", projects=["growth-team"], view_policy="admin")
+    human["cs"].edit(CS, f"Stránka projektu.\nViz T{hidden} a T999.\n", "odkaz")
+    first = mentions.run(ctx)
+    assert len(first.problems) == 2 and all("kept and delivered once the task can be reached" in p
+                                            for p in first.problems)
+    # the next cycles: still held, but no new problem, so the job's exit code is 0 again
+    second = mentions.run(make())
+    assert second.problems == [] and len(second.held) == 2 and second.saved == []
+    conduit.update_task(hidden, actor="admin", view_policy="public")
+    third = mentions.run(make())
+    assert third.problems == [] and [t for _, t, _ in third.saved] == [f"T{hidden}"]
+    assert len(conduit.comments(hidden)) == 1
+    assert "Wikipedie:Growth" in conduit.comments(hidden)[0]["text"].replace("\u2060", "")
+    assert len(mentions.run(make()).held) == 1          # T999 still waits; nothing posted twice
+    assert len(conduit.comments(hidden)) == 1
