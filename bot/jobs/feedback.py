@@ -40,13 +40,14 @@ from typing import Any
 
 from bot.domain.comments import (HEADING_RE, Comment, CommentChange, Revision, changes_in_history,
                                  comments_from_threaditems, find_signatures, lines_with_headings, normalize,
-                                 parse_comments, plain_heading, text_hash)
+                                 parse_comments, plain_heading, text_hash, author_from_id, thread_order)
 from bot.domain.wikitext import bot_may_edit
 from bot.errors import (Blocked, BotError, EditConflict, NotFound, PartialData, ServerError, TargetError,
                         TransientError, UncertainWriteError)
 from bot.jobs.base import JobContext, JobReport, preview_edit, reachable_tasks
 from bot.render.environment import Markup
-from bot.render.escape import remarkup_quote, wikitext_inline
+from bot.render.escape import remarkup_sparing_inline, remarkup_sparing_quote, wikitext_inline
+from bot.render.feedback_words import local_time, wiki_name
 
 log = logging.getLogger(__name__)
 
@@ -397,25 +398,68 @@ def _deliver(ctx: JobContext, conf, report: JobReport) -> None:
                 ctx.store.delete(NS_QUEUE, key)
 
 
-def _entry(ctx, conf, key: str, item: dict) -> dict:
+def _entry(ctx, conf, key: str, item: dict, reader: str = "en") -> dict:
+    """One comment as the digest shows it to a reader of `reader`'s language (values escaped by the caller)."""
     c = Comment.from_json(item["comment"])
     wiki = ctx.wikis[item["wiki"]]
     index = wiki.index_url()
+    zone = getattr(getattr(wiki, "settings", None), "timezone", None) or "UTC"
     diff_url = f"{index}?title=Special:Diff/{int(item['revid'])}"
+    # A signed comment's own permalink (DiscussionTools' Special:GoToComment finds it also after the
+    # thread was moved or archived); unsigned text has no id there, its edit's diff is its permalink.
+    permalink = f"{index}?title={urllib.parse.quote('Special:GoToComment/' + c.id, safe='/:')}" if c.signed \
+        else diff_url
     full_url = f"{index}?title={urllib.parse.quote(item['title'].replace(' ', '_'), safe='')}" \
                f"#{urllib.parse.quote(c.id, safe='')}"
-    when = _parse_ts(c.timestamp).strftime("%Y-%m-%d %H:%M UTC")
     return {"key": key, "marker": Markup(marker_hash(key)), "author": c.author, "wiki": item["wiki"],
-            "title": item["title"], "section": c.section, "time": when, "edited": item["kind"] == "edit",
-            "signed": c.signed, "text": c.text, "reply": c.level > 1, "task": int(item["task"]),
-            "diff_url": Markup(diff_url), "full_url": Markup(full_url), "cut": len(c.text) > conf.max_quote_chars}
+            "wiki_name": wiki_name(reader, item["wiki"]), "title": item["title"], "section": c.section,
+            "time": local_time(c.timestamp, zone, reader), "edited": item["kind"] == "edit",
+            "signed": c.signed, "text": c.text, "reply": c.level > 1,
+            "in_reply_to": author_from_id(c.parent) if c.level > 1 else "",
+            "task": int(item["task"]), "diff_url": Markup(diff_url), "permalink": Markup(permalink),
+            "full_url": Markup(full_url), "cut": len(c.text) > conf.max_quote_chars, "depth": 0, "comment": c}
+
+
+def _threads(entries: list[dict]) -> list[dict]:
+    """Entries grouped by wiki, page and thread (section), each reply after its parent.
+
+    Returns [{wiki, wiki_name, title, section, comments: [entry with depth]}] in reading order:
+    wikis by code, pages and threads by their first comment.
+    """
+    by_page: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for e in entries:
+        by_page[(e["wiki"], normal_title(e["title"]))].append(e)
+    groups = []
+    for (code, _), page_entries in sorted(by_page.items(), key=lambda kv: (
+            kv[0][0], min((e["comment"].timestamp, e["comment"].id) for e in kv[1]))):
+        ordered = thread_order(page_entries, key=lambda e: e["comment"])
+        for e, depth in ordered:
+            e["depth"] = depth
+            if groups and (groups[-1]["wiki"], groups[-1]["title"], groups[-1]["section"]) == \
+                    (code, e["title"], e["section"]):
+                groups[-1]["comments"].append(e)
+            else:
+                groups.append({"wiki": code, "wiki_name": e["wiki_name"], "title": e["title"],
+                               "section": e["section"], "comments": [e]})
+    return groups
 
 
 def render_digest(ctx, conf, entries: list[dict]) -> str:
+    """The Phabricator digest (English, the team's language): threads in reading order, every name and
+    label escaped sparingly (no invisible character where nothing needs one), quotes inert."""
     for e in entries:
-        e["quote"] = Markup(remarkup_quote(e["text"], max_chars=conf.max_quote_chars))
+        e["quote"] = Markup(remarkup_sparing_quote(e["text"], max_chars=conf.max_quote_chars))
+        for field in ("author", "wiki_name", "title", "section", "in_reply_to", "time"):
+            e[field + "_rm"] = Markup(remarkup_sparing_inline(e[field])) if e[field] else ""
+    groups = _threads(entries)
+    for e in entries:
+        e["arrow"] = Markup("↳ " * e["depth"])
+    for g in groups:
+        g["heading"] = Markup(" / ".join(x for x in (g["comments"][0]["wiki_name_rm"], g["comments"][0]["title_rm"],
+                                                     g["comments"][0]["section_rm"]) if x))
     marker = MARKER_PREFIX + " " + " ".join(e["marker"] for e in entries)
-    return ctx.renderer.render("digest", "en", "remarkup", comments=entries, marker=Markup(marker))
+    return ctx.renderer.render("digest", "en", "remarkup", comments=entries, threads=groups, marker=Markup(marker),
+                               count=Markup(str(len(entries))))
 
 
 def posted_markers(transactions: list[dict]) -> set[str]:
@@ -487,14 +531,13 @@ def _append_digest_page(ctx, conf, code: str, title: str, items, public: set[int
                 if not ctx.dry_run:
                     ctx.store.record_post("fb-wiki:" + key, "edit", f"{code}:{title}", page.revid)
                 continue
-            e = _entry(ctx, conf, key, item)
+            e = _entry(ctx, conf, key, item, reader=lang)
             e["text_wiki"] = Markup(wikitext_inline(e["text"], max_chars=conf.max_quote_chars))
             e["task_link"] = Markup(f"[[phab:T{e['task']}|T{e['task']}]]") if e["task"] in public else None
             todo.append(e)
         if not todo:
             return
-        block = ctx.renderer.render("digest", lang, "wiki", comments=todo)
-        new_text = (page.text.rstrip("\n") + "\n\n" if page.text.strip() else "") + block.strip("\n") + "\n"
+        new_text = digest_page_text(ctx, lang, page.text, todo)
         if ctx.dry_run:
             preview_edit(ctx, report, code, title, page.text, new_text)
             return
@@ -512,6 +555,38 @@ def _append_digest_page(ctx, conf, code: str, title: str, items, public: set[int
         report.saved.append((code, title, revid))
         return
     raise TargetError(f"{label}: still in edit conflict after {CONFLICT_ATTEMPTS} attempts")
+
+
+DIGEST_WIKI_MARKER = "<!-- ambassador-bot:digest-wiki={code} -->"
+_TOP_HEADING = re.compile(r"^=(?:=)?[^=].*?=(?:=)?\s*$")
+
+
+def digest_page_text(ctx, lang: str, text: str, entries: list[dict]) -> str:
+    """`text` with `entries` added, in the reader's language (`lang`, the digest page's wiki), each source
+    wiki's comments under that wiki's own heading (`== Korean Wikipedia ==`, created once, found again by
+    its hidden marker), threads in reading order."""
+    by_wiki: dict[str, list[dict]] = defaultdict(list)
+    for e in entries:
+        by_wiki[e["wiki"]].append(e)
+    for code, wiki_entries in sorted(by_wiki.items()):
+        threads = _threads(wiki_entries)
+        for e in wiki_entries:
+            e["stars"] = Markup("*" * min(e["depth"], 4))
+        marker = DIGEST_WIKI_MARKER.format(code=code)
+        lines = text.split("\n")
+        at = next((i for i, ln in enumerate(lines) if ln.strip() == marker), None)
+        block = ctx.renderer.render("digest", lang, "wiki", threads=threads, comments=wiki_entries,
+                                    heading=None if at is not None else wiki_name(lang, code),
+                                    wiki_code=Markup(code)).strip("\n")
+        if at is None:
+            text = (text.rstrip("\n") + "\n\n" if text.strip() else "") + block + "\n"
+            continue
+        end = next((i for i in range(at + 1, len(lines)) if _TOP_HEADING.match(lines[i])), len(lines))
+        while end > at + 1 and not lines[end - 1].strip():
+            end -= 1
+        text = "\n".join(lines[:end] + ["", block, ""] + lines[end:]) if end < len(lines) \
+            else "\n".join(lines[:end] + ["", block, ""])
+    return text
 
 
 _SUMMARY = {

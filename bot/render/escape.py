@@ -474,10 +474,17 @@ def title_url(index_url: str, title: str) -> str:
 # T123, D4, F7, and (as the test checker generalises) any word of ASCII letters then a number.
 _RS_OBJECT_RE = re.compile(r"(?<![0-9A-Za-z_])([A-Za-z]+)(?=[1-9][0-9]*(?![0-9A-Za-z_]))")
 _RS_HEX_RE = re.compile(r"(?<![0-9A-Za-z_])[a-f0-9]{7,}(?![0-9A-Za-z_])")  # a bare commit hash
-_RS_AFTER_RE = re.compile(r"(?<=[@{<:])(?=\S)|(?<=\[)(?=\[)|(?<=\])(?=\()|(?<=\()(?=\()")
+# After `@` `{` `<` before a non-space; `[[`, `](`, `((`; after a `:` that starts a URL's `//`, follows
+# `mailto`/`tel`, or (`:emoji:`) follows no word character. `Wikipedie:Growth` and `12:30` keep theirs.
+_RS_AFTER_RE = re.compile(r"(?<=[@{<])(?=\S)|(?<=\[)(?=\[)|(?<=\])(?=\()|(?<=\()(?=\()"
+                          r"|(?<=:)(?=/)|(?i:(?<=mailto:)|(?<=tel:))|(?<![0-9A-Za-z_]:)(?<=:)(?=\S)")
 # Edge characters that could pair with the text around the escaped piece (the template's `**`, `[[`, `((`).
-_RS_START_EDGE = frozenset("*/~_!%=|[({<")
+# At the start also what would make the template's leading `**` a list item (`**# x`, `** x`, `**- x`).
+_RS_START_EDGE = frozenset("*/~_!%=|[({<#->` \t")
 _RS_END_EDGE = frozenset("*/~_!%=|[({<@:")
+# ... and what a block rule would read if a careless template put the piece at the start of a line.
+_RS_INLINE_START_RISKY = re.compile(r"[0-9]+[.)]|(?:NOTE|WARNING|IMPORTANT)\b|\(\s*(?:NOTE|WARNING|IMPORTANT)",
+                                    re.IGNORECASE)
 # A line whose start a block rule could read: not a letter, a whole-line word (image macro), a notice.
 _RS_LINE_PLAIN = re.compile(r"^[^\W\d_]")
 _RS_LINE_RISKY = re.compile(r"^\s*[a-zA-Z0-9:_-]+\s*$|^(?:NOTE|WARNING|IMPORTANT)\b", re.IGNORECASE)
@@ -502,7 +509,7 @@ def _rs_line(line: str, *, line_start: bool) -> str:
     if line_start:
         if not _RS_LINE_PLAIN.match(out) or _RS_LINE_RISKY.match(out):
             out = _B + out
-    elif out[0] in _RS_START_EDGE:
+    elif out[0] in _RS_START_EDGE or _RS_INLINE_START_RISKY.match(out):
         out = _B + out
     if out[-1] in _RS_END_EDGE:
         out += _B

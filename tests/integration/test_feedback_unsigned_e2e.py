@@ -20,8 +20,9 @@ pytestmark = pytest.mark.integration
 PROJECT = "Wikipedie:Growth/Zpětná vazba"            # DiscussionTools does not read it: the wikitext path
 TALK = "Diskuse k Wikipedii:Growth/Zpětná vazba"     # a talk page: the DiscussionTools path
 CODES = ("cs", "ko", "en")
-HEADER = re.compile(r"^\*\*(?P<author>[^*]+)\*\*(?P<unsigned> \(unsigned\))? on cs: .*?, "
-                    r"(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d UTC)(?P<edited>, \*\*edited\*\*)?", re.M)
+# One comment's line of the digest (under its thread's heading `**Czech Wikipedia / page / section**`).
+HEADER = re.compile(r"^(?:↳ )*\*\*(?P<author>[^*]+)\*\*(?:, in reply to [^,]+)?(?P<unsigned> \(unsigned\))?, "
+                    r"(?P<time>\d{1,2} \w+ \d{4}, \d\d:\d\d CES?T)(?P<edited>, \*\*edited\*\*)?", re.M)
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ CONF = SimpleNamespace(max_quote_chars=120)
 
 
 def ctx():
-    wiki = SimpleNamespace(index_url=lambda: "http://wiki.example/index.php")
+    wiki = SimpleNamespace(index_url=lambda: "http://wiki.example/index.php",
+                           settings=SimpleNamespace(timezone="Europe/Prague", language="cs"))
     return SimpleNamespace(wikis={"cs": wiki}, renderer=Renderer(), out=io.StringIO())
 
 
@@ -62,7 +63,9 @@ def test_wiki_digest_structure_does_not_depend_on_text(text, author, section, la
         e = entry(t, a, s)
         e["text_wiki"] = Markup(wikitext_inline(e["text"], max_chars=CONF.max_quote_chars))
         e["task_link"] = Markup("[[phab:T3|T3]]")
-        return Renderer().render("digest", lang, "wiki", comments=[e])
+        e["stars"] = Markup("")
+        return Renderer().render("digest", lang, "wiki", comments=[e], heading="Wiki", wiki_code=Markup("cs"),
+                                 threads=[{"title": e["title"], "section": e["section"], "comments": [e]}])
     got = render(text, author, section)
     assert structure(got) == structure(render("x" * len(text), "y", "z"))  # same length: same cut, same link
     assert "~~~" not in got and "__NOINDEX__" not in got

@@ -55,7 +55,9 @@ def test_payloads_stay_inert():
 word = st.text(st.characters(categories=["Lu", "Ll", "Lo"]), min_size=2, max_size=12)
 number = st.integers(min_value=0, max_value=999999).map(str)
 punct = st.sampled_from(["", ".", ",", " -", ")", "'", "?"])
-plain_name = st.lists(st.tuples(st.one_of(word, number), punct).map("".join), min_size=1, max_size=5).map(" ".join)
+plain_name = st.tuples(st.tuples(word, punct).map("".join),
+                       st.lists(st.tuples(st.one_of(word, number), punct).map("".join), max_size=4).map(" ".join)
+                       ).map(lambda t: " ".join(x for x in t if x))
 
 
 @PROFILE

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from bot.domain.comments import Revision, changes_in_history, parse_comments
 from bot.jobs import feedback
 from bot.jobs.base import JobContext
+from bot.render.feedback_words import local_time
 from bot.settings_feedback import FeedbackPage, FeedbackSettings
 from bot.store.memory import MemoryStore
 from tests.fakes import FakeWiki
@@ -110,7 +111,7 @@ def test_edited_unsigned_comment_goes_out_once_as_an_edit_of_the_original():
     edit = posted(ctx)[1]
     assert "**Anna** (unsigned)" in edit and "**edited**" in edit and "filtr podle data a autora." in edit
     # Under the first identity: the same author and time (not the edit's) ...
-    when = datetime.strptime(original["timestamp"], "%Y-%m-%dT%H:%M:%SZ").strftime("%Y-%m-%d %H:%M UTC")
+    when = local_time(original["timestamp"], wiki.settings.timezone, "en")
     assert when in edit
     # ... and the same comment id: the idempotency keys differ only by the text's hash.
     keys = [p.key for p in ctx.store.posts("task-comment")]
@@ -178,7 +179,7 @@ def test_unsigned_template_names_the_author_and_its_time():
     append(wiki, "Přidejte třídění. {{Nepodepsáno|Bob}}\n", user="Patrolář")
     feedback.run(ctx)
     [msg] = posted(ctx)
-    assert "**Alice** on cs" in msg and "2026-11-24 00:15 UTC" in msg
+    assert "**Czech Wikipedia / " in msg and "**Alice**, 24 November 2026, 01:15 CET" in msg
     assert "**Bob** (unsigned)" in msg and "Patrolář" not in msg
     ids = sorted(key.removeprefix(f"cs:{PAGE}:") for key in ctx.store.items(feedback.NS_SEEN))
     assert ids[0] == "c-Alice-20261124001500-Nápady"            # the template's time, a signed comment's id
@@ -206,7 +207,7 @@ def test_discussiontools_path_adds_the_template_comments_it_does_not_see():
     assert unsigned == []
     feedback.run(ctx)
     [msg] = posted(ctx)
-    assert "**Alice** on cs" in msg and "Přidejte filtr." in msg
+    assert "**Alice**, 24 November 2026" in msg and "Přidejte filtr." in msg
 
 
 def test_reply_goes_under_a_comment_signed_by_template():
