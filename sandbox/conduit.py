@@ -1699,9 +1699,12 @@ class ConduitSandbox:
         name = params.get("objectIdentifier")
         if not name:
             raise _core('When calling "transaction.search", you must provide an object to retrieve transactions for.')
+        task = self._task_by_phid(str(name))
+        if task is not None:
+            self._require_can_see(viewer, task)  # an invisible task named by PHID: a policy exception
         phid = self._lookup_name(str(name), viewer)
         if phid is None:
-            # unknown and invisible objects answer alike (README difference 5)
+            # unknown objects, and invisible ones named by monogram, answer alike (README difference 5)
             raise ConduitError('Specified "objectIdentifier" does not exist.', "ERR-INVALID-OBJECT-PHID")
         constraints = params.get("constraints") or {}
         if not isinstance(constraints, dict):
