@@ -383,7 +383,8 @@ def replace_marked_section(text: str, marker: str, heading: str, body: str) -> s
     for m in re.finditer(r"^==[^=].*==[ \t]*$", text[:at], re.MULTILINE):
         start = m.start()
     end = at + len(marker)
-    return text[:start] + f"== {heading} ==\n" + body.rstrip("\n") + "\n" + marker + text[end:]
+    # "\n\n" after the heading, as MediaWiki writes a new section (section=new).
+    return text[:start] + f"== {heading} ==\n\n" + body.rstrip("\n") + "\n" + marker + text[end:]
 
 
 # -- newcomer pulse --------------------------------------------------------------------------------
