@@ -621,19 +621,56 @@ def reply_marker(item: dict) -> str:
     return f"ambassador-bot:key={marker_hash('reply:' + reply_key(item))}"
 
 
-def reply_text(ctx, lang: str, item: dict) -> str:
-    """The reply as one line: localized message, hidden marker, then `~~~~` so MediaWiki signs it.
+def reply_text(ctx, lang: str, item) -> str:
+    """The reply as one line: localized message naming every task, hidden marker, then `~~~~`.
 
-    The marker and the signature are not in the template: an overridden template
+    `item` is one queue item or the list of a thread's items (one reply per thread per cycle). The
+    marker lists each item's hash, and the signature are not in the template: an overridden template
     must not be able to drop what makes the reply happen exactly once.
     """
-    task = int(item["task"])
-    message = ctx.renderer.render("feedback_reply", lang, "wiki", task=task,
-                                  task_link=Markup(f"[[phab:T{task}|T{task}]]"))
-    return f"{' '.join(message.split())} <!-- {reply_marker(item)} --> ~~~~"
+    items = item if isinstance(item, list) else [item]
+    tasks = sorted({int(i["task"]) for i in items})
+    links = [Markup(f"[[phab:T{t}|T{t}]]") for t in tasks]
+    message = ctx.renderer.render("feedback_reply", lang, "wiki", task=tasks[0], task_link=links[0],
+                                  task_links=links)
+    hashes = ",".join(dict.fromkeys(reply_marker(i).split("=", 1)[1] for i in items))
+    return f"{' '.join(message.split())} <!-- ambassador-bot:key={hashes} --> ~~~~"
+
+
+_REPLY_MARKERS = re.compile(r"ambassador-bot:key=([a-z,]+)")
+
+
+def reply_hashes(text: str) -> set[str]:
+    """Every reply marker hash on a page (a thread's reply lists several, comma-separated)."""
+    return {h for m in _REPLY_MARKERS.finditer(text) for h in m.group(1).split(",") if h}
 
 
 _INDENT_CHARS = re.compile(r"^[:*#]*")
+
+
+def _comment_line(text: str, comment: Comment, timezone_name: str, language: str | None):
+    """(line number, indentation prefix) of `comment`'s signature line, or None when it is gone."""
+    signed, _ = parse_comments(text, timezone_name=timezone_name, language=language)
+    target = next((c for c in signed if c.id == comment.id), None)
+    if target is None:
+        return None
+    same = (target.author, target.timestamp, target.section)
+    twins = [c for c in signed if (c.author, c.timestamp, c.section) == same]
+    wanted = next(i for i, c in enumerate(twins) if c is target)
+    section, seen = "", 0
+    for n, (line, heading) in enumerate(lines_with_headings(text)):
+        if heading:
+            section = plain_heading(heading.group(2))
+            continue
+        if section != target.section:
+            continue
+        prefix = _INDENT_CHARS.match(line).group()
+        for sig in find_signatures(line[len(prefix):], timezone_name, language):
+            if (sig.author, sig.timestamp) == (target.author, target.timestamp):
+                if seen == wanted:
+                    return n, prefix
+                seen += 1
+    return None
 
 
 def insert_reply(text: str, comment: Comment, reply: str, *, timezone_name: str = "UTC",
@@ -646,31 +683,10 @@ def insert_reply(text: str, comment: Comment, reply: str, *, timezone_name: str 
     indented under it -- where DiscussionTools puts a reply -- with the comment's
     own indentation plus one `:`.
     """
-    signed, _ = parse_comments(text, timezone_name=timezone_name, language=language)
-    target = next((c for c in signed if c.id == comment.id), None)
-    if target is None:
-        return None
-    same = (target.author, target.timestamp, target.section)
-    twins = [c for c in signed if (c.author, c.timestamp, c.section) == same]
-    wanted = next(i for i, c in enumerate(twins) if c is target)
-    lines = text.split("\n")
-    section, seen, found = "", 0, None
-    for n, (line, heading) in enumerate(lines_with_headings(text)):
-        if heading:
-            section = plain_heading(heading.group(2))
-            continue
-        if section != target.section:
-            continue
-        prefix = _INDENT_CHARS.match(line).group()
-        for sig in find_signatures(line[len(prefix):], timezone_name, language):
-            if (sig.author, sig.timestamp) == (target.author, target.timestamp):
-                if seen == wanted:
-                    found = (n, prefix)
-                seen += 1
-        if found:
-            break
+    found = _comment_line(text, comment, timezone_name, language)
     if found is None:
         return None
+    lines = text.split("\n")
     n, prefix = found
     end = n + 1
     # Replies already under the comment stay above ours, even past a blank line between them.
@@ -682,6 +698,34 @@ def insert_reply(text: str, comment: Comment, reply: str, *, timezone_name: str 
             break
         end = later + 1
     return "\n".join(lines[:end] + [prefix + ":" + reply] + lines[end:])
+
+
+def insert_thread_reply(text: str, comments: list[Comment], reply: str, *, bot_user: str = "",
+                        timezone_name: str = "UTC", language: str | None = None) -> str | None:
+    """`text` with one `reply` at the end of the thread (section) that holds `comments`, or None when
+    none of them is on the page any more.
+
+    The reply goes after the thread's last line -- after every comment and reply in it, also one
+    written after an `{{od}}` outdent -- one level deeper than the thread's last signed comment (as
+    a Wikipedian answering the latest comment would indent), or at the level of the bot's own reply
+    when that is the last one.
+    """
+    anchor = next((f for f in (_comment_line(text, c, timezone_name, language) for c in comments) if f), None)
+    if anchor is None:
+        return None
+    lines = text.split("\n")
+    headings = [m is not None for _, m in lines_with_headings(text)]
+    end = next((i for i in range(anchor[0] + 1, len(lines)) if headings[i]), len(lines))
+    last = max(i for i in range(anchor[0], end) if lines[i].strip())
+    prefix = anchor[1] + ":"
+    for i in range(last, anchor[0] - 1, -1):
+        line_prefix = _INDENT_CHARS.match(lines[i]).group()
+        sigs = find_signatures(lines[i][len(line_prefix):], timezone_name, language)
+        if sigs:
+            own = bot_user and sigs[-1].author == normal_title(bot_user)
+            prefix = line_prefix if own else line_prefix + ":"
+            break
+    return "\n".join(lines[:last + 1] + [prefix + reply] + lines[last + 1:])
 
 
 def _task_policies(ctx, task_ids: set[int]) -> set[int] | None:
@@ -733,7 +777,17 @@ def _replies(ctx, conf, queue: dict, would_post: set[str], report: JobReport) ->
             report.problems.append(f"{exc}; replies wait for the next cycle")
 
 
+def _by_thread(items: list[dict]) -> list[list[dict]]:
+    """A page's due items by thread (section), in page order of their first comment."""
+    threads: dict[str, list[dict]] = defaultdict(list)
+    for item in items:
+        threads[item["comment"].get("section", "")].append(item)
+    return [sorted(t, key=lambda i: (i["comment"]["timestamp"], i["comment"]["id"], int(i["task"])))
+            for _, t in sorted(threads.items(), key=lambda kv: min(i["comment"]["timestamp"] for i in kv[1]))]
+
+
 def _reply_on_page(ctx, conf, code: str, title: str, items: list[dict], report: JobReport) -> None:
+    """One reply per thread: after the thread's last comment, naming every task its new comments went to."""
     wiki = ctx.wikis[code]
     ws = wiki.settings
     label = f"wiki {code} page {title!r}"
@@ -749,68 +803,77 @@ def _reply_on_page(ctx, conf, code: str, title: str, items: list[dict], report: 
             raise NotFound(f"{label}: the page does not exist")
         if not bot_may_edit(page.text, ws.username):
             raise TargetError(f"{label}: the page excludes the bot ({{{{nobots}}}}); no reply written")
+        done = reply_hashes(page.text)
         todo = []
         for item in items:
             # The page itself is the truth: a reply saved before a crash carries its marker.
-            if reply_marker(item) in page.text:
+            if reply_marker(item).split("=", 1)[1] in done:
                 if not ctx.dry_run:
                     ctx.store.record_post(reply_post_key(item), "reply", f"{code}:{title}", page.revid)
                 continue
             todo.append(item)
         if not todo:
             return
-        dt_ids: set[str] = set()
+        threads = _by_thread(todo)
+        dt_items: list[Comment] = []
         if use_discussiontools(conf, wiki):
-            # DiscussionTools only reads discussion pages: a comment it knows can be replied to through it.
-            dt_ids = {c.id for c in comments_from_threaditems(wiki.discussion_items(title))}
-        via_text = [i for i in todo if i["comment"]["id"] not in dt_ids]
-        for item in todo:
-            if item["comment"]["id"] in dt_ids:
-                _reply_discussiontools(ctx, wiki, title, item, report)
+            # DiscussionTools only reads discussion pages: a thread it knows is replied to through it.
+            dt_items = comments_from_threaditems(wiki.discussion_items(title))
+        via_text = []
+        for thread in threads:
+            ids = {i["comment"]["id"] for i in thread}
+            section = thread[0]["comment"].get("section", "")
+            in_thread = [c for c in dt_items if c.section == section]
+            if in_thread and ids & {c.id for c in in_thread}:
+                # The thread's last comment in page order (also one written after an {{od}} outdent).
+                _reply_discussiontools(ctx, wiki, title, thread, in_thread[-1].id, report)
+            else:
+                via_text.append(thread)
         if not via_text or _reply_wikitext(ctx, wiki, page, via_text, report):
             return
     raise TargetError(f"{label}: still in edit conflict after {CONFLICT_ATTEMPTS} attempts; no reply written")
 
 
-def _reply_discussiontools(ctx, wiki, title: str, item: dict, report: JobReport) -> None:
+def _reply_discussiontools(ctx, wiki, title: str, thread: list[dict], last_id: str, report: JobReport) -> None:
     code, lang = wiki.code, wiki.settings.language
-    cid = item["comment"]["id"]
-    text = reply_text(ctx, lang, item)
+    text = reply_text(ctx, lang, thread)
+    tasks = ", ".join(dict.fromkeys(f"T{int(i['task'])}" for i in thread))
     if ctx.dry_run:
-        ctx.out.write(f"--- would reply on {code}:{title} under {cid} (DiscussionTools) ---\n{text}\n")
+        ctx.out.write(f"--- would reply on {code}:{title} under {last_id} (DiscussionTools) ---\n{text}\n")
         report.would_save.append((code, title))
         return
     try:
-        summary = _REPLY_SUMMARY[lang].format(tasks=f"T{int(item['task'])}")
-        revid = wiki.discussiontools_add_comment(title, cid, text, summary)
+        revid = wiki.discussiontools_add_comment(title, last_id, text, _REPLY_SUMMARY[lang].format(tasks=tasks))
     except UncertainWriteError as exc:
         # The next cycle looks for the marker on the page before replying again.
         raise TransientError(f"wiki {code} page {title!r}: {exc}") from None
     except ServerError as exc:
         if exc.code == "discussiontools-commentid-notfound":
-            report.problems.append(f"wiki {code} page {title!r}: comment {cid} is no longer on the page; no reply")
-            _skip_reply(ctx, item, "comment gone")
+            report.problems.append(f"wiki {code} page {title!r}: comment {last_id} is no longer on the page; "
+                                   f"the reply waits for the next cycle")
             return
         raise
-    ctx.store.record_post(reply_post_key(item), "reply", f"{code}:{title}", revid)
+    for item in thread:
+        ctx.store.record_post(reply_post_key(item), "reply", f"{code}:{title}", revid)
     report.saved.append((code, title, revid))
 
 
-def _reply_wikitext(ctx, wiki, page, items: list[dict], report: JobReport) -> bool:
-    """All replies for one page in one edit; False on an edit conflict (the caller reads again)."""
+def _reply_wikitext(ctx, wiki, page, threads: list[list[dict]], report: JobReport) -> bool:
+    """All threads' replies for one page in one edit; False on an edit conflict (the caller reads again)."""
     code, lang, title = wiki.code, wiki.settings.language, page.title
     new_text, placed = page.text, []
-    for item in items:
-        comment = Comment.from_json(item["comment"])
-        text = insert_reply(new_text, comment, reply_text(ctx, lang, item), timezone_name=wiki.settings.timezone,
-                            language=lang)
+    for thread in threads:
+        comments = [Comment.from_json(i["comment"]) for i in thread]
+        text = insert_thread_reply(new_text, comments, reply_text(ctx, lang, thread), bot_user=wiki.settings.username,
+                                   timezone_name=wiki.settings.timezone, language=lang)
         if text is None:
-            report.problems.append(f"wiki {code} page {title!r}: comment {comment.id} is no longer on the page; "
-                                   f"no reply")
-            _skip_reply(ctx, item, "comment gone")
+            report.problems.append(f"wiki {code} page {title!r}: comments {', '.join(c.id for c in comments)} are "
+                                   f"no longer on the page; no reply")
+            for item in thread:
+                _skip_reply(ctx, item, "comment gone")
             continue
         new_text = text
-        placed.append(item)
+        placed.extend(thread)
     if not placed:
         return True
     if ctx.dry_run:
