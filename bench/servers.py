@@ -1,4 +1,7 @@
-"""Fresh local servers for one benchmark: MediaWiki wikis and a Conduit sandbox."""
+"""Fresh local servers for one benchmark: MediaWiki wikis and the real Phorge.
+
+Request counts are read at the Phorge front door (`PhorgeServer.requests`), i.e. at the wire.
+"""
 from __future__ import annotations
 
 import tempfile
@@ -7,15 +10,15 @@ from pathlib import Path
 
 def start_local_servers(name: str, codes=("cs",)):
     """(workdir, farm, conduit), all started; stop them with `stop_local_servers`."""
-    from sandbox.conduit import ConduitSandbox
     from sandbox.mediawiki import MediaWikiFarm
+    from sandbox.phorge import PhorgeServer
 
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
     farm = MediaWikiFarm(workdir / "wikis", codes=codes)
     farm.ensure_code()
     farm.setup()
     farm.start()
-    conduit = ConduitSandbox()
+    conduit = PhorgeServer(workdir / "phorge")
     conduit.start()
     return workdir, farm, conduit
 

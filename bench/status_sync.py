@@ -6,8 +6,10 @@ counted at the wire by a pass-through proxy in front of each server, so
 pywikibot's own requests (login, site info, tokens) are included.
 
 Cycles measured after the first (which creates all 40 tables):
-* nothing changed: floor = 1 Conduit request (one project) + 1 wiki request per
-  wiki (recent changes), no page read, no edit;
+* nothing changed: floor = 1 incremental Conduit request (one project) + 1 per 100
+  tasks shown (every shown task is asked for again by id: the real server reports no
+  "became private" or "left the project", it just stops returning the task) + 1 wiki
+  request per wiki (recent changes), no page read, no edit;
 * 10 tasks changed: floor = the above + per wiki one batched read of the
   affected pages + one edit per changed page (+ the edit token on a fresh login).
 """
@@ -83,11 +85,14 @@ def main() -> dict:
         affected = len({(ids.index(t)) // 25 for t in changed})
         rows.append(cycle(f"10 tasks changed ({affected} pages per wiki)"))
         rows.append(cycle("nothing changed again"))
+        recheck = -(-TASKS // 100)            # the visibility re-check: one request per 100 tasks shown
         floors = {
-            "nothing changed": {"conduit": 1, "wiki_cs": 1, "wiki_ko": 1, "edits": 0},
-            "10 tasks changed": {"conduit": 1, "wiki_cs": 2 + affected, "wiki_ko": 2 + affected, "edits": 2 * affected},
+            "nothing changed": {"conduit": 1 + recheck, "wiki_cs": 1, "wiki_ko": 1, "edits": 0},
+            "10 tasks changed": {"conduit": 1 + -(-(TASKS - 10) // 100), "wiki_cs": 2 + affected,
+                                 "wiki_ko": 2 + affected, "edits": 2 * affected},
         }
-        print(f"status-sync, {TASKS} tasks, 2 wikis x {PAGES_PER_WIKI} pages; HTTP requests counted at the wire")
+        print(f"status-sync against the real Phorge, {TASKS} tasks, 2 wikis x {PAGES_PER_WIKI} pages; "
+              f"HTTP requests counted at the wire; the visibility re-check costs {recheck} request(s) a cycle")
         print(f"{'cycle':36} {'conduit':>8} {'wiki cs':>8} {'wiki ko':>8} {'edits':>6} {'wall s':>7}   floor (conduit/cs/ko/edits)")
         for r in rows:
             floor = next((f for k, f in floors.items() if r["cycle"].startswith(k)), None)

@@ -10,8 +10,8 @@ from tests.reliability import campaigns
 
 
 def main() -> int:
-    from sandbox.conduit import ConduitSandbox
     from sandbox.mediawiki import MediaWikiFarm
+    from sandbox.phorge import PhorgeServer
     from tests.conftest import forget_pywikibot_sessions
 
     # The campaigns make the bot and pywikibot log every injected fault (with tracebacks): keep that in a
@@ -27,7 +27,7 @@ def main() -> int:
     farm.ensure_code()
     farm.setup()
     farm.start()
-    conduit = ConduitSandbox()
+    conduit = PhorgeServer(Path(tempfile.mkdtemp(prefix="reliability-phorge-")))   # the real Phorge
     conduit.start()
     outcomes = []
     try:
