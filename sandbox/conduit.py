@@ -13,9 +13,39 @@ a real Phorge (see ``tests/contract/conduit_samples/``):
   unknown status, ``feed.query`` answers ``[]`` when empty but an object keyed
   by story PHID otherwise, ``#slug``/``@user`` constraints match nothing.
 
-It is a development sandbox, not Phorge: every API token sees every task
-(also restricted ones), there are no workboards, spaces, parents or custom
-fields, and methods it does not implement answer ``ERR-CONDUIT-CALL``.
+Like the real server (``shared/phorge/README.md``, "Where the real server differs";
+``tests/contract/test_conduit_differential.py`` sends the same calls to both and compares):
+
+* visibility is per token: a task is seen when its view policy allows the caller
+  (``public``, ``users`` = every account including bots, ``admin``, ``no-one``, a project
+  PHID = members of that project, its subprojects' members, a milestone's parent's members)
+  or the caller is its assignee, AND its Space allows the caller. ``maniphest.search`` leaves
+  the others out silently; ``phid.lookup``/``phid.query`` omit them; ``transaction.search``
+  answers ``ERR-INVALID-OBJECT-PHID`` for unknown objects and invisible ones named by
+  monogram; ``maniphest.edit`` answers ``ERR-CONDUIT-CORE`` (monogram: "does not identify a
+  valid object"; id or PHID: "You Shall Not Pass"). A view policy that would lock its editor
+  out is refused. New tasks default to view policy ``users``;
+* Spaces have their own view policy; the first one made (``create_space``) comes with a public
+  default Space, in which every task made afterwards lives unless a ``space`` transaction
+  says otherwise. A task in a restricted Space still reports its own ``policy.view``
+  ("public") with ``spacePHID`` set. There is no ``spaces.search``: ``phid.query`` gives a
+  Space's uri and fullName ("S2 Name"), and ``GET /S<n>`` answers an (always anonymous)
+  reader with the Space's page (title "○ S2 · Name") when it is public, else HTTP 200 with
+  a login page titled "Authentication Failure";
+* ``project.edit`` makes subprojects (``parent``) and milestones (``milestone``); a
+  ``projects`` constraint also matches tasks tagged only with a subproject or milestone, and
+  a task removed from the project no longer matches;
+* commenting subscribes a human actor but not a bot account; ``T123`` in a comment or a
+  description adds a transaction with ``type: null`` to both tasks (once per pair);
+* every edit, a bot's comment or being mentioned included, moves ``dateModified`` to the
+  current second; several edits in one second keep the same value.
+
+It is still a development sandbox, not Phorge: there are no workboards, task graphs, custom
+fields or web sessions (every page reader is anonymous), project transactions are not kept,
+and methods it does not implement answer ``ERR-CONDUIT-CALL``. Helpers mirror
+``sandbox.phorge.PhorgeServer`` (``create_user``, ``create_project(parent=, milestone=)``,
+``create_space``, ``create_task(space=)``, ``update_task(space=)``, ``comments``, ``task``,
+``call(method, params, as_user=)``) so a test can run against either server.
 
 Usage in tests::
 
@@ -1660,7 +1690,9 @@ class ConduitSandbox:
         })
 
     def _m_feed_query(self, viewer, params):
-        stories = sorted(self.stories, key=lambda s: s["chronologicalKey"], reverse=True)
+        visible = {t.phid for t in self.tasks.values() if self._can_see_task(viewer, t)}
+        stories = sorted((s for s in self.stories if s["objectPHID"] in visible),
+                         key=lambda s: s["chronologicalKey"], reverse=True)
         filters = params.get("filterPHIDs")
         if filters:
             wanted = set(_read_string_list(filters, "filterPHIDs"))
