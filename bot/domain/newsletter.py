@@ -520,7 +520,10 @@ def untouched(history: Sequence[Revision], text: str, bot_user: str) -> bool:
     """
     bot = normal_user(bot_user)
     target = body_hash(text)
-    return any(normal_user(r.user) == bot and body_hash(r.text) == target for r in history)
+    hashes = [body_hash(r.text) for r in history]
+    # Only the bot's revisions that wrote a body count (a draft); its marker and help edits keep a person's body.
+    return any(normal_user(r.user) == bot and hashes[i] == target and (i + 1 == len(history) or hashes[i + 1] != target)
+               for i, r in enumerate(history))
 
 
 def forced(history: Sequence[Revision], approving: Revision | None, approvers: Collection[str] = ()) -> bool:

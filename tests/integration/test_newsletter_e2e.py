@@ -101,10 +101,14 @@ def cs_subscribers(humans, n=6):
     return [f"{CS_TALK}Uživatel{i}" for i in range(n)] + [f"{CS_TALK}Cíl"]
 
 
-def set_ready(human, title, body_change=None):
+def set_ready(human, title, body_change="\nPoznámka velvyslance.", marker="status=ready"):
+    """A person approves: by default they also touched the text, as the guard against untouched drafts wants."""
     text = human.page_text(title)
     if body_change:
         text = text + body_change
+    if marker != "status=ready":
+        human.edit(title, nl.set_status(text, nl.DRAFT).replace("status=draft", marker), "schváleno")
+        return
     human.edit(title, nl.set_status(text, nl.READY), "schváleno")
 
 
@@ -178,7 +182,23 @@ def test_draft_approve_publish_deliver_exactly_once(world, conduit, tmp_path):
     out = io.StringIO()
     ctx.out = out
     newsletter.command(ctx, "status", EDITION, ["cs"])
-    assert f"{len(targets)} delivered, 0 failed" in out.getvalue()
+    status = out.getvalue()
+    assert f"{len(targets)} delivered (0 talk pages created, 2 through a redirect)" in status, status
+    assert "0 failed" in status and "0 pending" in status and "3 task comments" in status
+    assert f"delivered: {CS_TALK}Cíl (revision " in status and f"redirected from {CS_TALK}Přesunutý" in status
+    for word in ("skipped: " + CS_TALK + "Odhlášený: optout", "skipped: " + CS_TALK + "Bezbotů: nobots",
+                 "skipped: " + CS_TALK + "Neexistuje: nouser", "other-site"):
+        assert word in status, word
+    # The same report, localized, on the wiki, with a link to each delivered revision.
+    report_page = humans["cs"].page_text(page_title("cs") + "/Doručení")
+    assert "Doručování skončilo" in report_page and f"Doručeno {len(targets)}," in report_page
+    for title in targets:
+        revid = humans["cs"].revisions(title, 1)[0]["revid"]
+        assert f"| [[{title}]] || doručeno ([[Special:Diff/{revid}|{revid}]])" in report_page, title
+    assert f"přesměrováno z&nbsp;[[{CS_TALK}Přesunutý]]" in report_page
+    assert "v&nbsp;kategorii odhlášených" in report_page and "&#123;&#123;nobots&#125;&#125;" in report_page
+    help_text = nl.help_of(humans["cs"].page_text(draft_title("cs")))
+    assert f"Rozesláno" in help_text and f"doručeno {len(targets)} z {len(targets)}" in help_text, help_text
 
 
 def conduit_comments(conduit, task_id):
@@ -231,6 +251,11 @@ def test_ko_json_list_cli_approve_and_dry_run(world, tmp_path):
         contentmodel="json")
     ctx = context(data, tmp_path)
     newsletter.command(ctx, "draft", EDITION, ["ko"])
+    report = newsletter.command(ctx, "approve", EDITION, ["ko"])           # nobody edited it: refused
+    assert len(report.problems) == 1 and "nobody edited the text the bot generated" in report.problems[0]
+    assert "아무도 봇이 만든 내용을 고치지 않았습니다." in h.page_text(draft_title("ko"))
+    assert nl.draft_status(h.page_text(draft_title("ko"))) == "draft"
+    h.edit(draft_title("ko"), h.page_text(draft_title("ko")) + "\n번역했습니다.", "번역")
     report = newsletter.command(ctx, "approve", EDITION, ["ko"])
     assert report.problems == [] and nl.draft_status(h.page_text(draft_title("ko"))) == "ready"
     dry = context(data, tmp_path, dry_run=True)
@@ -403,6 +428,7 @@ def test_cli_ready_merged_into_a_strangers_edit_is_taken_back(world, tmp_path):
     data["newsletters"]["wikis"]["cs"] = {**PAGES["cs"], "approvers": ["Admin"]}
     ctx = context(data, tmp_path)
     newsletter.command(ctx, "draft", EDITION, ["cs"])                 # status=draft: approve goes straight to ready
+    humans["cs"].edit(draft_title("cs"), humans["cs"].page_text(draft_title("cs")) + "\nÚprava.", "x")
     person_appends_before_the_next_save(ctx.wikis["cs"], humans["cs"], "Podvrh od cizince.")
     report = newsletter.command(ctx, "approve", EDITION, ["cs"])
     assert any("run it again" in p for p in report.problems), report.problems
