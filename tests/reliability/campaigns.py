@@ -518,6 +518,10 @@ class NewsletterWorld:
             report = newsletter.command(ctx, action, EDITION, list(NL_CODES))
             if report.problems:
                 raise RuntimeError(f"newsletter {action}: {report.problems}")
+            if action == "draft":   # an untouched draft is refused: the ambassador adds a line first
+                for code in NL_CODES:
+                    title = self.title(code, "draft_page")
+                    self.humans[code].edit(title, self.humans[code].page_text(title) + "\nÚvod.\n", "úvod")
 
     def check(self, api_urls: dict[str, str]) -> tuple[int, int, str]:
         """Copies of the edition on every talk page (markers, headings, bot edits) and task comments."""
