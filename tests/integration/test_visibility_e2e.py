@@ -128,3 +128,37 @@ def test_dry_run_writes_nothing_not_even_state(wikis, conduit, tmp_path, pywikib
     assert report.would_save and report.saved == []
     assert dump(store_file) == before
     assert "[[phab:T" not in human.page_text(CS)
+
+
+def test_a_task_out_of_public_view_never_enters_a_newsletter(wikis, conduit, tmp_path, pywikibot_dir, monkeypatch):
+    import io
+    import time as _time
+
+    from bot.jobs import newsletter
+    from bot.jobs.registry import build_context
+    from bot.settings import parse_settings
+    from tests.integration.helpers import config_data, set_secrets
+
+    edition = _time.strftime("%Y-%m", _time.gmtime())       # tasks are made now, so this month has them
+    project = conduit.create_project("Growth-Team", "growth-team", members=["alice"])
+    logged_in = conduit.create_space("Logged in", "users")
+    ids = {"public": conduit.create_task("Veřejná novinka", projects=[project]),
+           "space": conduit.create_task("Novinka v prostoru", projects=[project], space=logged_in),
+           "members": conduit.create_task("Novinka pro členy", projects=[project])}
+    conduit.update_task(ids["members"], actor="alice", view_policy="#growth-team")
+    for task_id in ids.values():
+        conduit.update_task(task_id, actor="alice", status="resolved")
+    set_secrets(monkeypatch, wikis, conduit, ("cs",))
+    data = config_data(wikis, conduit, tmp_path, pywikibot_dir, codes=("cs",), tables=[])
+    draft_page = "Wikipedie:Growth/Zpravodaj/{edition}"
+    data["newsletters"] = {"projects": ["growth-team"], "wikis": {"cs": {
+        "draft_page": draft_page, "page": "Wikipedie:Growth/Zpravodaj/Vydání/{edition}",
+        "subscribers": "Wikipedie:Growth/Zpravodaj/Odběratelé"}}}
+    ctx = build_context(parse_settings(data, tmp_path / "test.yaml"))
+    ctx.out = io.StringIO()
+    report = newsletter.command(ctx, "draft", edition, ["cs"])
+    assert report.problems == [] and report.saved
+    draft = wikis.api("cs", wikis.wikis["cs"].human).page_text(draft_page.replace("{edition}", edition))
+    assert f"[[phab:T{ids['public']}|" in draft and "Veřejná novinka" in draft
+    for name in ("space", "members"):
+        assert f"T{ids[name]}" not in draft and "Novinka " not in draft.replace("Veřejná novinka", "")
