@@ -514,8 +514,10 @@ def _newcomers(ctx: JobContext, code: str, label: str, now: float, tags, report:
     start, end = mw_timestamp(before.start), mw_timestamp(week.last_second)
     count0 = wiki.request_count if hasattr(wiki, "request_count") else 0
     try:
+        bot = _user_key(ctx.settings.wikis[code].username)
+        # The bot's own account is no newcomer (its report edits would count themselves).
         accounts = [{"user": a["user"], "timestamp": parse_mw_timestamp(a["timestamp"])}
-                    for a in wiki.new_accounts(start, end)]
+                    for a in wiki.new_accounts(start, end) if _user_key(a["user"]) != bot]
         contribs = [{"user": c["user"], "timestamp": parse_mw_timestamp(c["timestamp"]), "tags": c["tags"]}
                     for c in wiki.contributions_with_tags(sorted({a["user"] for a in accounts}), start, end)] \
             if accounts else []
