@@ -26,7 +26,6 @@ import pytest
 import requests
 
 from sandbox.conduit import ConduitSandbox
-from tests.conftest import unavailable
 
 USERS = ("admin", "GrowthBot", "alice", "bob")
 
@@ -34,16 +33,9 @@ USERS = ("admin", "GrowthBot", "alice", "bob")
 # --- the two servers -----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def real(tmp_path_factory):
-    from sandbox.phorge import PhorgeServer, PhorgeUnavailable
-
-    server = PhorgeServer(tmp_path_factory.mktemp("phorge"))
-    try:
-        server.start()
-    except PhorgeUnavailable as exc:
-        unavailable(str(exc))
-    yield server
-    server.stop()
+def real(conduit_server):
+    """The suite's one real Phorge (tests/conftest.py), reset before each test."""
+    return conduit_server
 
 
 @pytest.fixture(scope="module")
