@@ -622,11 +622,15 @@ def _publish(ctx, settings, ed, code, report, cache, force: bool = False, worker
         _comment_tasks(ctx, settings, ed, code, page_title, frozen, report, cache)
     if outcome is not None and not ctx.dry_run:
         counts = outcome
+        sent_at = ctx.store.get(NS_EDITION, _edition_key(code, ed), {}).get("sent_at") or ctx.clock()
+        if not ctx.store.get(NS_EDITION, _edition_key(code, ed), {}).get("sent_at"):
+            ctx.store.put(NS_EDITION, _edition_key(code, ed),
+                          {**ctx.store.get(NS_EDITION, _edition_key(code, ed), {}), "sent_at": sent_at})
         finished = counts["pending"] == 0 and counts["failed"] == 0 and counts["interrupted"] == 0
         _rewrite_draft(ctx, settings, ed, code, report, help_text=_help(
             ctx, settings, ed, code, "sent", approved_by=frozen["approved_by"], done=counts["delivered"],
             total=counts["total"], failed=counts["failed"] + counts["interrupted"] + counts["pending"],
-            when=words.WHEN_AT_DONE[lang].format(time=_local_time(ctx, code, ctx.clock()))))
+            when=words.WHEN_AT_DONE[lang].format(time=_local_time(ctx, code, sent_at))))
         if finished and not report.problems:
             ctx.store.put(NS_EDITION, _edition_key(code, ed),
                           {**ctx.store.get(NS_EDITION, _edition_key(code, ed), {}), "done": ctx.clock()})
@@ -986,6 +990,11 @@ class _ReportWriter:
         wiki = ctx.wikis[code]
         ws = ctx.settings.wikis[code]
         key = f"nlr:{ed.id}:{code}"
+        # Saved again only when an outcome changed, not for a newer "as of" time alone.
+        digest = nl.body_hash(repr((rows, final)))
+        state_key = _edition_key(code, ed)
+        if ctx.store.get(NS_EDITION, state_key, {}).get("report_hash") == digest and self.page.exists:
+            return counts
         text = _render_report(ctx, self.settings, ed, code, rows, counts, final)
         for _ in range(CONFLICT_ATTEMPTS):
             page = self.page
@@ -1008,6 +1017,7 @@ class _ReportWriter:
                     else page
                 return counts
             self.page = replace(page, exists=True, text=text, revid=revid)
+            ctx.store.put(NS_EDITION, state_key, {**ctx.store.get(NS_EDITION, state_key, {}), "report_hash": digest})
             return counts
         return counts
 

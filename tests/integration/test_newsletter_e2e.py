@@ -238,7 +238,7 @@ def test_protected_target_fails_alone_and_is_retried_later(world, wikis, tmp_pat
     assert {t for _, t, _ in report.saved if t.startswith(CS_TALK)} == {targets[0], targets[2], targets[3]}
     admin._write(action="protect", title=targets[1], protections="edit=all")
     report = newsletter.command(ctx, "publish", EDITION, ["cs"])
-    assert [t for _, t, _ in report.saved] == [targets[1]] and report.problems == []
+    assert [t for _, t, _ in report.saved if t.startswith(CS_TALK)] == [targets[1]] and report.problems == []
 
 
 def test_ko_json_list_cli_approve_and_dry_run(world, tmp_path):
@@ -330,7 +330,8 @@ def test_moved_talk_page_is_not_delivered_twice(world, wikis, tmp_path):
     admin = wikis.api("cs", wikis.wikis["cs"].admin)
     admin.post(action="move", **{"from": old, "to": new, "reason": "přejmenování", "token": admin.csrf()})
     report = newsletter.command(ctx, "publish", EDITION, ["cs"])
-    assert report.saved == [] and h.page_text(new).count("<!-- ambassador-bot:key=nl:") == 1
+    assert [t for _, t, _ in report.saved if t.startswith(CS_TALK)] == []
+    assert h.page_text(new).count("<!-- ambassador-bot:key=nl:") == 1
 
 
 def test_only_a_listed_approver_can_approve(world, wikis, tmp_path):
