@@ -654,13 +654,14 @@ def _post_page(ctx: JobContext, amb: Ambassador, label: str, dest: _Destination,
     section_key = _section_key(amb, label, dest)
 
     def done(revid):
-        ctx.store.put(NS_SECTION, section_key, {"hash": _digest(text), "revid": revid})
+        ctx.store.put(NS_SECTION, section_key, {"hash": _digest(heading + "\n" + text), "revid": revid})
         if final:
             ctx.store.record_post(dest.key, "edit", f"{code}:{page_title}", revid)
 
     if page.exists and marker in page.text:
         new_text = replace_marked_section(page.text, marker, heading, text)
-        if new_text == page.text:
+        stored = ctx.store.get(NS_SECTION, section_key) or {}
+        if new_text == page.text or stored.get("hash") == _digest(heading + "\n" + text):
             done(page.revid)
             report.unchanged += 1
             return
