@@ -92,8 +92,12 @@ def unpack_sources(dest: Path) -> Path:
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
             if sums.get(archive) != digest:
                 raise PhorgeUnavailable(f"{path}: checksum does not match {folder / 'SHA256SUMS'}")
-            with tarfile.open(path) as tar:
-                tar.extractall(dest, filter="tar")
+            # GNU tar unpacks the 56 MB tree about ten times faster than the tarfile module.
+            try:
+                _run(["tar", "-xzf", str(path), "-C", str(dest)], timeout=300)
+            except (OSError, subprocess.SubprocessError):
+                with tarfile.open(path) as tar:
+                    tar.extractall(dest, filter="tar")
     else:
         for name, (_, repo, commit) in ARCHIVES.items():
             target = dest / name
