@@ -27,6 +27,8 @@
 * **Every write is guarded.** The stop/lease check wraps every adapter method marked
   `@write_method` (bot/adapters/writes.py), not a list of names kept here.
 * **Run report.** After each run, `bot.jobs.status_report` keeps the per-wiki page.
+* **Problems are typed** (`bot.domain.problems.Problem`: wiki, target, kind, text): the
+  log fields and the run report read the attributes, never the text.
 """
 from __future__ import annotations
 
@@ -40,6 +42,7 @@ import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.domain.problems import EMERGENCY_STOP, PAGE, RUN_REPORT, TASK
 from bot.errors import BotError, TransientError
 from bot.jobs.blocks import run_guarded
 from bot.jobs import status_report
@@ -456,16 +459,17 @@ class Service:
         except Exception as exc:  # a bug: keep the traceback, keep the other jobs going
             log.exception("run failed with an unexpected error", extra={**fields, "outcome": "failed"})
             return RunOutcome.failure(entry.id, entry.job, entry.wiki, f"{type(exc).__name__}: {exc}", self.clock())
-        for problem in report.problems:
-            outcome = "stopped" if "emergency stop" in problem else "problem"
-            wiki = status_report.problem_wiki(problem) or entry.wiki
-            log.warning("%s", problem, extra={**fields, "wiki": wiki, "outcome": outcome})
+        outcome = RunOutcome.from_report(entry.id, entry.job, entry.wiki, report, self.clock(),
+                                         settings=self.settings)
+        for problem in outcome.problems:   # typed (bot/domain/problems.py): placed once, read by attribute
+            log.warning("%s", problem, extra={**fields, **problem_fields(problem),
+                                              "outcome": "stopped" if problem.kind == EMERGENCY_STOP else "problem"})
         for line in report.held:
             log.info("%s", line, extra={**fields, "outcome": "held"})
         for code, title, revid in report.saved:
             log.info("saved revision %s", revid, extra={**fields, "wiki": code, "page": title, "outcome": "saved"})
         log.info("run finished: %s", report.summary(), extra={**fields, "outcome": "ok" if report.ok else "problem"})
-        return RunOutcome.from_report(entry.id, entry.job, entry.wiki, report, self.clock())
+        return outcome
 
     def _remember(self, entry_id: str, outcome: RunOutcome, started: float, finished: float) -> None:
         last = self.last.setdefault(entry_id, {"last_success": None})
@@ -480,7 +484,8 @@ class Service:
             log.exception("run report not updated", extra=self._fields(entry.id, "error"))
             return
         for problem in report.problems:
-            log.warning("%s", problem, extra={"job": status_report.JOB, "outcome": "problem"})
+            log.warning("%s", problem, extra={"job": status_report.JOB, **problem_fields(problem),
+                                              "outcome": "problem"})
 
     # -- health ------------------------------------------------------------------------------
     def health(self) -> tuple[bool, dict]:
@@ -505,6 +510,16 @@ class Service:
         ok = loop_alive and (sched_alive if leading else True) and not self.stop_event.is_set()
         return ok, {"ok": ok, "role": "leader" if leading else "standby", "scheduler_alive": bool(sched_alive),
                     "holder": self.lease.holder, "jobs": jobs, "runs": self.runs}
+
+
+def problem_fields(problem) -> dict:
+    """The log fields of a typed problem: its wiki, and its target as `page` or `task`; `kind` for handlers."""
+    fields = {"wiki": problem.wiki, "kind": problem.kind}
+    if problem.kind == TASK:
+        fields["task"] = problem.target
+    elif problem.kind in (PAGE, RUN_REPORT):
+        fields["page"] = problem.target
+    return fields
 
 
 def _iso(ts) -> str | None:

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
+from bot.domain.problems import Problem, ProblemList
 from bot.render.environment import Renderer
 from bot.settings import Settings
 from bot.store import OverlayStore, StateStore
@@ -43,8 +44,14 @@ class JobReport:
     saved: list[tuple[str, str, int]] = field(default_factory=list)      # (wiki, title, revid)
     would_save: list[tuple[str, str]] = field(default_factory=list)     # dry run
     unchanged: int = 0
-    problems: list[str] = field(default_factory=list)                   # reported per target; job went on
+    # Reported per target while the job went on. Jobs may append plain strings: the list
+    # makes each a Problem (wiki, target, kind, text) once, on the way in (bot/domain/problems.py).
+    problems: list[Problem] = field(default_factory=ProblemList)
     held: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        if not isinstance(self.problems, ProblemList):
+            self.problems = ProblemList(self.problems)
 
     @property
     def ok(self) -> bool:
@@ -68,8 +75,18 @@ def preview_edit(ctx: JobContext, report: JobReport, code: str, title: str, old:
 
 
 def unified_diff(old: str, new: str, label: str) -> str:
-    return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
-                                        fromfile=f"{label} (current)", tofile=f"{label} (bot)"))
+    """A unified diff that always ends with a newline, so the next line printed stands on its own.
+
+    A text without a final newline would glue its last line to the next diff line (or to
+    the next log line); such a line is ended and marked as git does.
+    """
+    lines = []
+    for line in difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                     fromfile=f"{label} (current)", tofile=f"{label} (bot)"):
+        if not line.endswith("\n"):
+            line += "\n\\ No newline at end of file\n"
+        lines.append(line)
+    return "".join(lines)
 
 
 def reachable_tasks(ctx: JobContext, namespace: str, task_ids: set[int], report: JobReport,

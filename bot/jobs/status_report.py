@@ -2,10 +2,16 @@
 
 After each scheduled run the scheduler hands the outcome to `update()`. The outcome
 is stored per wiki and job; the page is rendered from everything stored for that
-wiki and saved only when something a reader cares about changed (result, counts,
-problems) or when the times shown are older than `status_page.refresh_hours`, so a
-bot that runs every ten minutes and finds nothing to do edits the page once a day,
-not 144 times.
+wiki and saved only when its content changed meaningfully: a job row appeared, a
+result changed, or a problem is new or cleared (`page_key`). Counts alone (saved,
+unchanged, held) never cause an edit: a bot that runs every few minutes must not edit
+its report on every run (it was saved 8 times in 4 minutes). The page is also saved
+when the times shown are older than `status_page.refresh_hours`, so they stay true.
+
+Problems are `bot.domain.problems.Problem`s: each row shows only the problems of its
+wiki (`Problem.wiki`); a problem of no wiki is placed by `locate()`: a weekly report's
+on its ambassador's home wiki, one about Phabricator or a failed run on every wiki of
+the run, any other on the home wiki (`home_wiki()`), never on every wiki's page.
 
 The page is the bot's own, but it still asks the run page and `{{nobots}}` before
 each edit, and writes only between its markers
@@ -16,6 +22,7 @@ escaped with `wikitext_inline`, and known secrets are redacted.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -23,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 
+from bot.domain.problems import FAILED, PHABRICATOR, RUN_REPORT, WEEKLY_REPORT, Problem
 from bot.domain.wikitext import MARKER, RegionError, bot_may_edit, find_region, replace_region
 from bot.errors import Blocked, EditConflict, TargetError, TransientError
 from bot.jobs.base import JobContext, JobReport, preview_edit
@@ -54,10 +62,18 @@ class RunOutcome:
     would_save: dict[str, int] = field(default_factory=dict)  # per wiki
     unchanged: int = 0
     held: int = 0
-    problems: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.problems = [Problem(p) for p in self.problems]
 
     @classmethod
-    def from_report(cls, entry_id: str, job: str, wiki: str | None, report: JobReport, finished_at: float):
+    def from_report(cls, entry_id: str, job: str, wiki: str | None, report: JobReport, finished_at: float,
+                    settings=None):
+        """The outcome of a run; with `settings`, every problem is placed on its wiki (`locate`)."""
+        problems = [Problem(p) for p in report.problems]
+        if settings is not None:
+            problems = [locate(p, settings, wiki) for p in problems]
         saved: dict[str, int] = {}
         for code, _title, _revid in report.saved:
             saved[code] = saved.get(code, 0) + 1
@@ -65,29 +81,78 @@ class RunOutcome:
         for code, _title in report.would_save:
             would[code] = would.get(code, 0) + 1
         return cls(entry_id, job, wiki, finished_at, "ok" if report.ok else "problem", saved, would,
-                   report.unchanged, len(report.held), list(report.problems))
+                   report.unchanged, len(report.held), problems)
 
     @classmethod
     def failure(cls, entry_id: str, job: str, wiki: str | None, message: str, finished_at: float):
-        return cls(entry_id, job, wiki, finished_at, "failed", problems=[message])
+        return cls(entry_id, job, wiki, finished_at, "failed", problems=[Problem(message, wiki=wiki, target=None,
+                                                                                  kind=FAILED)])
 
     def for_wiki(self, code: str) -> dict:
-        """The part of this outcome that concerns one wiki."""
-        problems = [p for p in self.problems if problem_wiki(p) in (None, code)]
+        """The part of this outcome that concerns one wiki (problems of no wiki concern every wiki)."""
+        problems = [p for p in self.problems if p.wiki in (None, code)]
         result = self.result
         if result == "problem" and not problems:
             result = "ok"
         return {"job": self.entry_id, "finished_at": self.finished_at, "result": result,
                 "saved": self.saved.get(code, 0), "would_save": self.would_save.get(code, 0),
-                "unchanged": self.unchanged, "held": self.held, "problems": problems}
+                "unchanged": self.unchanged, "held": self.held, "problems": [p.text for p in problems],
+                "problem_keys": [p.key() for p in problems]}
 
 
-def problem_wiki(problem: str) -> str | None:
-    # Jobs begin a problem that concerns one wiki with "wiki <code>" (status_sync's labels).
-    if problem.startswith("wiki "):
-        code = problem[5:].split(" ", 1)[0].rstrip(":;,")
-        return code or None
+def problem_wiki(problem) -> str | None:
+    """The wiki a problem concerns (its `wiki` attribute), None for none in particular."""
+    return Problem(problem).wiki
+
+
+def home_wiki(settings) -> str | None:
+    """The wiki that shows problems of no particular wiki: the first with a run report page, else the first."""
+    config = settings.section("status_page")
+    for code in settings.wikis:
+        if config is not None and code in config.pages:
+            return code
+    return next(iter(settings.wikis), None)
+
+
+def locate(problem, settings, entry_wiki: str | None = None) -> Problem:
+    """The problem placed on the wiki where a reader should find it (see the module docstring).
+
+    A per-wiki run's problems are all that wiki's. Otherwise a problem keeps its own
+    wiki; a weekly-report problem goes to its ambassador's home wiki; one about
+    Phabricator as a whole, or the run failing, stays on every wiki (wiki None); any
+    other goes to the home wiki.
+    """
+    problem = Problem(problem)
+    if problem.wiki is not None:
+        return problem
+    if entry_wiki is not None:
+        return problem.at(entry_wiki)
+    if problem.kind in (PHABRICATOR, FAILED):
+        return problem
+    if problem.kind == WEEKLY_REPORT:
+        home = _ambassador_home(settings, problem.target)
+        if home in settings.wikis:
+            return problem.at(home)
+    return problem.at(home_wiki(settings))
+
+
+def _ambassador_home(settings, ambassador_id: str | None) -> str | None:
+    reports = settings.section("reports")
+    for amb in getattr(reports, "ambassadors", ()):
+        if amb.id == ambassador_id:
+            return amb.home_wiki
     return None
+
+
+def page_key(runs: list[dict]) -> str:
+    """What a reader of the page would call a change: rows, results and problems; not counts or times."""
+    rows = []
+    for run in runs:
+        keys = run.get("problem_keys")
+        if keys is None:   # stored before problems were typed
+            keys = [Problem(p).key() for p in run["problems"]]
+        rows.append([run["job"], run["result"], sorted(map(json.dumps, keys))])
+    return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
 def update(ctx: JobContext, outcome: RunOutcome) -> JobReport:
@@ -104,7 +169,8 @@ def update(ctx: JobContext, outcome: RunOutcome) -> JobReport:
         try:
             _update_page(ctx, code, config.pages[code], config, report)
         except (TargetError, TransientError, Blocked) as exc:
-            report.problems.append(f"wiki {code} run report: {exc}")
+            report.problems.append(Problem(f"wiki {code} run report: {exc}", wiki=code, target=config.pages[code],
+                                           kind=RUN_REPORT))
     return report
 
 
@@ -113,8 +179,7 @@ def _update_page(ctx: JobContext, code: str, title: str, config, report: JobRepo
     runs = sorted((v for k, v in ctx.store.items(NS_RUNS).items() if k.startswith(code + "|")),
                   key=lambda r: r["job"])
     lang, tz = wiki_settings.language, wiki_settings.timezone
-    stable = render_table(runs, lang, tz, config.max_problems, with_times=False)
-    digest = hashlib.sha256(stable.encode()).hexdigest()[:16]
+    digest = page_key(runs)
     remembered = ctx.store.get(NS_PAGE, code) or {}
     fresh = ctx.clock() - remembered.get("edited_at", 0) < config.refresh_hours * 3600
     if remembered.get("hash") == digest and fresh:

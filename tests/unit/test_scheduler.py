@@ -308,8 +308,12 @@ def test_trigger_during_a_run_runs_once_more_after_it(tmp_path):
     assert entered.wait(10)
     BEHAVIOUR["alpha"] = lambda ctx: JobReport("alpha")
     assert service.trigger(["alpha"]) == ["alpha"]
+    assert service.trigger(["alpha"]) == ["alpha"]     # a second request during the same run: folded in
     gate.set()
     _wait(lambda: [c[0] for c in CALLS].count("alpha") == 2)
+    _wait(lambda: service.runs == 3)                    # alpha, its one follow-up, beta
+    time.sleep(0.5)          # a third alpha run (one per request) would start right away; give it the chance
+    assert [c[0] for c in CALLS].count("alpha") == 2 and service.runs == 3
     service.request_stop()
     thread.join(5)
 
@@ -523,7 +527,8 @@ def test_a_long_burst_of_follow_up_runs_does_not_recurse(tmp_path):
     BEHAVIOUR["alpha"] = job
     import dataclasses
     from bot.store import MemoryStore
-    service = _leading(make_service(tmp_path, {"alpha": {"every": "1h"}}))
+    # A long lease: nothing renews it here, and a thousand runs may take longer than 5 s on a busy machine.
+    service = _leading(make_service(tmp_path, {"alpha": {"every": "1h"}}, schedule={"lease_seconds": 600}))
     service.ctx = dataclasses.replace(service.ctx, store=MemoryStore())
     service.run_entry("alpha")
     assert len(depths) == chain and len(set(depths)) == 1
