@@ -68,7 +68,7 @@ def test_new_comments_replies_unsigned_forwarded_once(world):
     section_comments = texts(conduit, tasks["section"])
     ko_comments = texts(conduit, tasks["ko"])
     assert len(cs_comments) == 1 and len(section_comments) == 1 and len(ko_comments) == 1
-    assert "Souhlasím" in cs_comments[0] and "a reply" in cs_comments[0] and "Special:Diff/" in cs_comments[0]
+    assert "Souhlasím" in cs_comments[0] and "in reply to OtherUser" in cs_comments[0] and "Special:Diff/" in cs_comments[0]
     assert "@alice" not in conduit.comments(tasks["cs"])[0]["text"]     # no mention from quoted text
     assert "Návrh: přidat filtr." in section_comments[0] 
     assert "zapomněl podepsat" in section_comments[0] and "(unsigned)" in section_comments[0]

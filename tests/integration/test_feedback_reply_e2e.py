@@ -78,33 +78,34 @@ def test_talk_page_reply_through_discussiontools_once(world, monkeypatch):
     report = feedback.run(ctx)
     assert report.problems == []
     assert len(conduit.comments(tasks["talk"])) == 1
-    assert len(dt_calls) == 2 and saves == []
+    assert len(dt_calls) == 1 and saves == []          # one reply for the thread, not one per comment
     text = human["cs"].page_text(TALK)
     t = tasks["talk"]
     lines = text.split("\n")
-    # Each comment gets its reply right under it (after the replies already there), one level deeper.
+    # The thread's reply goes after its last comment, one level deeper than it.
     top = next(i for i, ln in enumerate(lines) if ln.startswith("Přidejte filtr."))
     assert lines[top + 1].startswith(":Souhlas.")
-    assert re.fullmatch(rf"::Předáno do \[\[phab:T{t}\|T{t}\]\]\. {MARKER}\w+ --> " + BOT_SIG.pattern, lines[top + 2])
-    assert re.fullmatch(rf":Předáno do \[\[phab:T{t}\|T{t}\]\]\. {MARKER}\w+ --> " + BOT_SIG.pattern, lines[top + 3])
+    assert re.fullmatch(rf"::Předáno do \[\[phab:T{t}\|T{t}\]\]\. {MARKER}[a-z,]+ --> " + BOT_SIG.pattern,
+                        lines[top + 2])
     tags = human["cs"].revisions(TALK, limit=1)[0].get("tags", [])
     assert any(tag.startswith("discussiontools") for tag in tags)
 
     # Again: no new reply, and the bot's replies are not feedback.
     report = feedback.run(ctx)
     assert report.problems == [] and report.saved == []
-    assert len(bot_lines(human["cs"].page_text(TALK))) == 2 and len(dt_calls) == 2
-    append(human["cs"], TALK, ":Díky. ~~~~\n")
+    assert len(bot_lines(human["cs"].page_text(TALK))) == 1 and len(dt_calls) == 1
+    append(human["cs"], TALK, ":::Díky. ~~~~\n")
     report = feedback.run(ctx)
     got = [c["text"] for c in conduit.comments(tasks["talk"])]
     assert len(got) == 2 and "Díky." in got[1] and "Předáno" not in "".join(got)
-    assert len(bot_lines(human["cs"].page_text(TALK))) == 3       # one reply to the new comment
+    assert len(bot_lines(human["cs"].page_text(TALK))) == 2       # one reply to the new comment
     assert ctx.store.items(feedback.NS_QUEUE) == {}
 
 
 def test_project_page_reply_through_wikitext_once(world, monkeypatch):
     ctx, make, conduit, human, tasks = world
-    append(human["cs"], PROJECT, "\n== Nápad ==\nPřidejte filtr. ~~~~\n:Souhlas. ~~~~\n\nJiný bod. ~~~~\n")
+    append(human["cs"], PROJECT, "\n== Nápad ==\nPřidejte filtr. ~~~~\n:Souhlas. ~~~~\n\nJiný bod. ~~~~\n"
+                                 "\n== Druhý ==\nDalší nápad. ~~~~\n")
     dt_calls = spy(monkeypatch, ctx.wikis["cs"], "discussiontools_add_comment")
     report = feedback.run(ctx)
     assert report.problems == []
@@ -114,17 +115,20 @@ def test_project_page_reply_through_wikitext_once(world, monkeypatch):
     t = tasks["project"]
     top = next(i for i, ln in enumerate(lines) if ln.startswith("Přidejte filtr."))
     assert lines[top + 1].startswith(":Souhlas.")
-    assert re.fullmatch(rf"::Předáno do \[\[phab:T{t}\|T{t}\]\]\. {MARKER}\w+ --> " + BOT_SIG.pattern, lines[top + 2])
-    assert re.fullmatch(rf":Předáno do \[\[phab:T{t}\|T{t}\]\]\. {MARKER}\w+ --> " + BOT_SIG.pattern, lines[top + 3])
+    # One reply per thread, after its last comment ("Jiný bod.", top level), one level deeper.
+    assert "Předáno" not in lines[top + 2]
     other = next(i for i, ln in enumerate(lines) if ln.startswith("Jiný bod."))
-    assert lines[other + 1].startswith(":Předáno do")
+    assert re.fullmatch(rf":Předáno do \[\[phab:T{t}\|T{t}\]\]\. {MARKER}[a-z,]+ --> " + BOT_SIG.pattern,
+                        lines[other + 1])
+    second = next(i for i, ln in enumerate(lines) if ln.startswith("Další nápad."))
+    assert lines[second + 1].startswith(":Předáno do")
     revs = human["cs"].revisions(PROJECT, limit=2)
     assert revs[0]["user"] == "TestBot" and revs[1]["user"] == "OtherUser"   # all replies in one edit
     assert revs[0]["comment"] == f"Robot: komentář předán do T{t}"
 
     report = feedback.run(ctx)
     assert report.saved == [] and report.problems == []
-    assert len(bot_lines(human["cs"].page_text(PROJECT))) == 3
+    assert len(bot_lines(human["cs"].page_text(PROJECT))) == 2
     assert len(conduit.comments(tasks["project"])) == 1
 
 
@@ -135,7 +139,7 @@ def test_korean_reply(world):
     assert feedback.run(ctx).problems == []
     t = tasks["ko"]
     text = human["ko"].page_text(KO_TALK)
-    assert re.search(rf"\n:\[\[phab:T{t}\|T{t}\]\]에 전달했습니다\. {MARKER}\w+ --> \[\[사용자:TestBot\|TestBot\]\]", text)
+    assert re.search(rf"\n:\[\[phab:T{t}\|T{t}\]\]에 전달했습니다\. {MARKER}[a-z,]+ --> \[\[사용자:TestBot\|TestBot\]\]", text)
 
 
 def test_crash_between_reply_and_record_does_not_reply_twice(world, monkeypatch):
