@@ -10,6 +10,7 @@ from bot.jobs import status_sync
 from bot.jobs.base import JobContext
 from bot.settings import parse_settings
 from bot.store import MemoryStore
+from bot.errors import Protected
 from tests.fakes import FakePhab, FakeWiki, task
 
 BEGIN = "<!-- ambassador-bot:status growth-current begin -->"
@@ -17,16 +18,20 @@ END = "<!-- ambassador-bot:status growth-current end -->"
 PAGE = "Wikipedie:Growth/Stav"
 
 
-def settings(**table_overrides):
+def _raw_settings(wiki_extra=None, **table_overrides):
     table = {"id": "growth-current", "query": {"projects": ["growth-team"], "statuses": ["open", "resolved"]},
              "pages": {"cs": PAGE}, **table_overrides}
-    return parse_settings({
+    return {
         "bot": {"user_agent": "test/1 (test@example.org)", "state_url": "memory://"},
         "phabricator": {"url": "http://127.0.0.1:1/"},
         "wikis": {"cs": {"api_url": "http://127.0.0.1:2/api.php", "language": "cs", "timezone": "Europe/Prague",
-                         "username": "TestBot"}},
+                         "username": "TestBot", **(wiki_extra or {})}},
         "status_tables": [table],
-    }, Path("test.yaml"))
+    }
+
+
+def settings(wiki_extra=None, **table_overrides):
+    return parse_settings(_raw_settings(wiki_extra, **table_overrides), Path("test.yaml"))
 
 
 @pytest.fixture
@@ -49,7 +54,10 @@ def test_first_cycle_writes_the_table_and_keeps_text_outside(world):
 
 def test_private_task_never_reaches_the_wiki(world):
     ctx, phab, wiki = world
-    status_sync.run(ctx)
+    report = status_sync.run(ctx)
+    # The table was written (a job that writes nothing would pass a test of absence alone) ...
+    assert report.saved == [("cs", PAGE, wiki.pages[PAGE][-1][0])] and "[[phab:T1|T1]]" in wiki.text(PAGE)
+    # ... and the private task is not in it.
     assert "T3" not in wiki.text(PAGE) and "Security" not in wiki.text(PAGE)
 
 
@@ -134,10 +142,29 @@ def test_page_without_markers_is_reported_not_edited(world):
 
 
 def test_protected_page_is_reported_and_job_goes_on(world):
-    ctx, phab, wiki = world
-    wiki.protected.add(PAGE)
+    other = "Wikipedie:Growth/Hotovo"
+    ctx, phab, _ = world
+    raw = _raw_settings()
+    raw["status_tables"].append({"id": "growth-done", "query": {"projects": ["growth-team"], "statuses": ["resolved"]},
+                                 "pages": {"cs": other}})
+    s = parse_settings(raw, Path("test.yaml"))
+    wiki = FakeWiki(pages={PAGE: f"Úvod.\n{BEGIN}\n{END}\n",
+                           other: "<!-- ambassador-bot:status growth-done begin -->\n"
+                                  "<!-- ambassador-bot:status growth-done end -->\n"})
+    ctx = JobContext(settings=s, store=MemoryStore(), phab=phab, wikis={"cs": wiki}, out=io.StringIO())
+    real_save = wiki.save
+
+    def save(page, text, summary, minor=False, merge_ok=True):
+        if page.title == PAGE:     # the server's refusal, worded by no one but the wiki (as in the real API)
+            raise Protected("protectedpage: This page has been protected to prevent editing", "protectedpage")
+        return real_save(page, text, summary, minor, merge_ok)
+    wiki.save = save
     report = status_sync.run(ctx)
-    assert any("protectedpage" in p for p in report.problems)
+    # reported once, for that page ...
+    assert len(report.problems) == 1 and "protectedpage" in report.problems[0]
+    assert wiki.text(PAGE) == f"Úvod.\n{BEGIN}\n{END}\n"
+    # ... and the job went on to the next page, which it wrote
+    assert [title for _, title, _ in report.saved] == [other] and "[[phab:T2|T2]]" in wiki.text(other)
 
 
 def test_dry_run_prints_a_diff_and_saves_nothing(world):
@@ -148,14 +175,18 @@ def test_dry_run_prints_a_diff_and_saves_nothing(world):
     assert "+| [[phab:T1|T1]]" in ctx.out.getvalue()
 
 
-def test_min_edit_interval_defers_second_edit(world):
-    ctx, phab, wiki = world
-    object.__setattr__(ctx.settings.wikis["cs"], "min_edit_interval_minutes", 60)
-    wiki.settings.min_edit_interval_minutes = 60
+@pytest.mark.parametrize("minutes, deferred", [(60, True), (0, False)])
+def test_min_edit_interval_defers_second_edit(minutes, deferred):
+    # The interval comes from the config the job is given (as WikiClient.settings is the parsed
+    # WikiSettings), not from a value patched into a double: with 0 the second edit goes through.
+    s = settings(wiki_extra={"min_edit_interval_minutes": minutes})
+    phab = FakePhab([task(1, "První úkol")])
+    wiki = FakeWiki(settings=s.wikis["cs"], pages={PAGE: f"Úvod.\n{BEGIN}\n{END}\nPatička."})
+    ctx = JobContext(settings=s, store=MemoryStore(), phab=phab, wikis={"cs": wiki}, out=io.StringIO())
     status_sync.run(ctx)
     phab.change(1, title="Nový název")
     report = status_sync.run(ctx)
-    assert report.held and "Nový název" not in wiki.text(PAGE)
+    assert bool(report.held) is deferred and ("Nový název" not in wiki.text(PAGE)) is deferred
 
 
 def test_crash_between_save_and_record_does_not_edit_twice(world):
