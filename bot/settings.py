@@ -96,6 +96,9 @@ class StatusTable:
     sort: tuple[str, ...] = ("-priority", "id")
     max_rows: int = 200
     max_drop_share: float = 0.5
+    # A column saying, per resolved task, whether its fix is live on the wiki and since when
+    # (docs/deployment.md). Off unless asked for: it costs siteinfo and task histories.
+    deployment: bool = False
 
 
 @dataclass(frozen=True)
@@ -413,7 +416,8 @@ def _parse_wiki(r: _Reader, code: Any, w: Any) -> WikiSettings:
 
 def _parse_table(r: _Reader, i: int, t: Any, wikis: dict[str, WikiSettings]) -> StatusTable:
     key = f"status_tables[{i}]"
-    t = r.mapping(t, key, {"id", "query", "pages", "sort", "max_rows", "max_drop_share"}, {"id", "query", "pages"})
+    t = r.mapping(t, key, {"id", "query", "pages", "sort", "max_rows", "max_drop_share", "deployment"},
+                  {"id", "query", "pages"})
     table_id = r.typed(t["id"], f"{key}.id", str,
                        lambda v: None if re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", v)
                        else "must be lowercase letters, digits, - or _ (1-64 of them)")
@@ -442,6 +446,7 @@ def _parse_table(r: _Reader, i: int, t: Any, wikis: dict[str, WikiSettings]) -> 
         max_rows=r.typed(t.get("max_rows", 200), f"{key}.max_rows", int, lambda v: None if 1 <= v <= 5000 else "must be 1..5000"),
         max_drop_share=float(r.typed(t.get("max_drop_share", 0.5), f"{key}.max_drop_share", (int, float),
                                      lambda v: None if 0 < v <= 1 else "must be in (0, 1]")),
+        deployment=r.typed(t.get("deployment", False), f"{key}.deployment", bool),
     )
 
 

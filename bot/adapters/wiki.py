@@ -651,6 +651,11 @@ class WikiClient:
             self.__dict__["_extensions"] = cache
         return name in cache
 
+    def deployed_code_info(self) -> tuple[dict, list[dict]]:
+        """siteinfo's general part and extension list (with their `vcs-*` fields): one request, never cached here."""
+        query = self.api(action="query", meta="siteinfo", siprop="general|extensions").get("query", {})
+        return query.get("general", {}), query.get("extensions", [])
+
     def namespace_names(self, ns: int) -> set[str]:
         """Every name and alias of namespace `ns` here (e.g. Category, Kategorie), from pywikibot's siteinfo."""
         return {str(name) for name in self.site.namespaces[ns]}

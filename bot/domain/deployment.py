@@ -29,9 +29,9 @@ The rule (docs/deployment.md):
   repository not on the wiki, no ``vcs-date`` for it (``mediawiki/core`` never has one in
   siteinfo), a branch name or version that does not parse.
 
-A task is live when every repository it touched is live (a repository is live when all its
-master changes are, or all its backports on one branch are), pending when one of them is
-certainly not live yet, unknown otherwise. Pure functions: no I/O here.
+A task is live when every repository it touched is live (each master change there is live,
+or covered by a live backport merged after it), pending when one of them is certainly not
+live yet, unknown otherwise. Pure functions: no I/O here.
 """
 from __future__ import annotations
 
@@ -230,17 +230,24 @@ def task_state(changes: Iterable[MergedChange], code: DeployedCode) -> str:
 
 
 def _repository_state(changes: list[MergedChange], code: DeployedCode) -> str:
-    masters = [change_state(c, code) for c in changes if not c.is_backport]
-    by_branch: dict[str, list[str]] = {}
-    for c in changes:
-        if c.is_backport:
-            by_branch.setdefault(c.branch, []).append(change_state(c, code))
-    candidates = ([_all(masters)] if masters else []) + [_all(s) for s in by_branch.values()]
-    if LIVE in candidates:
-        return LIVE           # the master merges, or one branch's backports, are all there
-    if candidates and all(s == PENDING for s in candidates):
-        return PENDING
-    return UNKNOWN
+    """A repository is live when each master change is live itself or covered by a live backport
+    merged at or after it (a backport carries the master changes before it, not later ones);
+    with backports only, when one of them is live (the same fix backported to several branches)."""
+    backports = [(c, change_state(c, code)) for c in changes if c.is_backport]
+    masters = [c for c in changes if not c.is_backport]
+    if not masters:
+        return _any([s for _, s in backports])
+    states = []
+    for m in masters:
+        covering = [s for b, s in backports if b.merged_at >= m.merged_at]
+        states.append(_any([change_state(m, code), *covering]))
+    return _all(states)
+
+
+def _any(states: list[str]) -> str:
+    if LIVE in states:
+        return LIVE
+    return PENDING if states and all(s == PENDING for s in states) else UNKNOWN
 
 
 def _all(states: list[str]) -> str:

@@ -23,6 +23,7 @@ from bot.domain.tasks import Task, newest_modification, same_but_for_activity
 from bot.domain.wikitext import RegionError, bot_may_edit
 from bot.errors import (Blocked, EditConflict, PartialData, TargetError, TransientError, UncertainWriteError)
 from bot.jobs.base import JobContext, JobReport, preview_edit
+from bot.jobs.deployment_status import DeploymentTracker
 from bot.render import messages
 from bot.settings import StatusTable
 
@@ -69,8 +70,10 @@ def run(ctx: JobContext) -> JobReport:
             rows_by_table[table.id] = select_rows(tasks, statuses=q.statuses, subtypes=q.subtypes, task_ids=q.task_ids,
                                                   sort=table.sort, max_rows=table.max_rows)
 
+    # Tables with `deployment: true`: is each resolved task's fix live on the wiki (docs/deployment.md).
+    tracker = DeploymentTracker(ctx, report.problems) if any(t.deployment for t in tables) else None
     for code, wiki_settings in ctx.settings.wikis.items():
-        pages = _plans_for_wiki(ctx, code, tables, rows_by_table, report, still_public)
+        pages = _plans_for_wiki(ctx, code, tables, rows_by_table, report, still_public, tracker)
         if not pages:
             continue
         try:
@@ -209,7 +212,8 @@ def _with_owner(task: Task, users: dict[str, str]) -> Task:
 # -- wiki side --------------------------------------------------------------------------------
 
 def _plans_for_wiki(ctx, code, tables, rows_by_table, report: JobReport | None = None,
-                    still_public: dict[str, frozenset[int]] | None = None) -> list[_PagePlan]:
+                    still_public: dict[str, frozenset[int]] | None = None,
+                    tracker: DeploymentTracker | None = None) -> list[_PagePlan]:
     from bot.jobs.templates_check import override_source, override_title, read_overrides, render_document
 
     wiki = ctx.settings.wikis[code]
@@ -227,11 +231,25 @@ def _plans_for_wiki(ctx, code, tables, rows_by_table, report: JobReport | None =
     by_title: dict[str, _PagePlan] = {}
     for table in wanted:
         title = table.pages[code]
+        extra = {}
+        if tracker is not None and table.deployment:
+            extra["deployment"] = _deployment_cells(tracker, code, wiki, rows_by_table[table.id])
         body = render_document(ctx, code, "status_table", wiki.language, "wiki", override=override,
                                override_title=template_page, problems=problems, rows=rows_by_table[table.id],
-                               tz=wiki.timezone)
+                               tz=wiki.timezone, **extra)
         by_title.setdefault(title, _PagePlan(code, title, [], still_public or {})).tables.append((table, body))
     return list(by_title.values())
+
+
+def _deployment_cells(tracker: DeploymentTracker, code: str, wiki, rows) -> dict:
+    """Task id -> the deployment cell on this wiki ("–" for a task that is not resolved)."""
+    from bot.render.deployment_words import NOT_RESOLVED, label
+    cells = {}
+    for task in rows:
+        found = tracker.state(code, task)
+        cells[task.id] = NOT_RESOLVED if found is None else label(
+            wiki.language, found.state, wiki_id=found.wiki_id, since=found.since, tz=wiki.timezone)
+    return cells
 
 
 def _page_key(code: str, title: str, table_id: str | None = None) -> str:

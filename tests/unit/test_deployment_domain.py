@@ -193,3 +193,20 @@ def test_task_state_table(what, changes, code, expected):
 def test_change_state_of_one_change():
     assert change_state(master(), wiki(**{GE_KEY: MERGE})) == LIVE
     assert change_state(backport(branch="wmf/next"), wiki()) == UNKNOWN
+
+
+BACKPORT_CASES = [
+    ("a master follow-up after a live backport is not covered by it",
+     [master(), backport(), master(at=MERGE + 86400, n=9)], wiki(**{GE_KEY: MERGE + 7200}), PENDING),
+    ("the same fix backported to two branches, the wiki on one of them",
+     [backport(), backport(branch="wmf/1.44.0-wmf.6", n=3)], wiki(**{GE_KEY: MERGE + 7200}), LIVE),
+    ("a backport merged before the master change does not cover it",
+     [backport(at=MERGE - 100), master()], wiki(**{GE_KEY: MERGE - 10}), PENDING),
+    ("master unknown, backport covers it", [master(), backport()], wiki("1.44.0-wmf.6", **{GE_KEY: None}), LIVE),
+    ("master unknown, backport pending", [master(), backport()], wiki("1.44.0-wmf.4", **{GE_KEY: None}), UNKNOWN),
+]
+
+
+@pytest.mark.parametrize("what,changes,code,expected", BACKPORT_CASES, ids=[c[0] for c in BACKPORT_CASES])
+def test_backports_cover_earlier_master_changes_only(what, changes, code, expected):
+    assert task_state(changes, code) == expected

@@ -1,0 +1,168 @@
+"""status-sync's deployment column against adapter doubles: costs, memory, no flapping."""
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot.jobs import status_sync
+from bot.jobs.base import JobContext
+from bot.settings import parse_settings
+from bot.store import MemoryStore
+from bot.errors import TransientError
+from tests.fakes import FakePhab, FakeWiki, task
+
+BEGIN = "<!-- ambassador-bot:status growth-current begin -->"
+END = "<!-- ambassador-bot:status growth-current end -->"
+PAGE = "Wikipedie:Growth/Stav"
+MERGED = 1_795_000_000          # 2026-11-18 ~10:13 UTC
+GE = "mediawiki/extensions/GrowthExperiments"
+
+
+def notice(number, repo=GE, branch="master", subject="Fix"):
+    return (f"Change #{number} **merged** by jenkins-bot:\n\n[{repo}@{branch}] {subject}\n\n"
+            f"https://gerrit.wikimedia.org/r/{number}")
+
+
+class Phab(FakePhab):
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.histories: dict[str, list[dict]] = {}
+
+    def transactions(self, object_id, *, author_phids=(), phids=()):
+        self.calls.append(("transaction.search", {"object": object_id}))
+        return list(self.histories.get(object_id, []))
+
+    def comment_as_gerritbot(self, task_id, text, when):
+        self.histories.setdefault(f"T{task_id}", []).insert(0, {
+            "type": "comment", "authorPHID": "PHID-USER-gerritbot", "dateCreated": when,
+            "comments": [{"content": {"raw": text}}]})
+
+    def last_change_by_others(self, task_id, author_phid, look_back=20):
+        return self.tasks[task_id].date_modified
+
+    def whoami(self):
+        return {"phid": "PHID-USER-bot"}
+
+
+class Wiki(FakeWiki):
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.generator = "MediaWiki 1.44.0-wmf.5"
+        self.ge_date = "2026-11-17T00:00:00Z"       # before the merge
+        self.siteinfo_calls = 0
+        self.fail_siteinfo = False
+
+    def deployed_code_info(self):
+        self.siteinfo_calls += 1
+        if self.fail_siteinfo:
+            raise TransientError("wiki cs: HTTP 503")
+        return ({"generator": self.generator, "wikiid": "cswiki"},
+                [{"type": "other", "name": "GrowthExperiments", "vcs-system": "git", "vcs-version": "abc",
+                  "vcs-url": f"https://gerrit.wikimedia.org/g/{GE}/+/abc", "vcs-date": self.ge_date}])
+
+
+def settings(deployment=True):
+    table = {"id": "growth-current", "query": {"projects": ["growth-team"], "statuses": ["open", "resolved"]},
+             "pages": {"cs": PAGE}, "deployment": deployment}
+    return parse_settings({
+        "bot": {"user_agent": "test/1 (test@example.org)", "state_url": "memory://"},
+        "phabricator": {"url": "http://127.0.0.1:1/"},
+        "wikis": {"cs": {"api_url": "http://127.0.0.1:2/api.php", "language": "cs", "timezone": "Europe/Prague",
+                         "username": "TestBot"}},
+        "status_tables": [table],
+    }, Path("test.yaml"))
+
+
+@pytest.fixture
+def world():
+    phab = Phab([task(1, "Otevřený úkol"), task(2, "Opravená chyba", status="resolved", date_closed=MERGED + 60),
+                 task(3, "Vyřešeno bez kódu", status="resolved", date_closed=MERGED)])
+    phab.comment_as_gerritbot(2, notice(1084512), MERGED)
+    wiki = Wiki(pages={PAGE: f"Úvod.\n{BEGIN}\n{END}\nPatička."})
+    clock = [MERGED + 3600.0]
+    ctx = JobContext(settings=settings(), store=MemoryStore(), phab=phab, wikis={"cs": wiki}, out=io.StringIO(),
+                     clock=lambda: clock[0])
+    return ctx, phab, wiki, clock
+
+
+def rows(wiki):
+    return {line.split("]]")[0].split("|")[-1]: line.rsplit("||", 1)[-1].strip()
+            for line in wiki.text(PAGE).splitlines() if line.startswith("| [[phab:")}
+
+
+def histories(phab):
+    return [c for c in phab.calls if c[0] == "transaction.search"]
+
+
+def test_pending_then_live_since_first_seen_and_quiet_cycles_cost_nothing_more(world):
+    ctx, phab, wiki, clock = world
+    status_sync.run(ctx)
+    assert rows(wiki) == {"T1": "–", "T2": "čeká na nasazení", "T3": "neznámo"}
+    assert "!! Nasazení" in wiki.text(PAGE)
+    assert len(histories(phab)) == 2 and wiki.siteinfo_calls == 1      # T2 and T3 once; siteinfo once
+
+    saves = len(wiki.saves)
+    status_sync.run(ctx)                                                # quiet: nothing refetched, no edit
+    assert len(histories(phab)) == 2 and wiki.siteinfo_calls == 2 and len(wiki.saves) == saves
+
+    wiki.ge_date = "2026-11-19T08:00:00Z"                               # the train reached cswiki
+    clock[0] = MERGED + 2 * 86400                                       # 2026-11-20
+    report = status_sync.run(ctx)
+    assert report.problems == []
+    assert rows(wiki)["T2"] == "nasazeno na cswiki od 20.&nbsp;11."
+    assert len(wiki.saves) == saves + 1
+
+    text = wiki.text(PAGE)
+    clock[0] += 86400
+    status_sync.run(ctx)                                                # live is remembered: no siteinfo now
+    assert wiki.text(PAGE) == text and wiki.siteinfo_calls == 3 and len(histories(phab)) == 2
+
+
+def test_a_table_without_the_option_costs_nothing_and_has_no_column(world):
+    ctx, phab, wiki, clock = world
+    ctx.settings = settings(deployment=False)
+    status_sync.run(ctx)
+    assert "Nasazení" not in wiki.text(PAGE) and "colspan" not in wiki.text(PAGE)
+    assert histories(phab) == [] and wiki.siteinfo_calls == 0
+
+
+def test_a_backport_and_a_task_reopened_and_resolved_again(world):
+    ctx, phab, wiki, clock = world
+    status_sync.run(ctx)
+    phab.comment_as_gerritbot(2, notice(1085001, branch="wmf/1.44.0-wmf.5"), MERGED + 600)
+    phab.change(2)                                                      # the notice moved dateModified
+    wiki.ge_date = "2026-11-18T12:00:00Z"
+    status_sync.run(ctx)
+    assert rows(wiki)["T2"].startswith("nasazeno na cswiki od") and len(histories(phab)) == 3
+
+    phab.tasks[2] = replace(phab.tasks[2], status="open", date_closed=None, date_modified=phab.tasks[2].date_modified + 5)
+    status_sync.run(ctx)
+    assert rows(wiki)["T2"] == "–"
+    phab.comment_as_gerritbot(2, notice(1090000, subject="Follow-up"), MERGED + 86400)
+    phab.tasks[2] = replace(phab.tasks[2], status="resolved", date_closed=MERGED + 86400 + 60,
+                            date_modified=phab.tasks[2].date_modified + 5)
+    status_sync.run(ctx)
+    assert rows(wiki)["T2"] == "čeká na nasazení"                       # the follow-up is not on cswiki yet
+
+
+def test_siteinfo_failure_uses_the_last_one_read_and_says_so(world):
+    ctx, phab, wiki, clock = world
+    status_sync.run(ctx)
+    text = wiki.text(PAGE)
+    wiki.fail_siteinfo = True
+    report = status_sync.run(ctx)
+    assert any("siteinfo not read" in str(p) for p in report.problems)
+    assert wiki.text(PAGE) == text                                      # no flapping to "neznámo"
+
+
+def test_dry_run_remembers_nothing(world):
+    ctx, phab, wiki, clock = world
+    wiki.ge_date = "2026-11-19T08:00:00Z"
+    dry = JobContext(settings=ctx.settings, store=ctx.store, phab=phab, wikis={"cs": wiki}, out=io.StringIO(),
+                     clock=ctx.clock, dry_run=True)
+    status_sync.run(dry)
+    assert "nasazeno na cswiki" in dry.out.getvalue()
+    assert ctx.store.items("deploy-live") == {} and ctx.store.items("deploy-changes") == {}
