@@ -26,7 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     parser.add_argument("--version", action="version", version=f"ambassador-bot {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("check-config", help="validate the config and that its secrets are set")
+    check = sub.add_parser("check-config", help="validate the config and that its secrets are set")
+    check.add_argument("--online", action="store_true",
+                       help="also log in to every wiki and Phabricator (user.whoami) and check that every named "
+                            "page, task, project and user exists; writes nothing")
     once = sub.add_parser("once", help="run one job once and exit")
     once.add_argument("job", choices=list(JOBS))
     once.add_argument("--dry-run", action="store_true", help="print a diff of every page it would save; save nothing")
@@ -65,7 +68,16 @@ def main(argv: list[str] | None = None) -> int:
             settings.phabricator.token()
             for wiki in settings.wikis.values():
                 wiki.password()
-            print(f"{args.config}: OK ({len(settings.wikis)} wikis, {len(settings.status_tables)} status tables)")
+            if getattr(args, "online", False):
+                from bot.jobs.registry import check_online
+                problems = check_online(settings)
+                for line in problems:
+                    print(f"ambassador: problem: {line}", file=sys.stderr)
+                if problems:
+                    print(f"{args.config}: {len(problems)} problem(s) online", file=sys.stderr)
+                    return 2
+            print(f"{args.config}: OK ({len(settings.wikis)} wikis, {len(settings.status_tables)} status tables"
+                  f"{'; logged in, every named page and task found' if getattr(args, 'online', False) else ''})")
             return 0
         if args.command == "once":
             ctx = build_context(settings, dry_run=args.dry_run)

@@ -50,3 +50,152 @@ def run_job(name: str, ctx):
     from bot.jobs.blocks import run_guarded
 
     return run_guarded(job_function(name), ctx)
+
+
+# -- `ambassador check-config --online` ------------------------------------------------------------
+
+class _ReadOnly:
+    """An adapter that refuses every method marked `@write_method`: the online check writes nothing."""
+
+    def __init__(self, target):
+        self._target = target
+
+    def __getattr__(self, name):
+        from bot.adapters.writes import write_kind
+
+        from bot.adapters.phab import ConduitClient
+        from bot.adapters.wiki import WikiClient
+        from bot.adapters.writes import ALWAYS, write_methods
+
+        value = getattr(self._target, name)
+        # marked on the adapter's class, or (a double) on the real adapter classes by name
+        kind = write_kind(self._target, name) or {**write_methods(WikiClient), **write_methods(ConduitClient)}.get(name)
+        if kind is None or not callable(value):
+            return value
+
+        def refused(*args, **kwargs):
+            if kind != ALWAYS and not kwargs.get(kind):      # a read through a `write=` choke point
+                return value(*args, **kwargs)
+            raise RuntimeError(f"check-config --online must not write ({name})")
+        return refused
+
+
+def named_pages(settings: Settings) -> dict[str, dict[str, str]]:
+    """Every page the config names that must already exist: wiki -> {title: the config key}.
+
+    Pages the bot creates itself (the run report, newsletter drafts and editions, digests)
+    are left out; so are titles with an `{edition}` placeholder.
+    """
+    pages: dict[str, dict[str, str]] = {code: {} for code in settings.wikis}
+
+    def add(code, title, key):
+        if code in pages and title and "{" not in title:
+            pages[code].setdefault(title, key)
+
+    for code, wiki in settings.wikis.items():
+        add(code, wiki.run_page, f"wikis.{code}.run_page")
+    for table in settings.status_tables:
+        for code, title in table.pages.items():
+            add(code, title, f"status_tables[{table.id}].pages.{code}")
+    feedback = settings.section("feedback")
+    for i, page in enumerate(getattr(feedback, "pages", ())):
+        add(page.wiki, page.title, f"feedback.pages[{i}]")
+    mentions = settings.section("mentions")
+    for code, titles in getattr(mentions, "pages", {}).items():
+        for title in titles:
+            add(code, title, f"mentions.pages.{code}")
+    news = settings.section("newsletters")
+    for code, nw in getattr(news, "wikis", {}).items():
+        for which in ("subscribers", "intro_page", "archive_page"):
+            add(code, getattr(nw, which), f"newsletters.wikis.{code}.{which}")
+    reports = settings.section("reports")
+    for amb in getattr(reports, "ambassadors", ()):
+        if amb.plans:
+            add(amb.plans[0], amb.plans[1], f"reports.ambassadors[{amb.id}].plans")
+    templates = settings.section("templates")
+    for code, docs in getattr(templates, "pages", {}).items():
+        for doc, title in docs.items():
+            add(code, title, f"templates.{code}.{doc}")
+    return pages
+
+
+def named_tasks(settings: Settings) -> dict[int, str]:
+    """Every task the config names: task id -> the config key."""
+    tasks: dict[int, str] = {}
+    feedback = settings.section("feedback")
+    for i, page in enumerate(getattr(feedback, "pages", ())):
+        tasks.setdefault(page.task, f"feedback.pages[{i}].task")
+    reports = settings.section("reports")
+    for amb in getattr(reports, "ambassadors", ()):
+        if amb.task:
+            tasks.setdefault(amb.task, f"reports.ambassadors[{amb.id}].task")
+    return tasks
+
+
+def check_online(settings: Settings) -> list[str]:
+    """Log in everywhere and check every named page, task, project and user; one line per problem.
+
+    Reads only: the adapters are wrapped so that any write raises. Returns [] when all is well.
+    """
+    from bot.errors import BotError
+
+    ctx = build_context(settings)
+    problems: list[str] = []
+    try:
+        phab = _ReadOnly(ctx.phab)
+        problems += _check_phabricator(settings, phab)
+        pages = named_pages(settings)
+        for code, client in ctx.wikis.items():
+            try:
+                problems += _check_wiki(settings, code, _ReadOnly(client), pages[code])
+            except BotError as exc:
+                problems.append(" ".join(str(exc).split()))
+    finally:
+        ctx.store.close()
+    return problems
+
+
+def _check_phabricator(settings: Settings, phab) -> list[str]:
+    from bot.errors import BotError
+
+    where = f"phabricator ({settings.phabricator.url})"
+    try:
+        me = phab.whoami()
+    except BotError as exc:
+        return [f"{where}: user.whoami failed: {' '.join(str(exc).split())}"]
+    problems = []
+    projects = {p for t in settings.status_tables for p in t.query.projects}
+    projects |= set(getattr(settings.section("newsletters"), "projects", ()))
+    try:
+        phab.project_phids(sorted(projects))
+    except BotError as exc:
+        problems.append(f"{where}: {exc}")
+    tasks = named_tasks(settings)
+    if tasks:
+        try:
+            seen = {t.id for t in phab.search_tasks(task_ids=sorted(tasks))}
+        except BotError as exc:
+            return problems + [f"{where}: cannot look the tasks up: {exc}"]
+        for task_id in sorted(set(tasks) - seen):
+            problems.append(f"{tasks[task_id]}: T{task_id} does not exist or {me.get('userName', 'the bot')} "
+                            f"may not see it")
+    return problems
+
+
+def _check_wiki(settings: Settings, code: str, wiki, pages: dict[str, str]) -> list[str]:
+    """Logs in (a wrong BotPassword is an AuthError), then one batched read of the named pages."""
+    problems = []
+    userinfo = wiki.api(action="query", meta="userinfo").get("query", {}).get("userinfo", {})
+    expected = settings.wikis[code].username
+    if userinfo.get("anon") is not None or userinfo.get("name", "").replace("_", " ") != expected.replace("_", " "):
+        problems.append(f"wiki {code}: logged in as {userinfo.get('name')!r}, not {expected!r}")
+    for title, state in wiki.read_pages(list(pages)).items():
+        if not state.exists:
+            problems.append(f"wiki {code}: {pages[title]}: the page {title!r} does not exist")
+    reports = settings.section("reports")
+    users = {name: f"reports.ambassadors[{amb.id}].wikis.{code}"
+             for amb in getattr(reports, "ambassadors", ()) for c, name in amb.wikis.items() if c == code}
+    if users:
+        for name in sorted(set(users) - wiki.users_exist(users)):
+            problems.append(f"wiki {code}: {users[name]}: no user named {name!r}")
+    return problems
