@@ -802,6 +802,70 @@ class MediaWikiFarm:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    # -- opt-in: an extension deployed from git (for deployment tests) ---------
+
+    _GIT_EXT_MARK = "# ---- ambassador-bot git extension {name} ({state}) ----"
+
+    def use_git_extension(self, code: str, name: str, *, commit_date: int,
+                          remote: str | None = None) -> Path:
+        """Give wiki `code` its own copy of the bundled extension `name` as a git checkout and load it from there.
+
+        Opt-in; nothing else changes. The copy (``<wiki root>/git-extensions/<name>``) gets one commit
+        whose author and committer date is `commit_date` (epoch seconds) and an ``origin`` remote on
+        Wikimedia's Gerrit, so ``meta=siteinfo&siprop=extensions`` reports real ``vcs-version``,
+        ``vcs-url`` and ``vcs-date`` for it. The wiki's LocalSettings gets a marked
+        ``wfLoadExtension(name, path)`` block; `drop_git_extension` takes both away again (the
+        farm's reset() restores data only, not settings).
+        """
+        if self.ip is None:
+            self.ensure_code()
+        wiki = self.wikis[code]
+        source = (self.ip / "extensions" / name).resolve()
+        if not (source / "extension.json").is_file():
+            raise ValueError(f"no bundled extension {name!r} in {self.ip / 'extensions'}")
+        self.drop_git_extension(code, name)
+        target = wiki.root / "git-extensions" / name
+        shutil.copytree(source, target, symlinks=False)
+        remote = remote or f"https://gerrit.wikimedia.org/r/mediawiki/extensions/{name}"
+        self._git(target, "init", "-q", "-b", "master")
+        self._git(target, "remote", "add", "origin", remote)
+        self._git(target, "add", "-A")
+        self.commit_git_extension(code, name, commit_date=commit_date, message=f"Import {name}", _add=False)
+        begin, end = (self._GIT_EXT_MARK.format(name=name, state=s) for s in ("begin", "end"))
+        with open(wiki.settings_file, "a", encoding="utf-8") as fh:
+            fh.write(f"\n{begin}\nwfLoadExtension( {_quote_php(name)}, "
+                     f"{_quote_php(str(target / 'extension.json'))} );\n{end}\n")
+        return target
+
+    def commit_git_extension(self, code: str, name: str, *, commit_date: int, message: str = "Deploy",
+                             _add: bool = True) -> str:
+        """One more commit (empty unless files changed) dated `commit_date` in the wiki's checkout; returns its hash."""
+        target = self.wikis[code].root / "git-extensions" / name
+        if _add:
+            self._git(target, "add", "-A")
+        stamp = f"@{int(commit_date)} +0000"
+        self._git(target, "-c", "user.name=Sandbox", "-c", "user.email=sandbox@example.org", "commit", "-q",
+                  "--allow-empty", "-m", message,
+                  env={"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp})
+        return self._git(target, "rev-parse", "HEAD").strip()
+
+    def drop_git_extension(self, code: str, name: str) -> None:
+        """Undo use_git_extension: the LocalSettings block and the checkout go away."""
+        wiki = self.wikis[code]
+        begin, end = (self._GIT_EXT_MARK.format(name=name, state=s) for s in ("begin", "end"))
+        text = wiki.settings_file.read_text(encoding="utf-8")
+        if begin in text:
+            before, _, rest = text.partition("\n" + begin)
+            _, _, after = rest.partition(end + "\n")
+            wiki.settings_file.write_text(before + after, encoding="utf-8")
+        shutil.rmtree(wiki.root / "git-extensions" / name, ignore_errors=True)
+
+    @staticmethod
+    def _git(where: Path, *args: str, env: dict[str, str] | None = None) -> str:
+        full_env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(where.parent), **(env or {})}
+        return subprocess.run(["git", *args], cwd=where, env=full_env, check=True, capture_output=True,
+                              text=True, timeout=60).stdout
+
     # -- clients --------------------------------------------------------------
 
     def api(self, code: str, account: WikiAccount | None = None) -> "ApiClient":
