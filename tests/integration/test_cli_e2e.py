@@ -103,3 +103,65 @@ def test_locked_state_store_is_a_clear_error_and_nothing_is_posted(config_file, 
     err = capsys.readouterr().err
     assert "state store" in err and "locked" in err and err.count("\n") == 1
     assert "ambassador-bot:status growth-current begin -->\n<!--" in wikis.api("cs").page_text(STATUS_PAGES["cs"])
+
+
+# -- issue 12: check-config --online -------------------------------------------------------------
+
+def _online_config(config_file, wikis, conduit, **changes):
+    """Every named page exists and every named task is visible: the baseline the next test breaks."""
+    for code in ("cs", "ko"):
+        wikis.api(code, wikis.wikis[code].human).edit(STATUS_PAGES[code], page_with_markers(), "x")
+    wikis.api("cs", wikis.wikis["cs"].human).edit("Wikipedie:Growth/Odběratelé", "* [[Wikipedista:Alice]]", "x")
+    task = conduit.create_task("Řízení ambasadorů", projects=[])
+    data = yaml.safe_load(open(config_file(), encoding="utf-8"))
+    data["newsletters"] = {"projects": ["growth-team"], "wikis": {"cs": {
+        "draft_page": "Wikipedie:Growth/Zpravodaj/{edition}/Koncept", "page": "Wikipedie:Growth/Zpravodaj/{edition}",
+        "subscribers": "Wikipedie:Growth/Odběratelé"}}}
+    data["reports"] = {"ambassadors": [{"id": "jana", "wikis": {"cs": wikis.wikis["cs"].human.username}, "task": task}]}
+    for dotted, value in changes.items():
+        node = data
+        *path, last = dotted.split(".")
+        for k in path:
+            node = node[int(k) if k.isdigit() else k]
+        node[last] = value
+    path = config_file().replace("config.yaml", "online.yaml")
+    with open(path, "w", encoding="utf-8") as fh:
+        yaml.safe_dump(data, fh, allow_unicode=True)
+    return path, task
+
+
+def _last_change(wikis, code):
+    rc = wikis.api(code, wikis.wikis[code].human).get(action="query", list="recentchanges", rclimit=1,
+                                                       rcprop="ids")["query"]["recentchanges"]
+    return rc[0]["rcid"] if rc else 0
+
+
+def test_check_config_online_passes_when_everything_named_exists(config_file, wikis, conduit, capsys):
+    path, _ = _online_config(config_file, wikis, conduit)
+    assert main(["--config", path, "check-config", "--online"]) == 0, capsys.readouterr().err
+    assert "logged in, every named page and task found" in capsys.readouterr().out
+
+
+def test_check_config_online_finds_wrong_password_missing_task_and_page(config_file, wikis, conduit, monkeypatch,
+                                                                         capsys):
+    path, task = _online_config(config_file, wikis, conduit, **{
+        "reports.ambassadors.0.task": 99999,
+        "newsletters.wikis.cs.subscribers": "Wikipedie:Growth/Nikdo se nepřihlásil"})
+    monkeypatch.setenv("AMBASSADOR_TEST_KO_PASSWORD", "not-the-bot-password-at-all")
+    before = {code: _last_change(wikis, code) for code in ("cs", "ko")}
+    transactions = len(conduit.call("transaction.search", {"objectIdentifier": f"T{task}"})["data"])
+    # offline, the same config is "OK": the secrets are set, the keys are valid
+    assert main(["--config", path, "check-config"]) == 0
+    capsys.readouterr()
+    assert main(["--config", path, "check-config", "--online"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    problems = [line for line in err if line.startswith("ambassador: problem: ")]
+    assert len(problems) == 3, err
+    assert any("wiki ko" in p and "login" in p for p in problems)
+    assert any("reports.ambassadors[jana].task" in p and "T99999 does not exist" in p for p in problems)
+    assert any("newsletters.wikis.cs.subscribers" in p and "'Wikipedie:Growth/Nikdo se nepřihlásil' does not exist"
+               in p for p in problems)
+    assert "not-the-bot-password" not in "\n".join(err)
+    # nothing was written anywhere
+    assert {code: _last_change(wikis, code) for code in ("cs", "ko")} == before
+    assert len(conduit.call("transaction.search", {"objectIdentifier": f"T{task}"})["data"]) == transactions
