@@ -42,7 +42,7 @@ import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.domain.problems import EMERGENCY_STOP, PAGE, RUN_REPORT, TASK
+from bot.domain.problems import EMERGENCY_STOP
 from bot.errors import BotError, TransientError
 from bot.jobs.blocks import run_guarded
 from bot.jobs import status_report
@@ -462,7 +462,7 @@ class Service:
         outcome = RunOutcome.from_report(entry.id, entry.job, entry.wiki, report, self.clock(),
                                          settings=self.settings)
         for problem in outcome.problems:   # typed (bot/domain/problems.py): placed once, read by attribute
-            log.warning("%s", problem, extra={**fields, **problem_fields(problem),
+            log.warning("%s", problem, extra={**fields, **problem.log_fields(),
                                               "outcome": "stopped" if problem.kind == EMERGENCY_STOP else "problem"})
         for line in report.held:
             log.info("%s", line, extra={**fields, "outcome": "held"})
@@ -484,7 +484,7 @@ class Service:
             log.exception("run report not updated", extra=self._fields(entry.id, "error"))
             return
         for problem in report.problems:
-            log.warning("%s", problem, extra={"job": status_report.JOB, **problem_fields(problem),
+            log.warning("%s", problem, extra={"job": status_report.JOB, **problem.log_fields(),
                                               "outcome": "problem"})
 
     # -- health ------------------------------------------------------------------------------
@@ -510,16 +510,6 @@ class Service:
         ok = loop_alive and (sched_alive if leading else True) and not self.stop_event.is_set()
         return ok, {"ok": ok, "role": "leader" if leading else "standby", "scheduler_alive": bool(sched_alive),
                     "holder": self.lease.holder, "jobs": jobs, "runs": self.runs}
-
-
-def problem_fields(problem) -> dict:
-    """The log fields of a typed problem: its wiki, and its target as `page` or `task`; `kind` for handlers."""
-    fields = {"wiki": problem.wiki, "kind": problem.kind}
-    if problem.kind == TASK:
-        fields["task"] = problem.target
-    elif problem.kind in (PAGE, RUN_REPORT):
-        fields["page"] = problem.target
-    return fields
 
 
 def _iso(ts) -> str | None:

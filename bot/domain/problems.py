@@ -81,6 +81,15 @@ class Problem(str):
         """
         return [self.wiki, self.target, self.kind, _NUMBERS.sub("#", self.text)]
 
+    def log_fields(self) -> dict:
+        """Its fields for a log record (bot/logs.py): the wiki, the target as `page` or `task`, the kind."""
+        fields = {"wiki": self.wiki, "kind": self.kind}
+        if self.kind == TASK:
+            fields["task"] = self.target
+        elif self.kind in (PAGE, RUN_REPORT):
+            fields["page"] = self.target
+        return fields
+
     def to_json(self) -> dict:
         return {"wiki": self.wiki, "target": self.target, "kind": self.kind, "text": self.text}
 
