@@ -496,11 +496,17 @@ def _rs_line(line: str, *, line_start: bool) -> str:
     out = line.translate(_RM_SUBST_TRANS)
     if "#" in out:
         out = _RM_HASH_RE.sub(REMARKUP_SUBSTITUTES["#"], out)
-    out = _RS_OBJECT_RE.sub(lambda m: m.group(1) + _B, out)
+    # Hash chunks and object references each start new words (`…b\u2060eef123`, `T\u20601234567`) that
+    # may need a breaker of the other kind: repeat until nothing changes (each pass only adds breakers).
+    while True:
+        before = out
+        out = _RS_HEX_RE.sub(_rm_hex_chunks, out)
+        out = _RS_OBJECT_RE.sub(lambda m: m.group(1) + _B, out)
+        if out == before:
+            break
     out = _RM_CALLSIGN_RE.sub("r" + _B, out)
     if "PHID" in out:
         out = _RM_PHID_RE.sub("PHID" + _B, out)
-    out = _RS_HEX_RE.sub(_rm_hex_chunks, out)
     for ch in _RM_PAIR_CHARS:
         pair = ch + ch
         if pair in out:

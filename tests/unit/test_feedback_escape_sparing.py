@@ -80,3 +80,8 @@ def test_examples():
     assert remarkup_sparing_inline("T123") == "T\u2060123"
     assert remarkup_sparing_quote("Přidejte filtr.") == "> Přidejte filtr."
     assert remarkup_sparing_quote("- seznam") == "> \u2060- seznam"
+
+
+def test_hash_chunks_do_not_open_an_object_reference():
+    assert_inline_inert(remarkup_sparing_inline("1234567deadbeef1234567"))
+    assert_remarkup_inert(remarkup_sparing_quote("T11234567"), quote=True)
