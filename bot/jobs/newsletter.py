@@ -877,7 +877,10 @@ def _deliver(ctx, settings, ed, code, subscribers, page_title, frozen, report, r
         if ctx.store.has_post(target.key):
             already += 1
         elif nl.has_key_marker(target.text, target.key) or nl.has_edition_marker(target.text, ed.id, code):
-            _record_delivery(ctx, code, target, None)
+            # Delivered, not recorded (a crash, or a lost store): the report links the bot's revision, so
+            # look it up in the page's history (one read, only for such targets).
+            _record_delivery(ctx, code, target, _delivery_revision(wiki, target.title, ws.username,
+                                                                   _summary("message", lang, ed, settings)))
             already += 1
         elif nw.optout_category and _in_optout(resolved, target):
             report.held.append(f"{where}: in the opt-out category; skipped")
@@ -895,8 +898,9 @@ def _deliver(ctx, settings, ed, code, subscribers, page_title, frozen, report, r
     # A page that is still missing has no history to look at; posting creates it with createonly.
     interrupted = [t for t in todo if t.key in pending and t.exists]
     for target in interrupted:
-        if _delivered_per_history(wiki, target.title, ws.username, summary):
-            _record_delivery(ctx, code, target, None)
+        revid = _delivery_revision(wiki, target.title, ws.username, summary)
+        if revid:
+            _record_delivery(ctx, code, target, revid)
             todo.remove(target)
             already += 1
     heading = messages.NEWSLETTER_HEADING[lang].format(name=_name(settings, lang), month=_month(ed, lang))
@@ -943,7 +947,7 @@ def _deliver(ctx, settings, ed, code, subscribers, page_title, frozen, report, r
             created += outcome.created
             progress.tick()
         elif outcome.kind == "found":
-            _record_delivery(ctx, code, target, None)
+            _record_delivery(ctx, code, target, outcome.revid)
             records.put(target.key, outcome="delivered")
             progress.tick()
         elif outcome.kind == "held":
@@ -1082,8 +1086,9 @@ def _send(ctx, wiki, target: _Target, heading, message, summary, username, optou
         raise
     except UncertainWriteError as exc:
         # Keep the pending mark: the next run looks at the page's history before writing.
-        if _delivered_now(wiki, target, username, summary):
-            return _Outcome("found")
+        found, revid = _delivered_now(wiki, target, username, summary)
+        if found:
+            return _Outcome("found", revid)
         return _Outcome("failed", why=f"{exc}; checked on the next run")
     except (TargetError, TransientError, ServerError) as exc:
         if target.exists or getattr(exc, "code", None) != "articleexists":
@@ -1098,9 +1103,9 @@ def _send(ctx, wiki, target: _Target, heading, message, summary, username, optou
     if not state["exists"] or nl.normal_title(state["title"]) != nl.normal_title(target.title):
         what = "a redirect" if state["exists"] else "a page deleted again"
         return _refused(ctx, target, f"created meanwhile as {what}")
-    if nl.has_key_marker(state["text"], target.key) or nl.has_edition_marker(state["text"], ed.id, code) \
-            or _delivered_per_history(wiki, target.title, username, summary):
-        return _Outcome("found")
+    revid = _delivery_revision(wiki, target.title, username, summary)
+    if revid or nl.has_key_marker(state["text"], target.key) or nl.has_edition_marker(state["text"], ed.id, code):
+        return _Outcome("found", revid)
     if state["in_category"]:
         ctx.store.delete(NS_PENDING, target.key)
         return _Outcome("held", why="created meanwhile, in the opt-out category; skipped", code="optout")
@@ -1129,18 +1134,21 @@ def _record_delivery(ctx, code, target: _Target, revid) -> None:
     ctx.store.delete(NS_FAILED, target.key)
 
 
-def _delivered_per_history(wiki, title: str, username: str, summary: str) -> bool:
+def _delivery_revision(wiki, title: str, username: str, summary: str) -> int | None:
+    """The bot's revision of `title` with this edition's summary (newest of the last 50), or None."""
     revisions, _ = wiki.page_history(title, limit=50)
-    return any(r["user"] == username and summary in r["comment"] for r in revisions)
+    return next((r["revid"] for r in revisions if r["user"] == username and summary in r["comment"]), None)
 
 
-def _delivered_now(wiki, target: _Target, username: str, summary: str) -> bool:
+def _delivered_now(wiki, target: _Target, username: str, summary: str) -> tuple[bool, int | None]:
+    """Whether the message is on the page now, and the bot's revision that put it there (when the history shows it)."""
     try:
-        state = wiki.read_targets([target.title])[target.title]
-        return nl.has_key_marker(state["text"], target.key) or _delivered_per_history(wiki, target.title, username,
-                                                                                      summary)
+        revid = _delivery_revision(wiki, target.title, username, summary)
+        if revid:
+            return True, revid
+        return nl.has_key_marker(wiki.read_targets([target.title])[target.title]["text"], target.key), None
     except BotError:
-        return False
+        return False, None
 
 
 # -- task comments ------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import mwparserfromhell
@@ -271,13 +270,27 @@ def test_ko_json_list_cli_approve_and_dry_run(world, tmp_path):
         assert "2026년 12월" in text and "[[사용자:TestBot|" in text
 
 
+def bot_revisions(human, title):
+    return [r for r in human.revisions(title, 50) if r["user"] == "TestBot"]
+
+
 def test_sigkill_during_delivery_to_50_pages_leaves_exactly_one_copy(world, tmp_path):
+    """SIGKILLed five times mid-delivery, then run to the end: one copy on every page, and the report page and
+    `newsletter status` list every entry with the outcome the talk pages show (revision links included)."""
     data, humans, ids = world
     h = humans["cs"]
     targets = [f"{CS_TALK}Odběratel{i}" for i in range(50)]
     for title in targets:
         h.edit(title, "Ahoj.", "x")
-    h.edit(PAGES["cs"]["subscribers"], "\n".join(f"{{{{target|page={t}}}}}" for t in targets), "seznam")
+    # Besides the 50: one reached through a redirect, one opted out, one excluding the bot, one with no account.
+    h.edit(f"{CS_TALK}Přesunutý", f"#REDIRECT [[{CS_TALK}Cíl]]", "přesměrování")
+    h.edit(f"{CS_TALK}Cíl", "Sem patří zprávy.", "x")
+    h.edit(f"{CS_TALK}Odhlášený", "Nechci. [[Kategorie:Bez zpravodaje]]", "x")
+    h.edit(f"{CS_TALK}Bezbotů", "{{nobots}} Klid.", "x")
+    skipped = {f"{CS_TALK}Odhlášený": "optout", f"{CS_TALK}Bezbotů": "nobots", f"{CS_TALK}Neexistuje": "nouser"}
+    listed = targets + [f"{CS_TALK}Přesunutý", *skipped]
+    h.edit(PAGES["cs"]["subscribers"], "\n".join(f"{{{{target|page={t}}}}}" for t in listed), "seznam")
+    delivered = targets + [f"{CS_TALK}Cíl"]
     data["newsletters"]["wikis"] = {"cs": PAGES["cs"]}
     data["newsletters"]["comment_tasks"] = False
     ctx = context(data, tmp_path)
@@ -290,7 +303,6 @@ def test_sigkill_during_delivery_to_50_pages_leaves_exactly_one_copy(world, tmp_
     env = dict(os.environ)
     rng = random.Random(1234)
     kills = 0
-    time.monotonic()
     for _ in range(5):
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -302,16 +314,54 @@ def test_sigkill_during_delivery_to_50_pages_leaves_exactly_one_copy(world, tmp_
     final = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert final.returncode == 0, final.stderr[-2000:]
     assert kills >= 2, "the delivery finished before the kills: make the test slower"
-    counts = {}
-    for start in range(0, 50, 25):
-        batch = targets[start:start + 25]
+    texts = {}
+    for start in range(0, len(delivered), 25):
+        batch = delivered[start:start + 25]
         pages = h.get(action="query", prop="revisions", titles="|".join(batch), rvprop="content",
                       rvslots="main")["query"]["pages"]
         for p in pages:
-            text = p["revisions"][0]["slots"]["main"]["content"]
-            counts[p["title"]] = copies(text, nl.delivery_key(EDITION, "cs", p["title"]))
-    assert sorted(counts) == sorted(targets)
+            texts[p["title"]] = p["revisions"][0]["slots"]["main"]["content"]
+    counts = {t: copies(text, nl.delivery_key(EDITION, "cs", t)) for t, text in texts.items()}
+    assert sorted(counts) == sorted(delivered)
     assert set(counts.values()) == {1}, {t: n for t, n in counts.items() if n != 1}
+
+    # The report, rebuilt from the store after the kills, says what the talk pages show.
+    revision_of = {}
+    for title in delivered:
+        ours = bot_revisions(h, title)
+        assert len(ours) == 1, (title, ours)               # one bot edit: the message
+        revision_of[title] = ours[0]["revid"]
+    for title in skipped:
+        assert bot_revisions(h, title) == [] and "Zpravodaj" not in (h.page_text(title) or ""), title
+    assert h.page_text(f"{CS_TALK}Neexistuje") is None                 # no account: not created
+    report_page = h.page_text(page_title("cs") + "/Doručení")
+    assert "Doručování skončilo" in report_page, report_page[:500]
+    assert (f"Doručeno {len(delivered)}, nově založeno 0, přesměrováno 1, vynecháno {len(skipped)}, "
+            f"nepodařilo se 0, čeká 0.") in report_page, report_page[:500]
+    rows = [line for line in report_page.splitlines() if line.startswith("| [[")]
+    assert len(rows) == len(delivered) + len(skipped), rows     # every entry once, nothing else
+    for title, revid in revision_of.items():
+        assert f"| [[{title}]] || doručeno ([[Special:Diff/{revid}|{revid}]])" in report_page, title
+    assert f"| [[{CS_TALK}Cíl]] || doručeno ([[Special:Diff/{revision_of[CS_TALK + 'Cíl']}|" \
+           f"{revision_of[CS_TALK + 'Cíl']}]]), přesměrováno z&nbsp;[[{CS_TALK}Přesunutý]]" in report_page
+    assert f"| [[{CS_TALK}Odhlášený]] || vynecháno: v&nbsp;kategorii odhlášených" in report_page
+    assert f"| [[{CS_TALK}Bezbotů]] || vynecháno: stránka robota vylučuje" in report_page
+    assert f"| [[{CS_TALK}Neexistuje]] || vynecháno: takový uživatel neexistuje" in report_page
+    assert "přerušeno" not in report_page and "čeká na doručení" not in report_page
+
+    ctx.out = io.StringIO()
+    newsletter.command(ctx, "status", EDITION, ["cs"])
+    status = ctx.out.getvalue()
+    assert f"cs {EDITION}: published:" in status, status
+    assert (f"{len(delivered)} delivered (0 talk pages created, 1 through a redirect), {len(skipped)} skipped, "
+            f"0 failed (retried on the next run), 0 interrupted, 0 pending") in status, status
+    lines = [line.strip() for line in status.splitlines() if line.startswith("  ")]
+    assert len(lines) == len(delivered) + len(skipped), lines
+    for title, revid in revision_of.items():
+        extra = f", redirected from {CS_TALK}Přesunutý" if title.endswith("Cíl") else ""
+        assert f"delivered: {title} (revision {revid}){extra}" in lines, title
+    for title, why in skipped.items():
+        assert any(line.startswith(f"skipped: {title}: {why}") for line in lines), (title, lines)
 
 
 def test_moved_talk_page_is_not_delivered_twice(world, wikis, tmp_path):
