@@ -130,6 +130,7 @@ SECTION_PARSERS = {
     "status_page": "bot.settings_schedule:parse_status_page",
     "reports": "bot.settings_reports:parse",
     "templates": "bot.settings_reports:parse_templates",
+    "deployment": "bot.settings_deployment:parse",
 }
 
 

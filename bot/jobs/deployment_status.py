@@ -104,3 +104,33 @@ class DeploymentTracker:
             log.info("wiki %s: %s is live (first seen now)", wiki, task.monogram, extra={"job": "status-sync"})
             return Deployment(LIVE, since, code.wiki_id)
         return Deployment(PENDING if state == PENDING else UNKNOWN)
+
+
+# -- newsletters: "what is done" on this wiki -------------------------------------------------
+
+WAITING = "waiting"     # a newsletter section: resolved, merged, not yet live on the wiki
+
+
+def split_done(ctx: JobContext, code: str, sections: list, problems: list[str]) -> list:
+    """With `deployment.newsletters` on: the resolved section keeps the fixes live on `code` and those
+    the data cannot decide (e.g. resolved without code); fixes certainly not live there yet move to a
+    section of kind WAITING right after it. The same tracker and store as the status tables, so a
+    draft and the tables say the same. Off: the sections as given, nothing asked."""
+    from bot.domain.newsletter import Section
+
+    options = ctx.settings.section("deployment")
+    if options is None or not options.newsletters:
+        return sections
+    tracker = DeploymentTracker(ctx, problems)
+    out = []
+    for section in sections:
+        if section.kind != "resolved":
+            out.append(section)
+            continue
+        waiting = [t for t in section.tasks if (tracker.state(code, t) or Deployment(UNKNOWN)).state == PENDING]
+        done = [t for t in section.tasks if t not in waiting]
+        if done:
+            out.append(Section("resolved", tuple(done), section.total - len(waiting)))
+        if waiting:
+            out.append(Section(WAITING, tuple(waiting), len(waiting)))
+    return out

@@ -166,3 +166,44 @@ def test_dry_run_remembers_nothing(world):
     status_sync.run(dry)
     assert "nasazeno na cswiki" in dry.out.getvalue()
     assert ctx.store.items("deploy-live") == {} and ctx.store.items("deploy-changes") == {}
+
+
+def test_settings_deployment_keys():
+    from bot.settings_deployment import DeploymentSettings
+    from bot.errors import ConfigError
+
+    assert settings().status_tables[0].deployment is True
+    assert settings(deployment=False).status_tables[0].deployment is False
+    with pytest.raises(ConfigError, match="deployment"):
+        settings(deployment="yes")
+    data = {"bot": {"user_agent": "test/1 (test@example.org)", "state_url": "memory://"},
+            "phabricator": {"url": "http://127.0.0.1:1/"},
+            "wikis": {"cs": {"api_url": "http://127.0.0.1:2/api.php", "language": "cs", "timezone": "Europe/Prague",
+                             "username": "TestBot"}},
+            "deployment": {"newsletters": True}}
+    assert parse_settings(data, Path("t.yaml")).section("deployment") == DeploymentSettings(newsletters=True)
+    assert parse_settings({**data, "deployment": {}}, Path("t.yaml")).section("deployment").newsletters is False
+    with pytest.raises(ConfigError, match="deployment.newsletter"):
+        parse_settings({**data, "deployment": {"newsletter": True}}, Path("t.yaml"))
+
+
+def test_newsletter_split_done_moves_merged_but_not_live_fixes_to_their_own_section(world):
+    from bot.domain.newsletter import Section
+    from bot.jobs.deployment_status import WAITING, split_done
+    from bot.settings_deployment import DeploymentSettings
+
+    ctx, phab, wiki, clock = world
+    tasks = [phab.tasks[2], phab.tasks[3]]
+    sections = [Section("resolved", tuple(tasks), 2), Section("progress", (phab.tasks[1],), 1)]
+    assert split_done(ctx, "cs", sections, []) == sections                # off: nothing asked
+    assert histories(phab) == [] and wiki.siteinfo_calls == 0
+
+    ctx.settings.sections["deployment"] = DeploymentSettings(newsletters=True)
+    split = split_done(ctx, "cs", sections, [])
+    assert [(s.kind, [t.id for t in s.tasks], s.total) for s in split] == [
+        ("resolved", [3], 1), (WAITING, [2], 1), ("progress", [1], 1)]
+    wiki.ge_date = "2026-11-19T08:00:00Z"
+    split = split_done(ctx, "cs", sections, [])
+    assert [(s.kind, [t.id for t in s.tasks]) for s in split] == [("resolved", [2, 3]), ("progress", [1])]
+    status_sync.run(ctx)                                                  # the table agrees, same "since"
+    assert rows(wiki)["T2"].startswith("nasazeno na cswiki od")
