@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit lint bench reliability clean
+.PHONY: demo test unit lint bench reliability reliability-long clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null || \
@@ -40,3 +40,7 @@ clean:
 # Fault, crash and concurrency campaigns against the local servers (fixed seeds).
 reliability: $(STAMP)
 	$(PY) -m tests.reliability
+
+# The same campaigns scaled up (at least 100 SIGKILLs per job, 20 % faults; fixed seeds, under an hour).
+reliability-long: $(STAMP)
+	$(PY) -m tests.reliability --long

@@ -21,12 +21,14 @@ from typing import Any, Callable
 import yaml
 
 from bot.errors import ConfigError
+from bot.i18n import LanguageList
 from bot.domain.titles import title_problem
 from bot.settings_loader import MAX_SCALAR_CHARS, Refused, load_yaml, read_config_text
 
 STATUS_KEYS = ("open", "stalled", "progress", "resolved", "declined", "invalid", "duplicate", "wontfix", "spite")
 SORT_KEYS = ("id", "priority", "status", "modified", "title", "owner")
-LANGUAGES = ("cs", "ko", "en")
+# Every language with a message file (bot/i18n/<lang>.json, or a folder named by $AMBASSADOR_MESSAGES).
+LANGUAGES = LanguageList()
 TASK_RE = re.compile(r"T?([0-9]{1,9})\Z")
 # The first line of the user-config.py the bot writes (bot/adapters/wiki.py USER_CONFIG).
 PYWIKIBOT_MARKER = "# Written by ambassador-bot"

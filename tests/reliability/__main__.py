@@ -1,6 +1,12 @@
-"""`make reliability`: the fault, crash and concurrency campaigns with fixed seeds, and their table."""
+"""`make reliability`: the fault, crash and concurrency campaigns with fixed seeds, and their table.
+
+`--long` (`make reliability-long`) runs campaigns.LONG_CAMPAIGNS instead: the same campaigns scaled by
+their parameters (at least 100 SIGKILLs per job, 20 % faults), bounded in runs and time. `--only WORD`
+runs the campaigns whose function name contains WORD (e.g. to rerun one after an unrelated failure).
+"""
 from __future__ import annotations
 
+import argparse
 import os
 import tempfile
 import time
@@ -9,7 +15,19 @@ from pathlib import Path
 from tests.reliability import campaigns
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.reliability")
+    parser.add_argument("--long", action="store_true", help="the deeper campaigns of `make reliability-long`")
+    parser.add_argument("--only", action="append", default=[], metavar="WORD",
+                        help="only the campaigns whose function name contains WORD (repeatable)")
+    parser.add_argument("--budget", type=float, default=None, metavar="MINUTES",
+                        help="start no campaign after this many minutes (default: 50 with --long, none without)")
+    args = parser.parse_args(argv)
+    plan = campaigns.LONG_CAMPAIGNS if args.long else [(c, {}) for c in campaigns.CAMPAIGNS]
+    if args.only:
+        plan = [(c, kw) for c, kw in plan if any(w in c.__name__ for w in args.only)]
+    budget = args.budget if args.budget is not None else (50 if args.long else None)
+
     from sandbox.mediawiki import MediaWikiFarm
     from sandbox.phorge import PhorgeServer
     from tests.conftest import forget_pywikibot_sessions
@@ -31,19 +49,24 @@ def main() -> int:
     conduit.start()
     outcomes = []
     try:
-        for campaign in campaigns.CAMPAIGNS:
+        for campaign, kwargs in plan:
+            if budget is not None and time.perf_counter() - started > budget * 60:
+                outcomes.append(campaigns.Outcome(campaign.__name__, 0, 0, 0, 0,
+                                                  error=f"not run: past the {budget:g}-minute budget"))
+                continue
             farm.reset()
             forget_pywikibot_sessions()
             conduit.reset()
             t0 = time.perf_counter()
             try:
-                outcome = campaign(farm, conduit)
+                outcome = campaign(farm, conduit, **kwargs)
             except Exception as exc:  # one broken campaign must not hide the others' results
                 outcome = campaigns.Outcome(campaign.__name__, 0, 0, 0, 0,
                                             error=f"did not finish: {type(exc).__name__}: {exc}"[:300])
             outcomes.append(outcome)
             print(f"{outcome.scenario}: {time.perf_counter() - t0:.0f} s"
-                  + (f" ({outcome.notes})" if outcome.notes else ""), file=console)
+                  + (f" ({outcome.notes})" if outcome.notes else "")
+                  + (f" [{outcome.error}]" if outcome.error else ""), file=console)
     finally:
         conduit.stop()
         farm.stop()

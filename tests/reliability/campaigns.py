@@ -221,30 +221,44 @@ def fault_campaign(farm, conduit, *, seed=1, rounds=12, rate=0.2) -> Outcome:
             p.stop()
 
 
-def crash_campaign(farm, conduit, *, seed=2, kills=12) -> Outcome:
-    """`ambassador once status-sync` in a subprocess, SIGKILLed at random moments, humans editing."""
+def crash_campaign(farm, conduit, *, seed=2, kills=12, window=(0.3, 2.5), at_write=0.0, rate=0.0, min_kills=0,
+                   max_runs=None, time_limit=None, adaptive=False) -> Outcome:
+    """`ambassador once status-sync` in a subprocess, SIGKILLed at random moments, humans editing.
+
+    `kills` runs; then more, up to `max_runs`, until `min_kills` runs were killed. With `at_write`, also
+    killed right after a write reached a server (with that probability per write); with `rate`, that share
+    of the requests faulted as in the fault campaigns (both go through proxies; the short campaign has neither)."""
     workdir = Path(tempfile.mkdtemp(prefix="reliability-crash-"))
     world = World(farm, conduit, workdir, seed=seed)
-    rng = random.Random(seed)
-    config_file = workdir / "config.yaml"
-    config_file.write_text(yaml.safe_dump(world.config(), allow_unicode=True), encoding="utf-8")
-    env = {**os.environ, **world.secrets()}
-    command = [sys.executable, "-m", "bot", "--config", str(config_file), "once", "status-sync"]
-    killed = 0
-    for _ in range(kills):
-        world.change_tasks()
-        world.human_edit()
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            proc.wait(timeout=rng.uniform(0.3, 2.5))
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            killed += 1
-    subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   timeout=120)
-    duplicates, losses, notes = world.check()
-    return Outcome("crash: status-sync, SIGKILL at random", kills, killed, duplicates, losses, notes)
+    killer = Killer(random.Random(seed), at_write=at_write, time_limit=time_limit,
+                    adaptive=adaptive)
+    proxies = tapped(farm, conduit, killer, seed=seed) if at_write or rate else {}
+    try:
+        urls = {"wiki_urls": {c: proxies[c].url + "/api.php" for c in ("cs", "ko")},
+                "phab_url": proxies["phab"].url + "/"} if proxies else {}
+        config_file = workdir / "config.yaml"
+        config_file.write_text(yaml.safe_dump(world.config(**urls), allow_unicode=True), encoding="utf-8")
+        env = crash_env(farm, conduit, rate)
+        command = [sys.executable, "-m", "bot", "--config", str(config_file), "once", "status-sync"]
+        set_fault_rate(proxies, rate)
+        max_runs = max(kills, max_runs or kills)
+        while killer.runs < kills or (killer.kills < min_kills and killer.runs < max_runs and not killer.expired()):
+            world.change_tasks()
+            world.human_edit()
+            killer.run(command, env, window)
+        killer.at_write = 0
+        set_fault_rate(proxies, 0)
+        final, _ = clean_run(command, env)
+        faults = fault_summary(proxies)[0] if proxies else 0
+        duplicates, losses, notes = world.check()
+    finally:
+        for p in proxies.values():
+            p.stop()
+    notes = "; ".join(filter(None, [notes, killer.note() if at_write else "",
+                                    f"{faults} faults injected" if rate else "", final]))
+    return Outcome(crash_label("status-sync", at_write, rate) if at_write or rate
+                   else "crash: status-sync, SIGKILL at random", killer.runs, killer.kills, duplicates,
+                   losses + bool(final), notes)
 
 
 def concurrency_campaign(farm, conduit, *, seed=3, rounds=10) -> Outcome:
@@ -367,33 +381,66 @@ class Killer:
 
     WRITES = ("edit", "maniphest.edit")
 
-    def __init__(self, rng: random.Random, *, at_write=0.0):
+    def __init__(self, rng: random.Random, *, at_write=0.0, time_limit: float | None = None, adaptive=False):
         self.rng, self.at_write = rng, at_write
+        # On a slow or busy machine a run may not reach its first write inside the window: the kills would
+        # all land in start-up and reading. `adaptive` stretches the window's end by a fifth after each run
+        # killed before it wrote (up to 4x) and shrinks it back after a run that wrote.
+        self.adaptive, self.stretch = adaptive, 1.0
         self.proc: subprocess.Popen | None = None
+        self.job = ""
         self.lock = threading.Lock()
         self.killed = self.killed_at_write = 0
+        self.by_job: dict[str, int] = {}       # kills per job (the command's last word)
+        self.runs = self.runs_writing = 0      # runs, and runs that reached a write before they ended
+        self._started = 0.0
+        self._wrote = False
+        self.first_write: list[float] = []     # seconds from a run's start to its first write
+        # `make reliability-long` bounds each campaign in time as well as in runs.
+        self.deadline = None if time_limit is None else time.monotonic() + time_limit
+
+    def expired(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
+
+    def _killed(self, job: str) -> None:
+        self.by_job[job] = self.by_job.get(job, 0) + 1
 
     def __call__(self, action: str) -> None:   # FaultProxy.after_forward
         with self.lock:
+            if action in self.WRITES and self.proc and not self._wrote:
+                self._wrote = True
+                self.runs_writing += 1
+                self.first_write.append(time.monotonic() - self._started)
             if action in self.WRITES and self.proc and self.proc.poll() is None and self.rng.random() < self.at_write:
                 self.proc.send_signal(signal.SIGKILL)
                 self.proc.wait()
                 self.killed_at_write += 1
+                self._killed(self.job)
 
     def run(self, command, env, window: tuple[float, float]) -> bool:
         """One run, killed after a random delay in `window` unless it ends first; True if it finished."""
         with self.lock:
+            rest = command[command.index("--config") + 2:]          # once <job> | newsletter publish ...
+            self.job = rest[1] if rest[0] == "once" else rest[0]
             self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                          stderr=subprocess.DEVNULL)
+            self.runs += 1
+            self._started, self._wrote = time.monotonic(), False
         proc = self.proc
+        lo, hi = window
         try:
-            proc.wait(timeout=self.rng.uniform(*window))
+            proc.wait(timeout=self.rng.uniform(lo, max(lo, hi * self.stretch)))
         except subprocess.TimeoutExpired:
             with self.lock:
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGKILL)
                     proc.wait()
                     self.killed += 1
+                    self._killed(self.job)
+        if self.adaptive and self._wrote:
+            self.stretch = max(1.0, self.stretch / 1.1)
+        elif self.adaptive and proc.returncode != 0:
+            self.stretch = min(4.0, self.stretch * 1.2)
         return proc.returncode == 0
 
     @property
@@ -401,14 +448,41 @@ class Killer:
         return self.killed + self.killed_at_write
 
     def note(self) -> str:
-        return f"{self.killed_at_write} kills between a write and its answer, {self.killed} at random times"
+        per_job = ", ".join(f"{job} {n}" for job, n in sorted(self.by_job.items())) if len(self.by_job) > 1 else ""
+        return "; ".join(filter(None, [
+            f"{self.killed_at_write} kills between a write and its answer, {self.killed} at random times",
+            f"kills per job: {per_job}" if per_job else "",
+            f"{self.runs_writing} of {self.runs} runs wrote before they ended" +
+            (f" (first write after {sorted(self.first_write)[len(self.first_write) // 2]:.1f} s, median)"
+             if self.first_write else ""),
+            f"kill window stretched to {self.stretch:.1f}x at the end" if self.adaptive else "",
+            "stopped at its time limit" if self.expired() else ""]))
 
 
-def tapped(farm, conduit, killer: Killer) -> dict:
-    """Fault-free proxies in front of each server that let `killer` see every write."""
-    from tests.faultproxy import FaultProxy
-    proxies = {c: FaultProxy(farm.wikis[c].api_url.rsplit("/", 1)[0]).start() for c in ("cs", "ko")}
-    proxies["phab"] = FaultProxy(conduit.url.rstrip("/")).start()
+def crash_label(job: str, at_write: float, rate: float) -> str:
+    """The table's scenario name of a crash campaign (the short campaigns' names unchanged)."""
+    return f"crash: {job}, SIGKILL" + (" at random and after writes" if at_write else "") + \
+        (f", {rate:.0%} faults" if rate else "")
+
+
+def crash_env(farm, conduit, rate: float) -> dict[str, str]:
+    """The bot's environment in a crash campaign; with faults, pywikibot's waits are short (as in `faulty`)."""
+    env = {**os.environ, **secrets(farm, conduit)}
+    if rate:
+        env.update({"AMBASSADOR_WIKI_MAX_RETRIES": "2", "AMBASSADOR_WIKI_RETRY_WAIT": "1",
+                    "AMBASSADOR_WIKI_RETRY_MAX": "1"})
+    return env
+
+
+def tapped(farm, conduit, killer: Killer, *, seed=0, slow_seconds=2.5) -> dict:
+    """Proxies in front of each server that let `killer` see every write; fault-free until the caller
+    raises their rate (`set_fault_rate`): then the same faults as `faulty`, slow answers included."""
+    from tests.faultproxy import CONDUIT_FAULTS, FaultProxy
+    proxies = {c: FaultProxy(farm.wikis[c].api_url.rsplit("/", 1)[0], seed=seed + i, slow_seconds=slow_seconds,
+                             action_faults={"edit": WIKI_WRITE_FAULTS}).start()
+               for i, c in enumerate(("cs", "ko"))}
+    proxies["phab"] = FaultProxy(conduit.url.rstrip("/"), seed=seed + 7, slow_seconds=slow_seconds,
+                                 faults=CONDUIT_FAULTS, action_faults={"maniphest.edit": CONDUIT_WRITE_FAULTS}).start()
     for p in proxies.values():
         p.after_forward = killer
     return proxies
@@ -591,15 +665,17 @@ def newsletter_fault_campaign(farm, conduit, *, seed=9, rounds=4, rate=0.2, talk
 
 
 def newsletter_crash_campaign(farm, conduit, *, seed=5, max_runs=15, talk_pages=30, window=(0.8, 4.0),
-                              at_write=0.12) -> Outcome:
+                              at_write=0.12, rate=0.0, min_kills=0, time_limit=None, adaptive=False) -> Outcome:
     """`ambassador newsletter publish` in a subprocess, SIGKILLed at random moments and right after
-    writes, run again until one run finishes by itself, then once more."""
+    writes, run again until one run finishes by itself (and `min_kills` runs were killed), then once more.
+    With `rate`, that share of the requests is faulted too."""
     workdir = Path(tempfile.mkdtemp(prefix="reliability-nl-crash-"))
     world = NewsletterWorld(farm, conduit, workdir, talk_pages=talk_pages, seed=seed)
-    env = {**os.environ, **secrets(farm, conduit)}
+    env = crash_env(farm, conduit, rate)
     os.environ.update(secrets(farm, conduit))
-    killer = Killer(random.Random(seed), at_write=at_write)
-    proxies = tapped(farm, conduit, killer)
+    killer = Killer(random.Random(seed), at_write=at_write, time_limit=time_limit,
+                    adaptive=adaptive)
+    proxies = tapped(farm, conduit, killer, seed=seed)
     runs = 0
     try:
         urls = proxied_urls(proxies)
@@ -609,21 +685,29 @@ def newsletter_crash_campaign(farm, conduit, *, seed=5, max_runs=15, talk_pages=
         config_file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
         command = [sys.executable, "-m", "bot", "--config", str(config_file), "newsletter", "publish",
                    "--edition", EDITION]
-        while runs < max_runs:
+        set_fault_rate(proxies, rate)
+        finished_after = 0
+        while runs < max_runs and not killer.expired():
             runs += 1
             if killer.run(command, env, window):
-                break
+                finished_after = finished_after or runs
+                if killer.kills >= min_kills:
+                    break
         killer.at_write = 0
+        set_fault_rate(proxies, 0)
+        faults = fault_summary(proxies)[0]
         final, wrote = clean_run(command, env)
         duplicates, losses, notes = world.check(urls["wiki_urls"])
     finally:
         world.close()
         for p in proxies.values():
             p.stop()
-    notes = "; ".join(filter(None, [notes, killer.note(), f"{world.posts()} posts",
-                                    f"final clean run wrote {wrote}", final]))
-    return Outcome(f"crash: newsletter publish, {talk_pages} talk pages, SIGKILL", runs, killer.kills, duplicates,
-                   losses + bool(final), notes)
+    notes = "; ".join(filter(None, [notes, killer.note(), f"{faults} faults injected" if rate else "",
+                                    f"first run to finish: {finished_after}" if min_kills else "",
+                                    f"{world.posts()} posts", f"final clean run wrote {wrote}", final]))
+    label = crash_label(f"newsletter publish, {talk_pages} talk pages", at_write, rate) if rate or min_kills \
+        else f"crash: newsletter publish, {talk_pages} talk pages, SIGKILL"
+    return Outcome(label, runs, killer.kills, duplicates, losses + bool(final), notes)
 
 
 # -- feedback and mentions: wiki comments and task mentions to Phabricator ---------------------------------
@@ -772,36 +856,48 @@ def feedback_fault_campaign(farm, conduit, *, seed=6, rounds=8, rate=0.2, read_t
                    losses + len(problems), notes)
 
 
-def feedback_crash_campaign(farm, conduit, *, seed=7, rounds=8, window=(0.5, 2.5), at_write=0.4) -> Outcome:
+def feedback_crash_campaign(farm, conduit, *, seed=7, rounds=8, window=(0.5, 2.5), at_write=0.4, rate=0.0,
+                            min_kills=0, max_rounds=None, time_limit=None, adaptive=False) -> Outcome:
     """`ambassador once feedback` and `once mentions` SIGKILLed at random moments and right after
-    writes; humans comment and mention tasks between runs."""
+    writes; humans comment and mention tasks between runs. `rounds` rounds, then more (up to `max_rounds`)
+    until the two were killed `min_kills` times; with `rate`, that share of the requests is faulted too."""
     workdir = Path(tempfile.mkdtemp(prefix="reliability-fb-crash-"))
     world = FeedbackWorld(farm, conduit, workdir, seed=seed)
-    killer = Killer(random.Random(seed), at_write=at_write)
-    proxies = tapped(farm, conduit, killer)
+    killer = Killer(random.Random(seed), at_write=at_write, time_limit=time_limit,
+                    adaptive=adaptive)
+    proxies = tapped(farm, conduit, killer, seed=seed)
+    done = 0
     try:
         config_file = workdir / "config.yaml"
         config_file.write_text(yaml.safe_dump(world.config(**proxied_urls(proxies)), allow_unicode=True),
                                encoding="utf-8")
-        env = {**os.environ, **secrets(farm, conduit)}
+        env = crash_env(farm, conduit, rate)
         commands = [[sys.executable, "-m", "bot", "--config", str(config_file), "once", job]
                     for job in ("feedback", "mentions")]
         baseline = [clean_run(c, env)[0] for c in commands]     # the first cycle is the baseline
-        for _ in range(rounds):
+        set_fault_rate(proxies, rate)
+        max_rounds = max(rounds, max_rounds or rounds)
+
+        while done < rounds or (killer.kills < min_kills and done < max_rounds and not killer.expired()):
+            done += 1
             world.humans_act()
             for command in commands:
                 killer.run(command, env, window)
         killer.at_write = 0
+        set_fault_rate(proxies, 0)
+        faults = fault_summary(proxies)[0]
         finals = [clean_run(c, env) for c in commands]
         duplicates, losses, notes = world.check()
     finally:
         for p in proxies.values():
             p.stop()
     failed = [f for f in baseline + [f for f, _ in finals] if f]
-    notes = "; ".join(filter(None, [notes, killer.note(), f"{world.posts()} posts",
+    notes = "; ".join(filter(None, [notes, killer.note(), f"{faults} faults injected" if rate else "",
+                                    f"{world.posts()} posts",
                                     f"final clean run wrote {sum(w for _, w in finals)}", *failed]))
-    return Outcome("crash: feedback + mentions, SIGKILL at random", 2 * rounds, killer.kills, duplicates,
-                   losses + len(failed), notes)
+    label = crash_label("feedback + mentions", at_write, rate) if rate or min_kills \
+        else "crash: feedback + mentions, SIGKILL at random"
+    return Outcome(label, 2 * done, killer.kills, duplicates, losses + len(failed), notes)
 
 
 # -- weekly check-in reports: one comment per ambassador and week on the task, one section on the page ------
@@ -855,11 +951,13 @@ class WeeklyWorld:
                                  comment=f"Poznámka {self.rng.randrange(10**6)}.")
 
     def label(self, now: float, amb: dict) -> str:
-        from bot.domain.weekly import previous_week
-        return previous_week(now, TIMEZONES[next(iter(amb["wikis"]))]).label
+        """The week a run at `now` reports on: the current week so far (the job's default since 4bb0bd2)."""
+        from bot.domain.weekly import report_week
+        return report_week(now, TIMEZONES[next(iter(amb["wikis"]))], "so_far").label
 
     def check(self, now: float) -> tuple[int, int, str]:
         """Exactly one report per ambassador and week on each of its destinations, from the servers only."""
+        from bot.domain.weekly import week_title
         tally = Tally()
         count = tally.count
 
@@ -875,7 +973,8 @@ class WeeklyWorld:
                 code, title = amb["page"]["wiki"], amb["page"]["title"]
                 text = texts[(code, title)]
                 markers = text.count(f"<!-- ambassador-bot:key=weekly:{amb['id']}:{label} -->")
-                headings = sum(1 for line in text.splitlines() if line.startswith("==") and label in line
+                week = week_title(label, amb["language"])      # '49. týden 2026', '2026년 49주차', 'week 49 of 2026'
+                headings = sum(1 for line in text.splitlines() if line.startswith("==") and week in line
                                and line.strip().strip("=").strip().endswith(f": {amb['name']}"))
                 seen = (markers, headings)
                 # A report is its heading and its marker; either of them twice is a second copy.
@@ -895,8 +994,8 @@ def weekly_report_fault_campaign(farm, conduit, *, seed=18, rounds=6, rate=0.2, 
     workdir = Path(tempfile.mkdtemp(prefix="reliability-wr-fault-"))
     world = WeeklyWorld(farm, conduit, workdir, ambassadors=ambassadors, seed=seed)
     os.environ.update(secrets(farm, conduit))
-    # A week from now "last week" is this week: the humans' edits above count.
-    now = time.time() + WEEK
+    # The job reports on the current week so far (its default): the humans' edits above count.
+    now = time.time()
     with faulty(farm, conduit, seed, read_timeout=read_timeout) as proxies:
         ctx = in_process_context(world.config(**proxied_urls(proxies, read_timeout)), workdir)
         ctx.clock = lambda: now
@@ -916,37 +1015,46 @@ def weekly_report_fault_campaign(farm, conduit, *, seed=18, rounds=6, rate=0.2, 
 
 
 def weekly_report_crash_campaign(farm, conduit, *, seed=19, max_runs=15, ambassadors=6, window=(1.0, 4.0),
-                                 at_write=0.35) -> Outcome:
+                                 at_write=0.35, rate=0.0, min_kills=0, time_limit=None, adaptive=False) -> Outcome:
     """`ambassador once weekly-report` SIGKILLed at random moments and right after writes, run again until
-    one run finishes by itself, then once more."""
+    one run finishes by itself (and `min_kills` runs were killed), then once more. With `rate`, that share
+    of the requests is faulted too."""
     workdir = Path(tempfile.mkdtemp(prefix="reliability-wr-crash-"))
     world = WeeklyWorld(farm, conduit, workdir, ambassadors=ambassadors, seed=seed)
-    killer = Killer(random.Random(seed), at_write=at_write)
-    proxies = tapped(farm, conduit, killer)
-    runs = 0
+    killer = Killer(random.Random(seed), at_write=at_write, time_limit=time_limit,
+                    adaptive=adaptive)
+    proxies = tapped(farm, conduit, killer, seed=seed)
+    runs = finished_after = 0
     try:
         config_file = workdir / "config.yaml"
         config_file.write_text(yaml.safe_dump(world.config(**proxied_urls(proxies)), allow_unicode=True),
                                encoding="utf-8")
-        env = {**os.environ, **secrets(farm, conduit)}
+        env = crash_env(farm, conduit, rate)
         command = [sys.executable, "-m", "bot", "--config", str(config_file), "once", "weekly-report"]
-        # The CLI reports on the real last week: the same for every run unless one straddles Monday midnight.
+        # The CLI reports on the real current week: the same for every run unless one straddles Monday midnight.
         started = time.time()
-        while runs < max_runs:
+        set_fault_rate(proxies, rate)
+        while runs < max_runs and not killer.expired():
             runs += 1
             world.humans_act()
             if killer.run(command, env, window):
-                break
+                finished_after = finished_after or runs
+                if killer.kills >= min_kills:
+                    break
         killer.at_write = 0
+        set_fault_rate(proxies, 0)
+        faults = fault_summary(proxies)[0]
         final, wrote = clean_run(command, env)
         duplicates, losses, notes = world.check(started)
     finally:
         for p in proxies.values():
             p.stop()
-    notes = "; ".join(filter(None, [notes, killer.note(), f"{world.posts()} posts",
-                                    f"final clean run wrote {wrote}", final]))
-    return Outcome(f"crash: weekly-report, {ambassadors} ambassadors, SIGKILL", runs, killer.kills, duplicates,
-                   losses + bool(final), notes)
+    notes = "; ".join(filter(None, [notes, killer.note(), f"{faults} faults injected" if rate else "",
+                                    f"first run to finish: {finished_after}" if min_kills else "",
+                                    f"{world.posts()} posts", f"final clean run wrote {wrote}", final]))
+    label = crash_label(f"weekly-report, {ambassadors} ambassadors", at_write, rate) if rate or min_kills \
+        else f"crash: weekly-report, {ambassadors} ambassadors, SIGKILL"
+    return Outcome(label, runs, killer.kills, duplicates, losses + bool(final), notes)
 
 
 # -- the webhook server under slow clients and bursts -------------------------------------------------------
@@ -1109,6 +1217,29 @@ def webhook_load_campaign(farm, conduit, *, seed=20, rounds=4, changes=6, copies
 CAMPAIGNS = [fault_campaign, crash_campaign, concurrency_campaign, newsletter_fault_campaign,
              newsletter_crash_campaign, feedback_fault_campaign, feedback_crash_campaign,
              weekly_report_fault_campaign, weekly_report_crash_campaign, webhook_load_campaign]
+
+
+# `make reliability-long`: the same campaigns, scaled by their parameters (other fixed seeds). Each crash
+# campaign kills its job (feedback and mentions together) at least `LONG_KILLS` times, at random moments
+# and right after writes, with 20 % of the requests faulted meanwhile, in a kill window that stretches
+# until runs reach their writes (`adaptive`: on a busy 2-core machine a run needs several seconds to its
+# first write). Then the in-process fault campaigns (20 %, read timeouts on writes) with other seeds.
+# Every campaign is bounded in runs and in seconds (`time_limit`), and the runner starts none after
+# 50 minutes, so the whole stays under an hour.
+LONG_KILLS = 100
+_LONG_CRASH = {"rate": 0.2, "min_kills": LONG_KILLS, "adaptive": True, "time_limit": 690}
+LONG_CAMPAIGNS = [
+    (crash_campaign, {"seed": 102, "kills": LONG_KILLS, "at_write": 0.3, "max_runs": 200, **_LONG_CRASH}),
+    (newsletter_crash_campaign, {"seed": 105, "talk_pages": 150, "at_write": 0.5, "max_runs": 200,
+                                 **_LONG_CRASH}),
+    (feedback_crash_campaign, {"seed": 107, "rounds": LONG_KILLS // 2, "max_rounds": 100, **_LONG_CRASH}),
+    (weekly_report_crash_campaign, {"seed": 119, "ambassadors": 24, "at_write": 0.4, "max_runs": 200,
+                                    **_LONG_CRASH}),
+    (fault_campaign, {"seed": 101, "rounds": 16}),
+    (newsletter_fault_campaign, {"seed": 109, "rounds": 4, "talk_pages": 60}),
+    (feedback_fault_campaign, {"seed": 106, "rounds": 10}),
+    (weekly_report_fault_campaign, {"seed": 118, "rounds": 8, "ambassadors": 12}),
+]
 
 
 def run_all(farm_factory, conduit_factory, campaigns=CAMPAIGNS, **kwargs) -> list[Outcome]:
