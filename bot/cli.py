@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                     return 2
             print(f"{args.config}: OK ({len(settings.wikis)} wikis, {len(settings.status_tables)} status tables"
                   f"{'; logged in, every named page and task found' if getattr(args, 'online', False) else ''})")
+            _print_missing_messages(sorted({w.language for w in settings.wikis.values()}))
             return 0
         if args.command == "once":
             ctx = build_context(settings, dry_run=args.dry_run)
@@ -112,6 +113,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     raise ConfigError(f"unknown command {args.command}")
+
+
+def _print_missing_messages(languages: list[str]) -> None:
+    """One line per configured language lacking messages (English is shown for those)."""
+    from bot import i18n
+    for lang in languages:
+        lacking = i18n.missing(lang)
+        if lacking:
+            print(f"messages {lang}: {len(lacking)} missing, English shown instead: {', '.join(lacking)}")
 
 
 def _print_report(report, comments: bool = False) -> None:

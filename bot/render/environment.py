@@ -7,17 +7,17 @@ let a task title inject wikitext.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import jinja2
-from babel.dates import format_date
 
 from bot.render import messages
 from bot.render.escape import remarkup_inline, wikitext_inline
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
+# Language-neutral templates whose words are message keys (`{{ "table-task"|msg(lang) }}`): used for a
+# language that has a message file but no `<document>.<lang>.<markup>.j2` of its own.
+GENERIC_DIR = Path(__file__).resolve().parent.parent / "i18n" / "templates"
 NBSP = "&nbsp;"
 
 
@@ -38,7 +38,7 @@ def _finalizer(escape):
 def make_environment(markup: str, template_dir: Path = TEMPLATE_DIR) -> jinja2.Environment:
     escape = {"wiki": wikitext_inline, "remarkup": remarkup_inline}[markup]
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(template_dir)),
+        loader=jinja2.FileSystemLoader([str(template_dir), str(GENERIC_DIR)]),
         undefined=jinja2.StrictUndefined,
         finalize=_finalizer(escape),
         autoescape=False,
@@ -52,19 +52,17 @@ def make_environment(markup: str, template_dir: Path = TEMPLATE_DIR) -> jinja2.E
         priority=lambda p, lang: messages.priority_label(lang, p),
         tasklink=task_link if markup == "wiki" else lambda t: Markup(f"T{int(t.id)}"),
         plural=lambda n, table, lang: messages.plural(getattr(messages, table), lang, int(n)),
+        msg=lambda key, lang, *params: messages.msg(lang, str(key), *params),
     )
     return env
 
 
 def local_date(epoch: int, lang: str, tz: str) -> Markup:
-    """A date in the wiki's language and time zone, e.g. `24.&nbsp;11.&nbsp;2026` on cs.
-
-    Czech typography keeps a date on one line, hence non-breaking spaces.
-    """
-    moment = datetime.fromtimestamp(int(epoch), timezone.utc).astimezone(ZoneInfo(tz))
-    text = format_date(moment, format="medium", locale=lang)
-    if lang == "cs":
-        text = text.replace(" ", NBSP)
+    """A date in the wiki's language and time zone, by the language's `date-format` message,
+    e.g. `24.&nbsp;11.&nbsp;2026` on cs (Czech typography keeps a date on one line: the cs
+    pattern holds no-break spaces), `2026년 11월 24일` on ko."""
+    text = messages.date_text(int(epoch), lang, tz)
+    text = text.replace("\u00a0", NBSP).replace("\u202f", NBSP)
     return Markup(text.replace("<", "").replace("{", ""))
 
 
@@ -88,5 +86,6 @@ class Renderer:
         if override_source is not None:
             from bot.render.overrides import render_override
             return render_override(override_source, markup, dict(context, lang=lang))
-        template = self._envs[markup].get_template(f"{document}.{lang}.{markup}.j2")
+        env = self._envs[markup]
+        template = env.select_template([f"{document}.{lang}.{markup}.j2", f"{document}.{markup}.j2"])
         return template.render(lang=lang, **context)

@@ -1,49 +1,144 @@
-"""Short localized strings the templates and edit summaries share (cs, ko, en).
+"""Short localized strings the templates and edit summaries share, read from the message files.
 
-Longer prose lives in the templates; these are the words that recur: status and
-priority names as Phabricator shows them, and edit summaries with plural forms.
-Czech has three plural forms for integers (one / few / other), chosen by CLDR's
-rules through Babel rather than by hand.
+The words themselves live in `bot/i18n/<lang>.json` (translatewiki-style; see bot/i18n and
+docs/languages.md); this module only looks them up. The tables below (STATUS, TASKS, RUN_REPORT,
+NEWSLETTER_SUMMARY, …) keep the shape callers and templates have always used
+(`TABLE[lang][…]`, `plural(TABLE, lang, n)`, `text.format(n=…)`), but each entry is built from
+the message files on first use, for any language that has a file, with English for what a
+language lacks. Entries are `Message` strings: their `.format(...)` substitutes the message's
+parameters by name and resolves `{{PLURAL:…}}` for the actual number, so
+`RUN_REPORT["cs"]["more"].format(n=1)` is "a 1 další" and `.format(n=5)` "a 5 dalších".
+Plural categories come from CLDR's rules through Babel, never by hand.
 """
 from __future__ import annotations
 
-from babel import Locale
+from datetime import datetime, timezone
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
 
-STATUS = {
-    "cs": {"open": "otevřený", "stalled": "pozastavený", "progress": "v řešení", "resolved": "vyřešený",
-           "declined": "zamítnutý", "invalid": "neplatný", "duplicate": "duplikát", "wontfix": "nebude opraveno",
-           "spite": "ze vzdoru"},
-    "ko": {"open": "열림", "stalled": "보류", "progress": "진행 중", "resolved": "해결됨", "declined": "거부됨",
-           "invalid": "유효하지 않음", "duplicate": "중복", "wontfix": "수정 안 함", "spite": "거부됨"},
-    "en": {"open": "Open", "stalled": "Stalled", "progress": "In progress", "resolved": "Resolved",
-           "declined": "Declined", "invalid": "Invalid", "duplicate": "Duplicate", "wontfix": "Wontfix", "spite": "Spite"},
+from babel.dates import format_date, format_datetime
+
+from bot import i18n
+
+# Phabricator's task statuses and priorities (Conduit's numeric values), as the bot knows them.
+STATUSES = ("open", "stalled", "progress", "resolved", "declined", "invalid", "duplicate", "wontfix", "spite")
+PRIORITIES = (100, 90, 80, 50, 25, 10)
+RUN_WORDS = ("job", "time", "result", "counts", "problems", "ok", "problem", "failed", "saved", "would_save",
+             "unchanged", "held", "more", "intro", "summary")
+NEWSLETTER_KINDS = ("draft", "approve", "reset", "publish", "archive", "message")
+BABEL_NAMED = ("short", "medium", "long", "full")
+
+# The names of each message's parameters $1, $2, … (what `Message.format(name=…)` fills in).
+PARAMS: dict[str, tuple[str, ...]] = {
+    "tasks": ("n",), "status-summary": ("tables", "tasks"),
+    **{f"runreport-{w}": ("n",) for w in ("saved", "would-save", "unchanged", "held", "more")},
+    "newsletter-heading": ("name", "month"), "newsletter-summary-message": ("name", "month"),
+    **{f"newsletter-summary-{k}": ("edition",) for k in NEWSLETTER_KINDS if k != "message"},
+    **{k: ("n",) for k in ("nl-resolved", "nl-progress", "nl-opened", "nl-more", "wr-edits", "wr-pages",
+                           "wr-comments", "wr-messages", "wr-delivered")},
+    "wr-heading": ("week", "name"), "wr-summary": ("week", "name"),
 }
 
-PRIORITY = {  # by Conduit's numeric value
-    "cs": {100: "okamžitě", 90: "k posouzení", 80: "vysoká", 50: "střední", 25: "nízká", 10: "nejnižší"},
-    "ko": {100: "긴급", 90: "분류 필요", 80: "높음", 50: "보통", 25: "낮음", 10: "가장 낮음"},
-    "en": {100: "Unbreak Now!", 90: "Needs Triage", 80: "High", 50: "Medium", 25: "Low", 10: "Lowest"},
-}
 
-NOBODY = {"cs": "nikdo", "ko": "없음", "en": "nobody"}
+class Message(str):
+    """A message as text with `{name}` placeholders; `.format(...)` resolves it properly.
 
-# Plural forms keyed by CLDR category; "other" is the fallback.
-TASKS = {
-    "cs": {"one": "{n} úkol", "few": "{n} úkoly", "many": "{n} úkolu", "other": "{n} úkolů"},
-    "ko": {"other": "작업 {n}개"},
-    "en": {"one": "{n} task", "other": "{n} tasks"},
-}
+    With `category`, every PLURAL takes that CLDR category's form (the per-category tables)."""
 
-STATUS_SUMMARY = {
-    "cs": "Robot: aktualizace tabulky stavu úkolů z Phabricatoru ({tables}; {tasks})",
-    "ko": "봇: 페이브리케이터 작업 현황표 갱신 ({tables}; {tasks})",
-    "en": "Bot: update Phabricator task status table ({tables}; {tasks})",
-}
+    lang: str
+    key: str
+    category: str | None
+
+    def __new__(cls, lang: str, key: str, category: str | None = None):
+        names = PARAMS.get(key, ())
+        source, text = i18n.lookup(lang, key)
+        if category is not None and source != lang:   # an English fallback: English's own categories
+            category = i18n.category(source, {"one": 1}.get(category, 5)) if category != "other" else category
+        lang = source
+        shown = i18n.resolve(lang, text, (), cat=category or "other",
+                             keep={i + 1: "{" + n + "}" for i, n in enumerate(names)})
+        self = super().__new__(cls, shown)
+        self.lang, self.key, self.category, self._text, self._names = lang, key, category, text, names
+        return self
+
+    def format(self, *args: Any, **kwargs: Any) -> str:  # type: ignore[override]
+        params = list(args) if args else [kwargs.get(n, "{" + n + "}") for n in self._names]
+        return i18n.resolve(self.lang, self._text, params, cat=self.category)
+
+    def format_map(self, mapping) -> str:  # type: ignore[override]
+        return self.format(**mapping)
+
+
+class _ByLanguage(dict):
+    """`{lang: entry}` built on first use from the message files (English for a missing message)."""
+
+    def __init__(self, build: Callable[[str], Any]):
+        super().__init__()
+        self._build = build
+
+    def __missing__(self, lang: str):
+        value = self[lang] = self._build(lang)
+        return value
+
+
+def _plural_table(key: str) -> _ByLanguage:
+    return _ByLanguage(lambda lang: {c: Message(lang, key, c) for c in i18n.categories(lang)})
+
+
+def _one(key: str) -> _ByLanguage:
+    return _ByLanguage(lambda lang: Message(lang, key))
+
+
+STATUS = _ByLanguage(lambda lang: {s: Message(lang, f"status-{s}") for s in STATUSES})
+PRIORITY = _ByLanguage(lambda lang: {p: Message(lang, f"priority-{p}") for p in PRIORITIES})
+NOBODY = _one("nobody")
+TASKS = _plural_table("tasks")
+STATUS_SUMMARY = _one("status-summary")
+
+# -- run report (bot/jobs/status_report.py) ------------------------------------------------
+RUN_REPORT = _ByLanguage(lambda lang: {w: Message(lang, "runreport-" + w.replace("_", "-")) for w in RUN_WORDS})
+
+# -- newsletters (bot/jobs/newsletter.py) ------------------------------------------------------
+NEWSLETTER_NAME = _one("newsletter-name")
+# The heading of the talk-page section: "{name} – {month}", the month from Babel ("prosinec 2026", "2026년 12월").
+NEWSLETTER_HEADING = _one("newsletter-heading")
+NEWSLETTER_SUMMARY = {kind: _one(f"newsletter-summary-{kind}") for kind in NEWSLETTER_KINDS}
+NL_RESOLVED = _plural_table("nl-resolved")
+NL_PROGRESS = _plural_table("nl-progress")
+NL_OPENED = _plural_table("nl-opened")
+NL_MORE = _plural_table("nl-more")
+
+# -- weekly check-in reports (bot/jobs/weekly_report.py) ---------------------------------------
+WR_EDITS = _plural_table("wr-edits")
+WR_PAGES = _plural_table("wr-pages")
+WR_COMMENTS = _plural_table("wr-comments")
+WR_MESSAGES = _plural_table("wr-messages")
+WR_DELIVERED = _plural_table("wr-delivered")
+WR_HEADING = _one("wr-heading")
+WR_SUMMARY = _one("wr-summary")
+
+# English is always there: templates and the sandboxed overrides check a table's shape on it.
+for _table in (TASKS, NL_RESOLVED, NL_PROGRESS, NL_OPENED, NL_MORE, WR_EDITS, WR_PAGES, WR_COMMENTS,
+               WR_MESSAGES, WR_DELIVERED):
+    _table[i18n.FALLBACK]
+
+
+def msg(lang: str, key: str, *params: Any) -> str:
+    """One message in `lang`, parameters and plurals resolved (English when lang lacks it)."""
+    return i18n.message(lang, key, *params)
+
+
+def languages() -> tuple[str, ...]:
+    return i18n.available_languages()
+
+
+def missing_messages(lang: str) -> list[str]:
+    return i18n.missing(lang)
 
 
 def plural(table: dict[str, dict[str, str]], lang: str, n: int) -> str:
     forms = table[lang]
-    category = Locale.parse(lang).plural_form(n)
+    category = i18n.category(lang, n)
     return forms.get(category, forms["other"]).format(n=n)
 
 
@@ -59,109 +154,28 @@ def priority_label(lang: str, value: int) -> str:
 
 
 def status_summary(lang: str, table_ids: list[str], task_count: int) -> str:
-    return STATUS_SUMMARY[lang].format(tables=", ".join(table_ids), tasks=plural(TASKS, lang, task_count))
+    return msg(lang, "status-summary", ", ".join(table_ids), plural(TASKS, lang, task_count))
 
 
-# -- run report (bot/jobs/status_report.py) ------------------------------------------------
-RUN_REPORT = {
-    "cs": {"job": "Úloha", "time": "Poslední běh", "result": "Výsledek", "counts": "Počty", "problems": "Problémy",
-           "ok": "v pořádku", "problem": "s problémy", "failed": "selhala", "saved": "uloženo {n}",
-           "would_save": "k uložení (zkušební běh) {n}", "unchanged": "beze změny {n}", "held": "odloženo {n}",
-           "more": "a {n} dalších",
-           "intro": "Tuto stránku udržuje robot: poslední běh každé úlohy na této wiki.",
-           "summary": "Robot: stav posledních běhů úloh"},
-    "ko": {"job": "작업", "time": "마지막 실행", "result": "결과", "counts": "건수", "problems": "문제",
-           "ok": "정상", "problem": "문제 있음", "failed": "실패", "saved": "저장 {n}",
-           "would_save": "저장 예정(시험 실행) {n}", "unchanged": "변경 없음 {n}", "held": "보류 {n}",
-           "more": "외 {n}건",
-           "intro": "이 문서는 봇이 관리합니다: 이 위키에서 각 작업의 마지막 실행 결과입니다.",
-           "summary": "봇: 작업 실행 현황 갱신"},
-    "en": {"job": "Job", "time": "Last run", "result": "Result", "counts": "Counts", "problems": "Problems",
-           "ok": "OK", "problem": "with problems", "failed": "failed", "saved": "{n} saved",
-           "would_save": "{n} would be saved (dry run)", "unchanged": "{n} unchanged", "held": "{n} held",
-           "more": "and {n} more",
-           "intro": "This page is kept by a bot: the last run of each job on this wiki.",
-           "summary": "Bot: update the status of the last job runs"},
-}
+def _format(moment: datetime, lang: str, key: str) -> str:
+    pattern = i18n.raw(lang, key)
+    locale = lang.replace("-", "_")
+    if pattern in BABEL_NAMED and key == "date-format":
+        text = format_date(moment, pattern, locale=locale)
+    else:
+        text = format_datetime(moment, pattern, tzinfo=moment.tzinfo, locale=locale)
+    return i18n.localize_digits(lang, text)
 
 
-# -- newsletters (bot/jobs/newsletter.py) ------------------------------------------------------
-NEWSLETTER_NAME = {"cs": "Zpravodaj Growth", "ko": "성장 팀 소식지", "en": "Growth newsletter"}
-# The heading of the talk-page section: "{name} – {month}", the month from Babel ("prosinec 2026", "2026년 12월").
-NEWSLETTER_HEADING = {"cs": "{name} – {month}", "ko": "{name} – {month}", "en": "{name} – {month}"}
-NEWSLETTER_SUMMARY = {
-    "draft": {"cs": "Robot: návrh zpravodaje ({edition}) z Phabricatoru",
-              "ko": "봇: 페이브리케이터 활동으로 소식지 초안 작성 ({edition})",
-              "en": "Bot: newsletter draft ({edition}) from Phabricator"},
-    "approve": {"cs": "Robot: zpravodaj {edition} schválen správcem robota",
-                "ko": "봇: 운영자가 소식지 {edition} 승인",
-                "en": "Bot: newsletter {edition} approved by the bot operator"},
-    "reset": {"cs": "Robot: text zpravodaje {edition} se po schválení změnil, je potřeba ho schválit znovu",
-              "ko": "봇: 승인 후 소식지 {edition} 내용이 바뀌어 다시 승인이 필요합니다",
-              "en": "Bot: newsletter {edition} changed after approval; it needs approving again"},
-    "publish": {"cs": "Robot: zveřejnění zpravodaje {edition}",
-                "ko": "봇: 소식지 {edition} 게시",
-                "en": "Bot: publish newsletter {edition}"},
-    "archive": {"cs": "Robot: odkaz na zpravodaj {edition}",
-                "ko": "봇: 소식지 {edition} 링크 추가",
-                "en": "Bot: link newsletter {edition}"},
-    "message": {"cs": "Robot: {name} – {month}",
-                "ko": "봇: {name} – {month}",
-                "en": "Bot: {name} – {month}"},
-}
-NL_RESOLVED = {
-    "cs": {"one": "Vyřešili jsme {n} úkol.", "few": "Vyřešili jsme {n} úkoly.", "many": "Vyřešili jsme {n} úkolu.",
-           "other": "Vyřešili jsme {n} úkolů."},
-    "ko": {"other": "작업 {n}개를 해결했습니다."},
-    "en": {"one": "We resolved {n} task.", "other": "We resolved {n} tasks."},
-}
-NL_PROGRESS = {
-    "cs": {"one": "Rozpracovaný je {n} úkol.", "few": "Rozpracované jsou {n} úkoly.",
-           "many": "Rozpracovaného je {n} úkolu.", "other": "Rozpracovaných je {n} úkolů."},
-    "ko": {"other": "작업 {n}개를 진행하고 있습니다."},
-    "en": {"one": "{n} task is in progress.", "other": "{n} tasks are in progress."},
-}
-NL_OPENED = {
-    "cs": {"one": "Nově byl založen {n} úkol.", "few": "Nově byly založeny {n} úkoly.",
-           "many": "Nově bylo založeno {n} úkolu.", "other": "Nově bylo založeno {n} úkolů."},
-    "ko": {"other": "새 작업 {n}개가 등록되었습니다."},
-    "en": {"one": "{n} new task was opened.", "other": "{n} new tasks were opened."},
-}
-NL_MORE = {
-    "cs": {"one": "… a ještě {n} další.", "few": "… a ještě {n} další.", "many": "… a ještě {n} dalšího.",
-           "other": "… a ještě {n} dalších."},
-    "ko": {"other": "… 외 {n}개가 더 있습니다."},
-    "en": {"one": "… and {n} more.", "other": "… and {n} more."},
-}
+def date_text(epoch: float, lang: str, tz: str) -> str:
+    """A day as the wiki's language writes it (`date-format`), in the wiki's time zone:
+    cs `6. 12. 2026` (with no-break spaces), ko `2026년 12월 6일`, ar `٦ ديسمبر ٢٠٢٦`, vi `6 tháng 12 năm 2026`."""
+    moment = datetime.fromtimestamp(float(epoch), timezone.utc).astimezone(ZoneInfo(tz))
+    return _format(moment, lang, "date-format")
 
-# -- weekly check-in reports (bot/jobs/weekly_report.py) ---------------------------------------
-WR_EDITS = {
-    "cs": {"one": "{n} editace", "few": "{n} editace", "many": "{n} editace", "other": "{n} editací"},
-    "ko": {"other": "편집 {n}회"},
-    "en": {"one": "{n} edit", "other": "{n} edits"},
-}
-WR_PAGES = {
-    "cs": {"one": "{n} stránka", "few": "{n} stránky", "many": "{n} stránky", "other": "{n} stránek"},
-    "ko": {"other": "문서 {n}개"},
-    "en": {"one": "{n} page", "other": "{n} pages"},
-}
-WR_COMMENTS = {
-    "cs": {"one": "{n} komentář", "few": "{n} komentáře", "many": "{n} komentáře", "other": "{n} komentářů"},
-    "ko": {"other": "댓글 {n}개"},
-    "en": {"one": "{n} comment", "other": "{n} comments"},
-}
-WR_MESSAGES = {
-    "cs": {"one": "{n} zpráva", "few": "{n} zprávy", "many": "{n} zprávy", "other": "{n} zpráv"},
-    "ko": {"other": "메시지 {n}개"},
-    "en": {"one": "{n} message", "other": "{n} messages"},
-}
-WR_HEADING = {
-    "cs": "Týdenní přehled {week}: {name}",
-    "ko": "{week} 주간 보고: {name}",
-    "en": "Weekly report {week}: {name}",
-}
-WR_SUMMARY = {
-    "cs": "Robot: týdenní přehled {week} ({name})",
-    "ko": "봇: {week} 주간 보고 ({name})",
-    "en": "Bot: weekly report {week} ({name})",
-}
+
+def datetime_text(epoch: float, lang: str, tz: str) -> str:
+    """A moment as the wiki's language writes it (`datetime-format`), in the wiki's time zone:
+    cs `6. 12. 2026, 6:08`, ko `2026년 12월 6일 오후 2:08` (for the run report)."""
+    moment = datetime.fromtimestamp(float(epoch), timezone.utc).astimezone(ZoneInfo(tz))
+    return _format(moment, lang, "datetime-format")

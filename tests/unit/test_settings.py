@@ -44,7 +44,7 @@ def mutate(path, value):
     (("phabricator", "page_size"), 500, "phabricator.page_size: must be between 1 and 100"),
     (("phabricator", "token_env"), "my token", "phabricator.token_env: must be an environment variable name"),
     (("wikis", "cs", "timezone"), "Mars/Olympus", "wikis.cs.timezone: unknown time zone"),
-    (("wikis", "cs", "language"), "de", "wikis.cs.language: must be one of cs, ko, en"),
+    (("wikis", "cs", "language"), "de", "wikis.cs.language: must be one of ar, cs, en, ko, vi"),
     (("wikis", "cs", "api_url"), "https://cs.wikipedia.org/wiki/", "wikis.cs.api_url: must end with api.php"),
     (("wikis", "cs", "throttle_seconds"), True, "wikis.cs.throttle_seconds: must be a number"),
     (("wikis",), {}, "wikis: must name at least one wiki"),
