@@ -590,19 +590,12 @@ class ConduitSandbox:
         """Like PhorgeServer.create_project, through ``project.edit`` as admin: the primary slug
         comes from the name, ``slug`` is an extra hashtag; ``parent`` makes a subproject,
         ``milestone`` a milestone of that project (no slug, icon "milestone")."""
-        xactions = [{"type": "name", "value": name}]
-        if parent:
-            xactions.append({"type": "parent", "value": self._project_phid_for_helper(parent)})
-        if milestone:
-            xactions.append({"type": "milestone", "value": self._project_phid_for_helper(milestone)})
-        if slug and not milestone:
-            xactions.append({"type": "slugs", "value": [slug]})
-        if description:
-            xactions.append({"type": "description", "value": description})
-        if not milestone:
-            xactions += [{"type": "icon", "value": icon}, {"type": "color", "value": color}]
-        if members:
-            xactions.append({"type": "members.add", "value": [self.user_phid(m) for m in members]})
+        from sandbox.phorge import project_transactions
+
+        xactions = project_transactions(name, slug, members=[self.user_phid(m) for m in members],
+                                        description=description, icon=icon, color=color,
+                                        parent=parent and self._project_phid_for_helper(parent),
+                                        milestone=milestone and self._project_phid_for_helper(milestone))
         with self._lock:
             return self._edit_project(self._require_user("admin"), None, xactions)["object"]["phid"]
 

@@ -503,19 +503,10 @@ class PhorgeServer:
     def create_project(self, name: str, slug: str | None = None, *, members=(), description: str = "",
                        icon: str = "project", color: str = "blue", parent: str | None = None,
                        milestone: str | None = None) -> str:
-        xactions = [{"type": "name", "value": name}]
-        if parent:
-            xactions.append({"type": "parent", "value": self._project_phid(parent)})
-        if milestone:
-            xactions.append({"type": "milestone", "value": self._project_phid(milestone)})
-        if slug and not milestone:
-            xactions.append({"type": "slugs", "value": [slug]})
-        if description:
-            xactions.append({"type": "description", "value": description})
-        if not milestone:
-            xactions += [{"type": "icon", "value": icon}, {"type": "color", "value": color}]
-        if members:
-            xactions.append({"type": "members.add", "value": [self.user_phid(m) for m in members]})
+        xactions = project_transactions(name, slug, members=[self.user_phid(m) for m in members],
+                                        description=description, icon=icon, color=color,
+                                        parent=parent and self._project_phid(parent),
+                                        milestone=milestone and self._project_phid(milestone))
         result = self.call("project.edit", {"transactions": xactions})
         return result["object"]["phid"]
 
@@ -656,6 +647,26 @@ class PhorgeServer:
         if not rows:
             raise KeyError(f"T{task_id} is not visible to admin")
         return rows[0]
+
+
+def project_transactions(name: str, slug: str | None, *, members=(), description: str = "", icon: str = "project",
+                         color: str = "blue", parent: str | None = None, milestone: str | None = None) -> list[dict]:
+    """`project.edit` transactions for a new project, subproject (`parent`) or milestone: the
+    primary hashtag comes from the name, `slug` is an extra one; a milestone has neither, nor an icon."""
+    xactions = [{"type": "name", "value": name}]
+    if parent:
+        xactions.append({"type": "parent", "value": parent})
+    if milestone:
+        xactions.append({"type": "milestone", "value": milestone})
+    if slug and not milestone:
+        xactions.append({"type": "slugs", "value": [slug]})
+    if description:
+        xactions.append({"type": "description", "value": description})
+    if not milestone:
+        xactions += [{"type": "icon", "value": icon}, {"type": "color", "value": color}]
+    if members:
+        xactions.append({"type": "members.add", "value": list(members)})
+    return xactions
 
 
 def _decode_params(body: bytes) -> dict:
