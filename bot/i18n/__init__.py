@@ -100,6 +100,11 @@ def _read(path: Path) -> dict[str, str]:
     return out
 
 
+def stamp(lang: str) -> tuple:
+    """What identifies the current message files of a language (paths and modification times)."""
+    return _stamp(lang)
+
+
 def _stamp(lang: str) -> tuple:
     files = []
     for folder in message_dirs():

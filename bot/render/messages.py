@@ -75,10 +75,15 @@ class _ByLanguage(dict):
     def __init__(self, build: Callable[[str], Any]):
         super().__init__()
         self._build = build
+        self._stamps: dict[str, tuple] = {}
 
-    def __missing__(self, lang: str):
-        value = self[lang] = self._build(lang)
-        return value
+    def __getitem__(self, lang: str):
+        # Rebuilt when a message file of the language (or English) changed, appeared or went away.
+        stamp = (i18n.stamp(lang), i18n.stamp(i18n.FALLBACK))
+        if self._stamps.get(lang) != stamp or not dict.__contains__(self, lang):
+            self._stamps[lang] = stamp
+            dict.__setitem__(self, lang, self._build(lang))
+        return dict.__getitem__(self, lang)
 
 
 def _plural_table(key: str) -> _ByLanguage:
