@@ -39,6 +39,7 @@ from bot.errors import (Blocked, BotError, ConfigError, EditConflict, PartialDat
                         TargetError, TransientError, UncertainWriteError)
 from bot.jobs import newsletter_text as words
 from bot.jobs.base import JobContext, JobReport, preview_edit
+from bot.jobs.deployment_status import split_done
 from bot.render import messages
 from bot.render.environment import Markup
 from bot.render.escape import wikitext_block
@@ -240,6 +241,8 @@ def _draft(ctx, settings, ed, code, report, cache) -> None:
     sections = nl.build_sections(tasks, period, settings.sections, resolved_statuses=settings.resolved_statuses,
                                  progress_statuses=settings.progress_statuses,
                                  max_per_section=settings.max_tasks_per_section)
+    with cache["lock"]:     # deployment.newsletters: live vs merged-but-not-yet-live (docs/deployment.md)
+        sections = split_done(ctx, code, sections, report.problems)
     intro = None
     if intro_title and states[intro_title].exists and states[intro_title].text.strip():
         # The ambassador's text is shown as text: it cannot add templates, links or signatures.

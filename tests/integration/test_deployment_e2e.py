@@ -125,3 +125,76 @@ def test_a_fix_goes_live_on_cs_and_not_yet_on_ko(deployed, conduit, tmp_path, py
     cs_text = human["cs"].page_text(CS)
     report = status_sync.run(ctx)
     assert report.saved == [] and human["cs"].page_text(CS) == cs_text
+
+
+NEWSLETTER_PAGES = {
+    "cs": {"draft_page": "Wikipedie:Growth/Zpravodaj/{edition}", "page": "Wikipedie:Growth/Zpravodaj/Vydání/{edition}",
+           "subscribers": "Wikipedie:Growth/Zpravodaj/Odběratelé"},
+    "ko": {"draft_page": "위키백과:성장/소식지/{edition}", "page": "위키백과:성장/소식지/발행/{edition}",
+           "subscribers": "위키백과:성장/소식지/구독자"},
+}
+
+
+def heading_of(text: str, task_id: int) -> str | None:
+    """The `=== heading ===` under which a draft lists the task."""
+    heading = None
+    for line in text.splitlines():
+        if line.startswith("==="):
+            heading = line.strip("= ").strip()
+        elif f"[[phab:T{task_id}|" in line:
+            return heading
+    return None
+
+
+def test_newsletter_draft_and_tables_agree_per_wiki(deployed, conduit, tmp_path, pywikibot_dir, monkeypatch):
+    from bot.jobs import newsletter
+
+    wikis, now = deployed
+    conduit.create_user("gerritbot", bot=True)
+    project = conduit.create_project("Growth-Team", "growth-team")
+    merged = now - 4 * 3600
+    edition = time.strftime("%Y-%m", time.localtime(merged))
+
+    def at(when, fn, *a, **kw):
+        conduit.clock = lambda: when
+        try:
+            return fn(*a, **kw)
+        finally:
+            conduit.clock = time.time
+
+    fix = at(merged - 3600, conduit.create_task, "Verše se zalamují špatně", projects=[project])
+    at(merged, conduit.update_task, fix, actor="gerritbot", comment=merge_notice(1084512, "master", "Poem: keep line breaks"))
+    at(merged + 60, conduit.update_task, fix, status="resolved")
+    no_code = at(merged + 120, conduit.create_task, "Dokumentace", projects=[project])
+    at(merged + 180, conduit.update_task, no_code, status="resolved")
+    wikis.commit_git_extension("cs", EXT, commit_date=merged + 600, message="Deploy to cswiki")   # ko stays behind
+
+    human = {c: wikis.api(c, wikis.wikis[c].human) for c in ("cs", "ko")}
+    human["cs"].edit(CS, page_with_markers(), "stránka pro tabulku")
+    human["ko"].edit(KO, page_with_markers("사람이 쓴 소개.", "꼬리말."), "표 자리")
+    tables = [{"id": "growth-current", "deployment": True,
+               "query": {"projects": ["growth-team"], "statuses": ["open", "resolved"]},
+               "pages": {"cs": CS, "ko": KO}}]
+    from tests.integration.helpers import config_data, set_secrets
+    from bot.jobs.registry import build_context
+    from bot.settings import parse_settings
+    import io
+
+    set_secrets(monkeypatch, wikis, conduit)
+    data = config_data(wikis, conduit, tmp_path, pywikibot_dir, tables=tables)
+    data["newsletters"] = {"projects": ["growth-team"], "wikis": NEWSLETTER_PAGES}
+    data["deployment"] = {"newsletters": True}
+    ctx = build_context(parse_settings(data, tmp_path / "test.yaml"))
+    ctx.out = io.StringIO()
+
+    report = newsletter.command(ctx, "draft", edition, ["cs", "ko"])
+    assert report.problems == [] and len(report.saved) == 2
+    drafts = {c: human[c].page_text(NEWSLETTER_PAGES[c]["draft_page"].replace("{edition}", edition)) for c in ("cs", "ko")}
+    assert heading_of(drafts["cs"], fix) == "Co je hotové" and heading_of(drafts["cs"], no_code) == "Co je hotové"
+    assert heading_of(drafts["ko"], fix) == "완료, 배포 대기 중" and heading_of(drafts["ko"], no_code) == "완료된 작업"
+
+    report = status_sync.run(ctx)
+    assert report.problems == []
+    cs, ko = cells(human["cs"].page_text(CS)), cells(human["ko"].page_text(KO))
+    assert cs[str(fix)].startswith("nasazeno na cswiki od ") and ko[str(fix)] == "배포 대기 중"
+    assert cs[str(no_code)] == "neznámo" and ko[str(no_code)] == "알 수 없음"
