@@ -1,10 +1,10 @@
-"""From a task change to the status page's new revision through the webhook; memory over cycles.
+"""From a task change to the status page's new revision through the webhook, and a burst.
 
-Set-up: the local cs wiki and the Conduit sandbox, one status table, the scheduler
+Set-up: the local cs wiki and the real Phorge (bench/servers.py), one status table, the scheduler
 service in this process with status-sync scheduled once an hour (so only the webhook
 can bring a change quickly) and the webhook endpoint on a free port.
 
-1. Latency: 20 times, rename the task in the sandbox, POST a signed delivery with its
+1. Latency: 20 times, rename the task in Phorge, POST a signed delivery with its
    new transaction PHIDs (as Phabricator would), and time until the wiki page has a
    new revision. Median and worst (goal: median under 5 s).
 2. Burst: 500 signed deliveries about 50 tasks (10 changes each, by a human), sent
@@ -13,33 +13,24 @@ can bring a change quickly) and the webhook endpoint on a free port.
    (`transaction.search` look-ups, plus its one `user.whoami`), and the scheduler runs
    they cause, against the 50 distinct tasks (before batching: one look-up per
    delivery, 500, and one run request each).
-3. Memory: the same service with status-sync every 20 ms (a real no-change cycle:
-   one Conduit search, one recent-changes request); resident memory after 10 and
-   after 1,000 scheduler cycles (goal: no growth beyond noise).
+The worker's memory over 1,000 cycles is measured in a separate process by
+bench/worker_memory.py, not here next to the servers' clients.
 """
 from __future__ import annotations
 
-import gc
 import http.client
 import json
-import logging
 import os
 import socket
 import statistics
 import threading
 import time
-from dataclasses import replace
 
 from bench.servers import start_local_servers, stop_local_servers
 
 TITLE = "Wikipedie:Growth/Stav"
 CHANGES = 20
 
-
-def _rss_mib() -> float:
-    with open("/proc/self/statm") as fh:
-        pages = int(fh.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
 
 
 def _free_port() -> int:
@@ -51,12 +42,8 @@ def _free_port() -> int:
 def main() -> dict:
     from bot.scheduler import Service
     from bot.settings import parse_settings
-    from bot.settings_schedule import Schedule, ScheduledJob
     from bot.webhook import sign
 
-    # At a 20 ms interval every cycle overlaps the next one's due time; APScheduler's
-    # "skipped: maximum number of running instances" warnings are expected here.
-    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     tmp, farm, conduit = start_local_servers("webhook", ("cs",))
     services = []
     try:
@@ -105,25 +92,6 @@ def main() -> dict:
         service.request_stop("bench")
         thread.join(30)
 
-        # memory over scheduler cycles: status-sync every 20 ms, nothing changes
-        fast = Schedule(entries=(ScheduledJob("status-sync", None, 0.02, None, 3600),), lease_seconds=10)
-        settings = service.settings
-        settings = replace(settings, sections={**settings.sections, "schedule": fast})
-        settings.sections.pop("webhook")
-        cycling = Service(settings, ctx=service.ctx)
-        services.append(cycling)
-        thread = threading.Thread(target=cycling.serve, daemon=True)
-        thread.start()
-        _wait(lambda: cycling.runs >= 10, 60, 0.001)
-        gc.collect()
-        rss_10 = _rss_mib()
-        t0 = time.perf_counter()
-        _wait(lambda: cycling.runs >= 1000, 600, 0.01)
-        cycle_seconds = (time.perf_counter() - t0) / (cycling.runs - 10)
-        gc.collect()
-        rss_1000 = _rss_mib()
-        cycling.request_stop("bench")
-        thread.join(30)
     finally:
         for s in services:
             s.stop_event.set()
@@ -133,13 +101,10 @@ def main() -> dict:
         "webhook_to_revision_median_s": round(statistics.median(latencies), 3),
         "webhook_to_revision_worst_s": round(max(latencies), 3),
         "changes": len(latencies),
-        "rss_after_10_cycles_mib": round(rss_10, 1),
-        "rss_after_1000_cycles_mib": round(rss_1000, 1),
-        "rss_growth_mib": round(rss_1000 - rss_10, 1),
-        "seconds_per_cycle": round(cycle_seconds, 4),
     }
     result.update(burst)
-    print("webhook → new revision on the local cs wiki, a burst of webhooks, and memory over scheduler cycles")
+    # The worker's memory is measured in its own process by bench/worker_memory.py.
+    print("webhook → new revision on the local cs wiki and the real Phorge, and a burst of webhooks")
     print(f"{'measure':36} {'value':>10}")
     for name, value in result.items():
         print(f"{name:36} {value:>10}")
