@@ -867,6 +867,7 @@ class MediaWikiFarm:
         with open(wiki.settings_file, "a", encoding="utf-8") as fh:
             fh.write(f"\n{begin}\nwfLoadExtension( {_quote_php(name)}, "
                      f"{_quote_php(str(target / 'extension.json'))} );\n{end}\n")
+        self._wait_for_extension(code, name, lambda ext: ext is not None and ext.get("vcs-date"))
         return target
 
     def commit_git_extension(self, code: str, name: str, *, commit_date: int, message: str = "Deploy",
@@ -879,7 +880,10 @@ class MediaWikiFarm:
         self._git(target, "-c", "user.name=Sandbox", "-c", "user.email=sandbox@example.org", "commit", "-q",
                   "--allow-empty", "-m", message,
                   env={"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp})
-        return self._git(target, "rev-parse", "HEAD").strip()
+        head = self._git(target, "rev-parse", "HEAD").strip()
+        if _add:
+            self._wait_for_extension(code, name, lambda ext: ext is not None and ext.get("vcs-version") == head)
+        return head
 
     def drop_git_extension(self, code: str, name: str) -> None:
         """Undo use_git_extension: the LocalSettings block and the checkout go away."""
@@ -890,7 +894,23 @@ class MediaWikiFarm:
             before, _, rest = text.partition("\n" + begin)
             _, _, after = rest.partition(end + "\n")
             wiki.settings_file.write_text(before + after, encoding="utf-8")
+            self._wait_for_extension(code, name, lambda ext: ext is None)
         shutil.rmtree(wiki.root / "git-extensions" / name, ignore_errors=True)
+
+    def _wait_for_extension(self, code: str, name: str, ready, timeout: float = 30) -> None:
+        """Until the running wiki's siteinfo shows the change (a request right after a settings edit
+        was seen to answer from the old settings)."""
+        wiki = self.wikis[code]
+        if not wiki.port:
+            return
+        deadline = time.monotonic() + timeout
+        while True:
+            exts = self.api(code).get(action="query", meta="siteinfo", siprop="extensions")["query"]["extensions"]
+            if ready(next((e for e in exts if e.get("name") == name), None)):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{code}: siteinfo does not show the change to extension {name} after {timeout:g} s")
+            time.sleep(0.5)
 
     @staticmethod
     def _git(where: Path, *args: str, env: dict[str, str] | None = None) -> str:
