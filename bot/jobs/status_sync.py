@@ -15,13 +15,14 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from bot.domain.status import TableEdit, body_hash, plan_table_edit, select_rows
 from bot.domain.tasks import Task, newest_modification, same_but_for_activity
 from bot.domain.wikitext import RegionError, bot_may_edit
-from bot.errors import (Blocked, EditConflict, PartialData, TargetError, TransientError, UncertainWriteError)
+from bot.errors import (BotError, Blocked, EditConflict, PartialData, TargetError, TransientError, UncertainWriteError)
 from bot.jobs.base import JobContext, JobReport, preview_edit
 from bot.jobs.deployment_status import DeploymentTracker
 from bot.render import messages
@@ -72,16 +73,41 @@ def run(ctx: JobContext) -> JobReport:
 
     # Tables with `deployment: true`: is each resolved task's fix live on the wiki (docs/deployment.md).
     tracker = DeploymentTracker(ctx, report.problems) if any(t.deployment for t in tables) else None
-    for code, wiki_settings in ctx.settings.wikis.items():
+    plans = {}
+    for code in ctx.settings.wikis:
         pages = _plans_for_wiki(ctx, code, tables, rows_by_table, report, still_public, tracker)
-        if not pages:
-            continue
+        if pages:
+            plans[code] = pages
+    # The wikis at once, each under its own throttle, maxlag and emergency stop (its own client);
+    # each wiki's part of the report is merged in config order, so the report reads the same.
+    parts = {code: JobReport(JOB) for code in plans}
+
+    def one(code: str) -> None:
         try:
-            _sync_wiki(ctx, code, pages, report)
+            _sync_wiki(ctx, code, plans[code], parts[code])
         except Blocked as exc:
-            report.problems.append(f"{exc}; no more edits on {code} this cycle")
+            parts[code].problems.append(f"{exc}; no more edits on {code} this cycle")
         except TransientError as exc:
-            report.problems.append(f"wiki {code}: {exc}; will retry next cycle")
+            parts[code].problems.append(f"wiki {code}: {exc}; will retry next cycle")
+
+    if len(plans) > 1:
+        for code in plans:   # log in one by one: pywikibot reads throttle settings from globals per site
+            try:
+                getattr(ctx.wikis[code], "site", None)
+            except BotError:
+                pass         # the wiki's thread meets the same error and reports it
+        with ThreadPoolExecutor(max_workers=len(plans), thread_name_prefix="status-sync") as pool:
+            for future in [pool.submit(one, code) for code in plans]:
+                future.result()
+    else:
+        for code in plans:
+            one(code)
+    for part in parts.values():
+        report.saved += part.saved
+        report.would_save += part.would_save
+        report.unchanged += part.unchanged
+        report.problems += part.problems
+        report.held += part.held
     log.info("%s", report.summary(), extra={"job": JOB})
     return report
 
