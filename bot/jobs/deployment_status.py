@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 NS_CHANGES = "deploy-changes"   # task id -> {"key": closed:modified, "changes": [...]}
 NS_LIVE = "deploy-live"         # wiki:task:closed -> {"since": epoch, "wiki_id": "cswiki"}
 NS_CODE = "deploy-code"         # wiki -> DeployedCode last read (used when siteinfo fails)
+NS_BOTS = "deploy-review-bots"  # username -> PHID of a configured review bot
 RESOLVED = "resolved"
 
 
@@ -47,18 +48,31 @@ class DeploymentTracker:
         self.problems = problems
         self._code: dict[str, DeployedCode | None] = {}
         self._changes: dict[int, list[MergedChange] | None] = {}
+        self._authors: tuple[str, ...] | bool | None = None    # review bots' PHIDs; False: could not resolve
 
     # -- Phabricator: merged changes per task, remembered --------------------------------
     def changes(self, task: Task) -> list[MergedChange] | None:
         if task.id in self._changes:
             return self._changes[task.id]
-        key = f"{task.date_closed}:{task.date_modified}"
         stored = self.ctx.store.get(NS_CHANGES, str(task.id))
-        if stored and stored.get("key") == key:
+        if self._authors is None:
+            try:
+                self._authors = self._review_bots()
+            except BotError as exc:
+                self.problems.append(f"deployment.review_bots: not resolved ({exc}); deployment shown from what "
+                                     f"was known before")
+                self._authors = False
+        authors = self._authors or ()
+        key = None if self._authors is False else f"{task.date_closed}:{task.date_modified}:{','.join(authors)}"
+        if stored and (key is None or stored.get("key") == key):
             found = [MergedChange.from_json(c) for c in stored["changes"]]
+        elif key is None:
+            found = None
         else:
             try:
-                found = merged_changes(self.ctx.phab.transactions(task.monogram))
+                rows = self.ctx.phab.transactions(task.monogram, author_phids=authors) if authors else \
+                    self.ctx.phab.transactions(task.monogram)
+                found = merged_changes(rows, authors=authors)
                 self.ctx.store.put(NS_CHANGES, str(task.id), {"key": key, "changes": [c.to_json() for c in found]})
             except BotError as exc:
                 self.problems.append(f"{task.monogram}: history not read ({exc}); deployment shown from what was "
@@ -66,6 +80,25 @@ class DeploymentTracker:
                 found = [MergedChange.from_json(c) for c in stored["changes"]] if stored else None
         self._changes[task.id] = found
         return found
+
+    def _review_bots(self) -> tuple[str, ...]:
+        """PHIDs of `deployment.review_bots` (asked once, remembered); empty: every author counts."""
+        options = self.ctx.settings.section("deployment")
+        names = options.review_bots if options is not None else ()
+        if not names:
+            return ()
+        known = self.ctx.store.items(NS_BOTS)
+        missing = [n for n in names if n not in known]
+        if missing:
+            rows = self.ctx.phab.search_all("user.search", {"constraints": {"usernames": missing}})
+            for row in rows:
+                name = row["fields"]["username"]
+                self.ctx.store.put(NS_BOTS, name, row["phid"])
+                known[name] = row["phid"]
+            unknown = [n for n in missing if n not in known]
+            if unknown:
+                raise BotError(f"no Phabricator account named {', '.join(unknown)}")
+        return tuple(sorted(known[n] for n in names))
 
     # -- the wiki: siteinfo once per cycle, only when needed ------------------------------
     def code(self, wiki: str) -> DeployedCode | None:

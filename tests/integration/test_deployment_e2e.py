@@ -167,6 +167,10 @@ def test_newsletter_draft_and_tables_agree_per_wiki(deployed, conduit, tmp_path,
     at(merged + 60, conduit.update_task, fix, status="resolved")
     no_code = at(merged + 120, conduit.create_task, "Dokumentace", projects=[project])
     at(merged + 180, conduit.update_task, no_code, status="resolved")
+    # A person pastes a merge notice: with review_bots set, only gerritbot's notices count.
+    pasted = at(merged + 120, conduit.create_task, "Vložené oznámení", projects=[project])
+    at(merged + 150, conduit.update_task, pasted, actor="alice", comment=merge_notice(1, "master", "Fake"))
+    at(merged + 180, conduit.update_task, pasted, status="resolved")
     wikis.commit_git_extension("cs", EXT, commit_date=merged + 600, message="Deploy to cswiki")   # ko stays behind
 
     human = {c: wikis.api(c, wikis.wikis[c].human) for c in ("cs", "ko")}
@@ -183,7 +187,7 @@ def test_newsletter_draft_and_tables_agree_per_wiki(deployed, conduit, tmp_path,
     set_secrets(monkeypatch, wikis, conduit)
     data = config_data(wikis, conduit, tmp_path, pywikibot_dir, tables=tables)
     data["newsletters"] = {"projects": ["growth-team"], "wikis": NEWSLETTER_PAGES}
-    data["deployment"] = {"newsletters": True}
+    data["deployment"] = {"newsletters": True, "review_bots": ["gerritbot"]}
     ctx = build_context(parse_settings(data, tmp_path / "test.yaml"))
     ctx.out = io.StringIO()
 
@@ -198,3 +202,5 @@ def test_newsletter_draft_and_tables_agree_per_wiki(deployed, conduit, tmp_path,
     cs, ko = cells(human["cs"].page_text(CS)), cells(human["ko"].page_text(KO))
     assert cs[str(fix)].startswith("nasazeno na cswiki od ") and ko[str(fix)] == "배포 대기 중"
     assert cs[str(no_code)] == "neznámo" and ko[str(no_code)] == "알 수 없음"
+    assert cs[str(pasted)] == "neznámo" and ko[str(pasted)] == "알 수 없음"
+    assert heading_of(drafts["cs"], pasted) == "Co je hotové" and heading_of(drafts["ko"], pasted) == "완료된 작업"

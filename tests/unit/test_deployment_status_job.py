@@ -207,3 +207,36 @@ def test_newsletter_split_done_moves_merged_but_not_live_fixes_to_their_own_sect
     assert [(s.kind, [t.id for t in s.tasks]) for s in split] == [("resolved", [2, 3]), ("progress", [1])]
     status_sync.run(ctx)                                                  # the table agrees, same "since"
     assert rows(wiki)["T2"].startswith("nasazeno na cswiki od")
+
+
+def test_review_bots_only_their_notices_count(world):
+    from bot.settings_deployment import DeploymentSettings
+
+    ctx, phab, wiki, clock = world
+    users = {"gerritbot": "PHID-USER-gerritbot"}
+    phab.search_all = lambda method, params: (phab.calls.append((method, params)) or
+                                              [{"phid": users[n], "fields": {"username": n}}
+                                               for n in params["constraints"]["usernames"] if n in users])
+    phab.histories["T3"] = [{"type": "comment", "authorPHID": "PHID-USER-mallory", "dateCreated": MERGED,
+                             "comments": [{"content": {"raw": notice(1, repo=GE)}}]}]
+    wiki.ge_date = "2026-11-19T08:00:00Z"
+    ctx.settings.sections["deployment"] = DeploymentSettings(review_bots=("gerritbot",))
+    status_sync.run(ctx)
+    assert rows(wiki)["T2"].startswith("nasazeno na cswiki od") and rows(wiki)["T3"] == "neznámo"
+    status_sync.run(ctx)
+    assert len([c for c in phab.calls if c[0] == "user.search"]) == 1          # resolved once, remembered
+
+    ctx.settings.sections["deployment"] = DeploymentSettings(review_bots=("gerritbot", "nobody"))
+    report = status_sync.run(ctx)
+    assert [str(p) for p in report.problems if "review_bots" in str(p)] and len(
+        [p for p in report.problems if "review_bots" in str(p)]) == 1
+    assert rows(wiki)["T3"] == "neznámo"
+
+
+def test_anyones_notice_counts_without_review_bots(world):
+    ctx, phab, wiki, clock = world
+    phab.histories["T3"] = [{"type": "comment", "authorPHID": "PHID-USER-mallory", "dateCreated": MERGED,
+                             "comments": [{"content": {"raw": notice(1, repo=GE)}}]}]
+    wiki.ge_date = "2026-11-19T08:00:00Z"
+    status_sync.run(ctx)
+    assert rows(wiki)["T3"].startswith("nasazeno na cswiki od")
