@@ -16,9 +16,11 @@ $(STAMP): setup.cfg pyproject.toml
 	@touch $(STAMP)
 
 # Starts the local cs and ko wikis and the Conduit sandbox, runs one status-sync cycle
-# with config/demo.yaml, prints the pages it updated and the table it wrote.
+# with config/demo.yaml, prints the URLs to open in a browser and the table it wrote.
+# Ports 8470-8472 when free, else free ones; or set AMBASSADOR_DEMO_CONDUIT_PORT,
+# AMBASSADOR_DEMO_CS_PORT, AMBASSADOR_DEMO_KO_PORT. `make demo DEMO_ARGS=--serve` keeps them up.
 demo: $(STAMP)
-	$(PY) -m sandbox.demo
+	$(PY) -m sandbox.demo $(DEMO_ARGS)
 
 # Everything: import layering, unit, contract and end-to-end tests (the suite starts
 # MediaWiki and the Conduit sandbox itself).
