@@ -2,13 +2,17 @@
 with gerritbot-shaped merge notices (master merges and backports) posted by a bot account."""
 from __future__ import annotations
 
+import io
 import time
 
 import pytest
 
-from bot.jobs import status_sync
+from bot.jobs import newsletter, status_sync
+from bot.jobs.registry import build_context
 from bot.render.deployment_words import short_date
-from tests.integration.helpers import BEGIN, END, STATUS_PAGES, TIMEZONES, make_context, page_with_markers
+from bot.settings import parse_settings
+from tests.integration.helpers import (BEGIN, END, STATUS_PAGES, TIMEZONES, config_data, make_context,
+                                       page_with_markers, set_secrets)
 
 pytestmark = pytest.mark.integration
 CS, KO = STATUS_PAGES["cs"], STATUS_PAGES["ko"]
@@ -147,8 +151,6 @@ def heading_of(text: str, task_id: int) -> str | None:
 
 
 def test_newsletter_draft_and_tables_agree_per_wiki(deployed, conduit, tmp_path, pywikibot_dir, monkeypatch):
-    from bot.jobs import newsletter
-
     wikis, now = deployed
     conduit.create_user("gerritbot", bot=True)
     project = conduit.create_project("Growth-Team", "growth-team")
@@ -179,11 +181,6 @@ def test_newsletter_draft_and_tables_agree_per_wiki(deployed, conduit, tmp_path,
     tables = [{"id": "growth-current", "deployment": True,
                "query": {"projects": ["growth-team"], "statuses": ["open", "resolved"]},
                "pages": {"cs": CS, "ko": KO}}]
-    from tests.integration.helpers import config_data, set_secrets
-    from bot.jobs.registry import build_context
-    from bot.settings import parse_settings
-    import io
-
     set_secrets(monkeypatch, wikis, conduit)
     data = config_data(wikis, conduit, tmp_path, pywikibot_dir, tables=tables)
     data["newsletters"] = {"projects": ["growth-team"], "wikis": NEWSLETTER_PAGES}
