@@ -15,8 +15,8 @@ errors are Phorge's own.
 
 ``PhorgeServer`` offers the helpers tests need (users, projects, tasks, Spaces, comments),
 each done as a real user through Conduit. ``reset()`` returns the database to the state after
-seeding in well under a second: only the tables MariaDB reports as changed since the last
-reset are emptied and refilled from the seed snapshot.
+seeding in well under a second: only the tables changed since the last reset (by MariaDB's
+UPDATE_TIME or a checksum against the seed) are emptied and refilled from the seed snapshot.
 """
 from __future__ import annotations
 
@@ -375,19 +375,34 @@ class PhorgeServer:
                     "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s "
                     "ORDER BY ORDINAL_POSITION", (schema, table))]
                 self._seed_rows[f"`{schema}`.`{table}`"] = (cols, rows)
+        self._seed_checksums = self._checksums()
         self._reset_mark = int(self.execute("SELECT UNIX_TIMESTAMP()")[0][0])
+
+    def _checksums(self) -> dict[str, int | None]:
+        """CHECKSUM TABLE of every table of the namespace, in one statement (about 0.03 s for 500)."""
+        names = [f"`{schema}`.`{table}`" for schema, table in self._tables()]
+        rows = self.execute("CHECKSUM TABLE " + ",".join(names))
+        return {".".join(f"`{part}`" for part in name.split(".", 1)): value for name, value in rows}
+
+    def _dirty_tables(self) -> set[str]:
+        """Tables written since the last reset: MariaDB's UPDATE_TIME, and a checksum against the
+        seed, because UPDATE_TIME lives in memory only and is forgotten when a table leaves the
+        table-definition cache (400 by default; a namespace has about 500 tables)."""
+        recent = self.execute(
+            "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA LIKE %s "
+            "AND UPDATE_TIME >= FROM_UNIXTIME(%s)", (self.namespace.replace("_", r"\_") + r"\_%", self._reset_mark))
+        dirty = {f"`{schema}`.`{table}`" for schema, table in recent}
+        dirty |= {name for name, value in self._checksums().items() if value != self._seed_checksums.get(name)}
+        return dirty
 
     def reset(self) -> None:
         """Back to the seeded state: users admin/GrowthBot/alice/bob with their tokens, nothing else."""
         self.stop_daemons()
         with self._lock:
             mark = int(self.execute("SELECT UNIX_TIMESTAMP()")[0][0])
-            dirty = self.execute(
-                "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA LIKE %s "
-                "AND UPDATE_TIME >= FROM_UNIXTIME(%s)", (self.namespace.replace("_", r"\_") + r"\_%", self._reset_mark))
+            dirty = self._dirty_tables()
             self.execute("SET FOREIGN_KEY_CHECKS=0")
-            for schema, table in dirty:
-                name = f"`{schema}`.`{table}`"
+            for name in sorted(dirty):
                 self.execute(f"DELETE FROM {name}")
                 if name in self._seed_rows:
                     cols, rows = self._seed_rows[name]
