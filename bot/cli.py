@@ -116,9 +116,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print_missing_messages(languages: list[str]) -> None:
-    """One line per configured language lacking messages (English is shown for those)."""
+    """One line per configured language lacking messages (English is shown for those), and one
+    per problem of its message files (e.g. a PLURAL with more forms than the language has)."""
     from bot import i18n
     for lang in languages:
+        for folder in i18n.message_dirs():
+            if (folder / f"{lang}.json").is_file():
+                for problem in i18n.check_file(folder / f"{lang}.json"):
+                    print(f"messages {lang}: problem: {problem}")
         lacking = i18n.missing(lang)
         if lacking:
             print(f"messages {lang}: {len(lacking)} missing, English shown instead: {', '.join(lacking)}")

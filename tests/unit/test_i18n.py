@@ -136,7 +136,8 @@ def test_arabic_table_from_the_generic_template():
 def test_check_config_lists_missing_messages(extra_messages, tmp_path, capsys, monkeypatch):
     import yaml
     from bot.cli import main
-    (extra_messages / "de.json").write_text(json.dumps({"status-open": "offen"}), encoding="utf-8")
+    (extra_messages / "de.json").write_text(json.dumps({"status-open": "offen", "tasks": "{{PLURAL:$1|a|b|c}}"}),
+                                            encoding="utf-8")
     base = yaml.safe_load(open("tests/configs/base.yaml", encoding="utf-8"))
     code = next(iter(base["wikis"]))
     base["wikis"][code]["language"] = "de"
@@ -150,3 +151,4 @@ def test_check_config_lists_missing_messages(extra_messages, tmp_path, capsys, m
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if x.startswith("messages de:"))
     assert f"{len(i18n.missing('de'))} missing" in line and "nobody" in line and "status-open" not in line
+    assert "messages de: problem: " in out and "tasks: PLURAL has 3 forms, de has 2" in out
