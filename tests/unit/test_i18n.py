@@ -149,6 +149,6 @@ def test_check_config_lists_missing_messages(extra_messages, tmp_path, capsys, m
         monkeypatch.setenv(w.get("password_env", f"AMBASSADOR_{c.upper().replace('-', '_')}_PASSWORD"), "p")
     assert main(["--config", str(cfg), "check-config"]) == 0
     out = capsys.readouterr().out
-    line = next(x for x in out.splitlines() if x.startswith("messages de:"))
+    line = next(x for x in out.splitlines() if x.startswith("messages de:") and " missing, " in x)
     assert f"{len(i18n.missing('de'))} missing" in line and "nobody" in line and "status-open" not in line
     assert "messages de: problem: " in out and "tasks: PLURAL has 3 forms, de has 2" in out
