@@ -7,6 +7,7 @@ let a task title inject wikitext.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import jinja2
@@ -19,6 +20,8 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
 # language that has a message file but no `<document>.<lang>.<markup>.j2` of its own.
 GENERIC_DIR = Path(__file__).resolve().parent.parent / "i18n" / "templates"
 NBSP = "&nbsp;"
+log = logging.getLogger(__name__)
+_warned: set[tuple[str, str, str]] = set()
 
 
 class Markup(str):
@@ -87,5 +90,11 @@ class Renderer:
             from bot.render.overrides import render_override
             return render_override(override_source, markup, dict(context, lang=lang))
         env = self._envs[markup]
-        template = env.select_template([f"{document}.{lang}.{markup}.j2", f"{document}.{markup}.j2"])
+        # The language's own template, else the message-keyed one, else English's (warned once).
+        template = env.select_template([f"{document}.{lang}.{markup}.j2", f"{document}.{markup}.j2",
+                                        f"{document}.en.{markup}.j2"])
+        if template.name == f"{document}.en.{markup}.j2" and lang != "en" and (document, lang, markup) not in _warned:
+            _warned.add((document, lang, markup))
+            log.warning("no template %s.%s.%s; using the English one", document, lang, markup,
+                        extra={"outcome": "template-fallback"})
         return template.render(lang=lang, **context)

@@ -152,3 +152,13 @@ def test_check_config_lists_missing_messages(extra_messages, tmp_path, capsys, m
     line = next(x for x in out.splitlines() if x.startswith("messages de:") and " missing, " in x)
     assert f"{len(i18n.missing('de'))} missing" in line and "nobody" in line and "status-open" not in line
     assert "messages de: problem: " in out and "tasks: PLURAL has 3 forms, de has 2" in out
+
+
+def test_a_document_without_the_languages_template_falls_back_to_english_once(tmp_path, caplog):
+    (tmp_path / "note.en.wiki.j2").write_text("Status: {{ 'open'|status(lang) }}, {{ 3|plural('TASKS', lang) }}\n",
+                                              encoding="utf-8")
+    renderer = Renderer(template_dir=tmp_path)
+    with caplog.at_level(logging.WARNING, logger="bot.render.environment"):
+        assert renderer.render("note", "vi", "wiki") == "Status: mở, 3 tác vụ\n"
+        assert renderer.render("note", "vi", "wiki") == "Status: mở, 3 tác vụ\n"
+    assert sum("no template note.vi.wiki" in r.getMessage() for r in caplog.records) == 1
