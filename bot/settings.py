@@ -143,7 +143,10 @@ class _Reader:
         self.path = path
 
     def fail(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.path}: {key}: {problem}")
+        # A key is the config's own text: a newline or control character in it must not break the
+        # one-line message, so it is shown escaped (and a very long key cut).
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in key)
+        return ConfigError(f"{self.path}: {shown[:120]}: {problem}")
 
     def mapping(self, value: Any, key: str, allowed: set[str], required: set[str] = frozenset()) -> dict:
         if not isinstance(value, dict):

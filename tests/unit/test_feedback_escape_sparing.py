@@ -57,7 +57,9 @@ number = st.integers(min_value=0, max_value=999999).map(str)
 punct = st.sampled_from(["", ".", ",", " -", ")", "'", "?"])
 plain_name = st.tuples(st.tuples(word, punct).map("".join),
                        st.lists(st.tuples(st.one_of(word, number), punct).map("".join), max_size=4).map(" ".join)
-                       ).map(lambda t: " ".join(x for x in t if x))
+                       ).map(lambda t: " ".join(x for x in t if x)
+                             # A repository callsign (`rA`, `rXYZ`) and a PHID are Remarkup: they keep their breaker.
+                             ).filter(lambda n: not re.search(r"(?<![A-Za-z0-9_])r[A-Z]|PHID", n))
 
 
 @PROFILE
