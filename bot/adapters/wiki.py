@@ -245,6 +245,13 @@ class WikiClient:
         for attempt in range(1, int(config.max_retries) + 2):
             try:
                 data["token"] = site.tokens["csrf"]
+            except KeyError as exc:
+                # "Invalid token 'csrf' for user None": the server no longer knows our session (it was
+                # restarted, or the cookie went with a killed process). Nothing was sent: log in again.
+                if attempt > config.max_retries:
+                    raise _transport_error(exc, where) from None
+                _log_in_again(site, where, "session lost")
+                continue
             except Exception as exc:  # pywikibot re-logs in here when its session expired; nothing was sent
                 raise _transport_error(exc, where) from None
             site.throttle(write=True)
@@ -263,6 +270,11 @@ class WikiClient:
                     raise UncertainWriteError(f"{where}: malformed answer; the write may have happened")
                 return answer
             code, info = str(error.get("code", "")), str(error.get("info", ""))
+            if code in ("assertuserfailed", "notloggedin") and attempt <= config.max_retries:
+                # The session was lost (a server restart, a cookie file shared with a killed process):
+                # `assert=user` made the server refuse before doing anything, so log in again and resend.
+                _log_in_again(site, where, code)
+                continue
             if code in ("maxlag", "ratelimited", "readonly", "badtoken") and attempt <= config.max_retries:
                 if code == "badtoken":
                     site.tokens.clear()
@@ -781,6 +793,15 @@ def _api_error(code: str, info: str, where: str, write: bool, *, partial: bool =
                 "contenttoobig", "hookaborted"):
         return TargetError(message, code)
     return ServerError(message, code)
+
+
+def _log_in_again(site, where: str, why: str) -> None:
+    log.info("%s: %s, logging in again", where, why)
+    try:
+        site.tokens.clear()
+        site._relogin()
+    except Exception as exc:  # pywikibot's own errors; nothing was written
+        raise _transport_error(exc, where) from None
 
 
 def _transport_error(exc: Exception, where: str, write: bool = False) -> Exception:

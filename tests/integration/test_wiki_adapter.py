@@ -232,3 +232,17 @@ def test_exact_save_notices_a_merge_even_when_the_other_edit_already_holds_the_c
         wiki.save(page, "line1\nline2\nLINE3\nline4\nline5 bot", "bot", merge_ok=False)
     assert merged.value.saved_revid == human.revisions(title, 1)[0]["revid"]
     assert human.page_text(title) == "line1 člověk\nline2\nLINE3\nline4\nline5 bot"
+
+
+@pytest.mark.parametrize("token_known", [True, False])
+def test_a_lost_session_is_logged_in_again_and_the_edit_lands_once(cs, token_known):
+    wiki, human, farm = cs
+    main = next(t for t, p in wiki.read_pages(["Hlavní strana", "Main Page"]).items() if p.exists)
+    page = wiki.read_pages([main])[main]                  # logged in, with a session cookie
+    if token_known:                                       # an edit token fetched in the lost session
+        wiki.save(page, page.text + "\nprvní", "bot")
+    farm.reset()                                          # the server forgets every session; the page is as read
+    revid = wiki.save(page, page.text + "\nbot", "bot")   # refused for the session: log in again, send once
+    revisions = human.revisions(main)
+    assert revisions[0]["revid"] == revid and revisions[0]["user"] == "TestBot"
+    assert [r["user"] for r in revisions].count("TestBot") == 1 and human.page_text(main).endswith("\nbot")
