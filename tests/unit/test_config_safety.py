@@ -244,6 +244,11 @@ def test_pywikibot_dir_absent_empty_or_already_the_bots_is_accepted(tmp_path):
     parse_settings(pwb(ours), Path("ok.yaml"))
 
 
-@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() == 0, reason="root owns every folder")
-def test_pywikibot_dir_of_another_user_is_refused():
-    refused(pwb("/"), "belongs to another user")
+def test_pywikibot_dir_of_another_user_is_refused(tmp_path):
+    if os.getuid() != 0:
+        refused(pwb("/"), "belongs to another user")        # root's folder, seen by anyone else
+        return
+    theirs = tmp_path / "theirs"                            # as root: a folder given to "nobody"
+    theirs.mkdir()
+    os.chown(theirs, 65534, 65534)
+    refused(pwb(theirs), "belongs to another user")
