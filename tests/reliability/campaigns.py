@@ -1,7 +1,7 @@
 """Fault, crash and concurrency campaigns, checked against the servers' own records.
 
-Each campaign drives a job many times against the real local wikis and the
-Conduit sandbox while something goes wrong, then runs it once more with nothing
+Each campaign drives a job many times against the real local wikis and a
+real local Phorge (sandbox/phorge.py) while something goes wrong, then runs it once more with nothing
 going wrong and compares what the servers hold with what must be there:
 
 * duplicates: bot revisions that repeat the bot's region unchanged (an edit that
