@@ -15,7 +15,6 @@
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from bot.settings import Reader, Settings, non_empty, page_title, task_number

@@ -116,3 +116,24 @@ def reachable_tasks(ctx: JobContext, namespace: str, task_ids: set[int], report:
         if ctx.store.get(namespace, f"T{task_id}") is not None:
             ctx.store.delete(namespace, f"T{task_id}")
     return visible
+
+
+def run_page_titles(wiki_settings) -> list[str]:
+    """The emergency-stop page to read along with a job's pages (none when the wiki has none)."""
+    return [wiki_settings.run_page] if wiki_settings.run_page else []
+
+
+def emergency_stop(wiki_settings, states: dict):
+    """The one emergency-stop rule: an `EmergencyStop` when the wiki's run page (read in the same
+    batch as the pages about to be written) does not say `run_value`, else None. Callers say what
+    they leave undone; no write goes to that wiki while it stands."""
+    from bot.errors import EmergencyStop
+
+    title = wiki_settings.run_page
+    if not title:
+        return None
+    page = states[title]
+    if page.exists and page.text.strip() == wiki_settings.run_value:
+        return None
+    return EmergencyStop(f"wiki {wiki_settings.code}: emergency stop: {title} does not say "
+                         f"{wiki_settings.run_value!r}")

@@ -44,7 +44,8 @@ from bot.domain.comments import (HEADING_RE, Comment, CommentChange, Revision, c
 from bot.domain.wikitext import bot_may_edit
 from bot.errors import (Blocked, BotError, EditConflict, NotFound, PartialData, ServerError, TargetError,
                         TransientError, UncertainWriteError)
-from bot.jobs.base import JobContext, JobReport, preview_edit, reachable_tasks
+from bot.jobs.base import (JobContext, JobReport, emergency_stop, preview_edit, reachable_tasks,
+                           run_page_titles)
 from bot.render.environment import Markup
 from bot.render.escape import remarkup_sparing_inline, remarkup_sparing_quote, wikitext_inline
 from bot.render.feedback_words import local_time, wiki_name
@@ -518,11 +519,11 @@ def _append_digest_page(ctx, conf, code: str, title: str, items, public: set[int
     label = f"wiki {code} page {title!r}"
     ws = wiki.settings
     for attempt in range(CONFLICT_ATTEMPTS):
-        states = wiki.read_pages([title] + ([ws.run_page] if ws.run_page else []))
+        states = wiki.read_pages([title] + run_page_titles(ws))
         page = states[title]
-        if ws.run_page and (not states[ws.run_page].exists or states[ws.run_page].text.strip() != ws.run_value):
-            raise TargetError(f"wiki {code}: emergency stop: {ws.run_page} does not say {ws.run_value!r}; "
-                              f"digest page {title!r} not written")
+        stop = emergency_stop(ws, states)
+        if stop:
+            raise TargetError(f"{stop}; digest page {title!r} not written")
         if page.exists and not bot_may_edit(page.text, wiki.settings.username):
             raise TargetError(f"{label}: the page excludes the bot ({{{{nobots}}}}); digest not written")
         todo = []
@@ -792,12 +793,10 @@ def _reply_on_page(ctx, conf, code: str, title: str, items: list[dict], report: 
     ws = wiki.settings
     label = f"wiki {code} page {title!r}"
     for attempt in range(CONFLICT_ATTEMPTS):
-        states = wiki.read_pages([title] + ([ws.run_page] if ws.run_page else []))
-        if ws.run_page:
-            run_page = states[ws.run_page]
-            if not run_page.exists or run_page.text.strip() != ws.run_value:
-                raise TargetError(f"wiki {code}: emergency stop: {ws.run_page} does not say {ws.run_value!r}; "
-                                  f"no reply on {title!r}")
+        states = wiki.read_pages([title] + run_page_titles(ws))
+        stop = emergency_stop(ws, states)
+        if stop:
+            raise TargetError(f"{stop}; no reply on {title!r}")
         page = states[title]
         if not page.exists:
             raise NotFound(f"{label}: the page does not exist")

@@ -38,7 +38,7 @@ from bot.domain.wikitext import bot_may_edit
 from bot.errors import (Blocked, BotError, ConfigError, EditConflict, PartialData, Protected, ServerError,
                         TargetError, TransientError, UncertainWriteError)
 from bot.jobs import newsletter_text as words
-from bot.jobs.base import JobContext, JobReport, preview_edit
+from bot.jobs.base import JobContext, JobReport, emergency_stop, preview_edit, run_page_titles
 from bot.jobs.deployment_status import split_done
 from bot.render import messages
 from bot.render.environment import Markup
@@ -207,13 +207,8 @@ def _summary(kind: str, lang: str, ed: nl.Edition, settings) -> str:
 
 
 def _check_run_page(ctx: JobContext, code: str, states: dict) -> str | None:
-    ws = ctx.settings.wikis[code]
-    if not ws.run_page:
-        return None
-    page = states[ws.run_page]
-    if not page.exists or page.text.strip() != ws.run_value:
-        return f"wiki {code}: emergency stop: {ws.run_page} does not say {ws.run_value!r}; no edits on {code}"
-    return None
+    stop = emergency_stop(ctx.settings.wikis[code], states)
+    return f"{stop}; no edits on {code}" if stop else None
 
 
 # -- draft -----------------------------------------------------------------------------------
@@ -230,7 +225,7 @@ def _draft(ctx, settings, ed, code, report, cache) -> None:
         report.held.append(f"{label}: edition {ed.id} is already being published; the draft is not regenerated")
         return
     intro_title = nw.title("intro_page", ed.id)
-    wanted = [title] + ([intro_title] if intro_title else []) + ([ws.run_page] if ws.run_page else [])
+    wanted = [title] + ([intro_title] if intro_title else []) + run_page_titles(ws)
     states = wiki.read_pages(wanted)
     stop = _check_run_page(ctx, code, states)
     if stop:
@@ -563,7 +558,7 @@ def _publish(ctx, settings, ed, code, report, cache, force: bool = False, worker
         return
     report_title = _report_title(ctx, settings, ed, code)
     titles = [draft_title, page_title, nw.subscribers, report_title] + ([archive_title] if archive_title else []) + \
-        ([ws.run_page] if ws.run_page else [])
+        run_page_titles(ws)
     states = wiki.read_pages(titles)
     stop = _check_run_page(ctx, code, states)
     if stop:

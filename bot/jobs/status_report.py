@@ -33,7 +33,7 @@ from babel.dates import format_datetime
 from bot.domain.problems import FAILED, PHABRICATOR, RUN_REPORT, WEEKLY_REPORT, Problem
 from bot.domain.wikitext import MARKER, RegionError, bot_may_edit, find_region, replace_region
 from bot.errors import Blocked, EditConflict, TargetError, TransientError
-from bot.jobs.base import JobContext, JobReport, preview_edit
+from bot.jobs.base import JobContext, JobReport, emergency_stop, preview_edit, run_page_titles
 from bot.logs import redact
 from bot.render import messages
 from bot.render.escape import wikitext_inline
@@ -187,16 +187,13 @@ def _update_page(ctx: JobContext, code: str, title: str, config, report: JobRepo
         return
     body = render_table(runs, lang, tz, config.max_problems, with_times=True)
     wiki = ctx.wikis[code]
-    run_page = wiki_settings.run_page
-    states = wiki.read_pages([title] + ([run_page] if run_page else []))
-    if run_page:
-        state = states[run_page]
-        if not state.exists or state.text.strip() != wiki_settings.run_value:
-            report.problems.append(f"wiki {code}: emergency stop: {run_page} does not say "
-                                   f"{wiki_settings.run_value!r}; run report not edited")
-            log.warning("emergency stop: run report not edited", extra={"job": JOB, "wiki": code, "page": title,
-                                                                         "outcome": "stopped"})
-            return
+    states = wiki.read_pages([title] + run_page_titles(wiki_settings))
+    stop = emergency_stop(wiki_settings, states)
+    if stop:
+        report.problems.append(f"{stop}; run report not edited")
+        log.warning("emergency stop: run report not edited", extra={"job": JOB, "wiki": code, "page": title,
+                                                                     "outcome": "stopped"})
+        return
     page = states[title]
     for attempt in (1, 2):
         if page.exists and not bot_may_edit(page.text, wiki_settings.username):

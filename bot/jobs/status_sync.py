@@ -23,7 +23,7 @@ from bot.domain.status import TableEdit, body_hash, plan_table_edit, select_rows
 from bot.domain.tasks import Task, newest_modification, same_but_for_activity
 from bot.domain.wikitext import RegionError, bot_may_edit
 from bot.errors import (BotError, Blocked, EditConflict, PartialData, TargetError, TransientError, UncertainWriteError)
-from bot.jobs.base import JobContext, JobReport, preview_edit
+from bot.jobs.base import JobContext, JobReport, emergency_stop, preview_edit, run_page_titles
 from bot.jobs.deployment_status import DeploymentTracker
 from bot.render import messages
 from bot.settings import StatusTable
@@ -294,14 +294,11 @@ def _sync_wiki(ctx: JobContext, code: str, pages: list[_PagePlan], report: JobRe
         report.unchanged += len(pages)
         _advance_rc_cursor(ctx, code)
         return
-    to_read = [p.title for p in due] + ([settings.run_page] if settings.run_page else [])
-    states = wiki.read_pages(to_read)
-    if settings.run_page:
-        run_page = states[settings.run_page]
-        if not run_page.exists or run_page.text.strip() != settings.run_value:
-            report.problems.append(f"wiki {code}: emergency stop: {settings.run_page} does not say "
-                                   f"{settings.run_value!r}; no edits on {code}")
-            return
+    states = wiki.read_pages([p.title for p in due] + run_page_titles(settings))
+    stop = emergency_stop(settings, states)
+    if stop:
+        report.problems.append(f"{stop}; no edits on {code}")
+        return
     report.unchanged += len(pages) - len(due)
     for plan in due:
         try:

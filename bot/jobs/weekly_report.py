@@ -40,7 +40,7 @@ from bot.domain.weekly import (HEADINGS, SUMMARIES, Week, mw_timestamp, newcomer
 from bot.domain.wikitext import bot_may_edit
 from bot.errors import (BotError, EditConflict, PartialData, ServerError, TargetError, TransientError,
                         UncertainWriteError)
-from bot.jobs.base import JobContext, JobReport
+from bot.jobs.base import JobContext, JobReport, emergency_stop, run_page_titles
 from bot.jobs.templates_check import override_source, override_title, read_overrides, render_document
 from bot.render.environment import Markup
 from bot.render.escape import UnsafeTitle, normal_title, remarkup_inline, title_url, wikilink, wikitext_inline
@@ -634,13 +634,11 @@ def _post_page(ctx: JobContext, amb: Ambassador, label: str, dest: _Destination,
     wiki = ctx.wikis[code]
     settings = ctx.settings.wikis[code]
     override = override_title(ctx, code, DOCUMENT, "wiki")
-    states = read_overrides(ctx, code, [override], also=[page_title] + ([settings.run_page] if settings.run_page else []))
+    states = read_overrides(ctx, code, [override], also=[page_title] + run_page_titles(settings))
     label_target = f"wiki {code} page {page_title!r}"
-    if settings.run_page:
-        run_page = states[settings.run_page]
-        if not run_page.exists or run_page.text.strip() != settings.run_value:
-            raise TargetError(f"emergency stop: {settings.run_page} does not say {settings.run_value!r}; "
-                              f"not posted on {code}")
+    stop = emergency_stop(settings, states)
+    if stop:
+        raise TargetError(f"{stop}; not posted on {code}")
     page = states[page_title]
     marker = _marker(amb, label, "wiki")
     if page.exists and not bot_may_edit(page.text, settings.username):

@@ -15,38 +15,6 @@ from pathlib import Path
 from tests.reliability import campaigns
 
 
-def reset_phorge(conduit) -> int:
-    """`conduit.reset()`, then every table of its namespace that still differs from the seed put back.
-
-    reset() finds the tables written since the last reset by information_schema's UPDATE_TIME, which
-    MariaDB keeps in memory only and forgets when a table leaves its table-definition cache (400 by
-    default; each Phorge namespace has ~500 tables and several test sessions share the server). After a
-    ten-minute campaign `project_slug` kept its row and the next campaign could not create its project.
-    Returns how many tables reset() had missed."""
-    conduit.reset()
-    missed = 0
-    with conduit._lock:
-        conduit.execute("SET FOREIGN_KEY_CHECKS=0")
-        try:
-            for schema, table in conduit._tables():
-                name = f"`{schema}`.`{table}`"
-                cols, seed = conduit._seed_rows.get(name, (None, []))
-                if not seed:
-                    if not conduit.execute(f"SELECT 1 FROM {name} LIMIT 1"):
-                        continue
-                elif sorted(map(repr, conduit.execute(f"SELECT * FROM {name}"))) == sorted(map(repr, seed)):
-                    continue
-                missed += 1
-                conduit.execute(f"DELETE FROM {name}")
-                if seed:
-                    marks = ",".join(["%s"] * len(cols))
-                    conduit._sql().cursor().executemany(
-                        f"INSERT INTO {name} ({','.join(f'`{c}`' for c in cols)}) VALUES ({marks})", seed)
-        finally:
-            conduit.execute("SET FOREIGN_KEY_CHECKS=1")
-    return missed
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.reliability")
     parser.add_argument("--long", action="store_true", help="the deeper campaigns of `make reliability-long`")
@@ -90,10 +58,7 @@ def main(argv=None) -> int:
                 continue
             farm.reset()
             forget_pywikibot_sessions()
-            missed = reset_phorge(conduit)
-            if missed:
-                print(f"(Phorge reset: {missed} tables written but not reset by PhorgeServer.reset, reset here)",
-                      file=console)
+            conduit.reset()      # by UPDATE_TIME and checksums: MariaDB forgets the former (sandbox/phorge.py)
             t0 = time.perf_counter()
             try:
                 outcome = campaign(farm, conduit, **kwargs)
