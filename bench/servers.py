@@ -26,3 +26,18 @@ def start_local_servers(name: str, codes=("cs",)):
 def stop_local_servers(farm, conduit) -> None:
     conduit.stop()
     farm.stop()
+
+
+def one_table_config(tmp: Path, farm, conduit, title: str, *, every: str, lease_seconds: int, webhook: dict) -> dict:
+    """The config of a worker with one status table on the local cs wiki (password in BENCH_CS_PASSWORD)."""
+    return {
+        "bot": {"user_agent": "ambassador-bot-bench/0.1 (bench@example.org)",
+                "state_url": f"sqlite:///{tmp}/state.sqlite", "pywikibot_dir": str(tmp / "pwb")},
+        "phabricator": {"url": conduit.url},
+        "wikis": {"cs": {"api_url": farm.wikis["cs"].api_url, "language": "cs", "timezone": "Europe/Prague",
+                         "username": "TestBot", "botpassword_app": "ci", "password_env": "BENCH_CS_PASSWORD",
+                         "throttle_seconds": 0}},
+        "status_tables": [{"id": "t", "query": {"projects": ["growth-team"]}, "pages": {"cs": title}}],
+        "schedule": {"jobs": {"status-sync": {"every": every}}, "lease_seconds": lease_seconds},
+        "webhook": {"host": "127.0.0.1", **webhook},
+    }

@@ -26,7 +26,7 @@ import statistics
 import threading
 import time
 
-from bench.servers import start_local_servers, stop_local_servers
+from bench.servers import one_table_config, start_local_servers, stop_local_servers
 
 TITLE = "Wikipedie:Growth/Stav"
 CHANGES = 20
@@ -56,17 +56,8 @@ def main() -> dict:
         os.environ.update({"AMBASSADOR_CONDUIT_TOKEN": conduit.bot_token, "AMBASSADOR_WEBHOOK_KEY": key,
                            "BENCH_CS_PASSWORD": farm.wikis["cs"].bot.password})
         port = _free_port()
-        data = {
-            "bot": {"user_agent": "ambassador-bot-bench/0.1 (bench@example.org)",
-                    "state_url": f"sqlite:///{tmp}/state.sqlite", "pywikibot_dir": str(tmp / "pwb")},
-            "phabricator": {"url": conduit.url},
-            "wikis": {"cs": {"api_url": farm.wikis["cs"].api_url, "language": "cs", "timezone": "Europe/Prague",
-                             "username": "TestBot", "botpassword_app": "ci", "password_env": "BENCH_CS_PASSWORD",
-                             "throttle_seconds": 0}},
-            "status_tables": [{"id": "t", "query": {"projects": ["growth-team"]}, "pages": {"cs": TITLE}}],
-            "schedule": {"jobs": {"status-sync": {"every": "1h"}}, "lease_seconds": 10},
-            "webhook": {"host": "127.0.0.1", "port": port, "jobs": ["status-sync"]},
-        }
+        data = one_table_config(tmp, farm, conduit, TITLE, every="1h", lease_seconds=10,
+                                webhook={"port": port, "jobs": ["status-sync"]})
         service = Service(parse_settings(data, tmp / "bench.yaml"))
         services.append(service)
         thread = threading.Thread(target=service.serve, daemon=True)

@@ -72,18 +72,11 @@ def _runs(port: int) -> int:
 def write_config(tmp: Path, farm, conduit, port: int) -> Path:
     import yaml
 
-    data = {
-        "bot": {"user_agent": "ambassador-bot-bench/0.1 (bench@example.org)",
-                "state_url": f"sqlite:///{tmp}/state.sqlite", "pywikibot_dir": str(tmp / "pwb")},
-        "phabricator": {"url": conduit.url},
-        "wikis": {"cs": {"api_url": farm.wikis["cs"].api_url, "language": "cs", "timezone": "Europe/Prague",
-                         "username": "TestBot", "botpassword_app": "ci", "password_env": "BENCH_CS_PASSWORD",
-                         "throttle_seconds": 0}},
-        "status_tables": [{"id": "t", "query": {"projects": ["growth-team"]}, "pages": {"cs": TITLE}}],
-        "schedule": {"jobs": {"status-sync": {"every": "1s"}}, "lease_seconds": 30},
-        "webhook": {"host": "127.0.0.1", "port": port, "jobs": ["status-sync"],
-                    "hmac_key_env": "BENCH_WEBHOOK_KEY", "health_token_env": "BENCH_HEALTH_TOKEN"},
-    }
+    from bench.servers import one_table_config
+
+    data = one_table_config(tmp, farm, conduit, TITLE, every="1s", lease_seconds=30, webhook={
+        "port": port, "jobs": ["status-sync"], "hmac_key_env": "BENCH_WEBHOOK_KEY",
+        "health_token_env": "BENCH_HEALTH_TOKEN"})
     path = tmp / "config" / "worker.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
