@@ -1,4 +1,4 @@
-"""The optional on-wiki reply ("Předáno do T123") under forwarded comments, on the real local cs wiki."""
+"""The optional on-wiki reply ("Předáno do úkolu T123") under forwarded comments, on the real local cs wiki."""
 from __future__ import annotations
 
 import io
@@ -85,7 +85,7 @@ def test_talk_page_reply_through_discussiontools_once(world, monkeypatch):
     # The thread's reply goes after its last comment, one level deeper than it.
     top = next(i for i, ln in enumerate(lines) if ln.startswith("Přidejte filtr."))
     assert lines[top + 1].startswith(":Souhlas.")
-    assert re.fullmatch(rf"::Předáno do \[\[phab:T{t}\|T{t}\]\]\. {MARKER}[a-z,]+ --> " + BOT_SIG.pattern,
+    assert re.fullmatch(rf"::Předáno do úkolu \[\[phab:T{t}\|T{t}\]\]\. {MARKER}[a-z,]+ --> " + BOT_SIG.pattern,
                         lines[top + 2])
     tags = human["cs"].revisions(TALK, limit=1)[0].get("tags", [])
     assert any(tag.startswith("discussiontools") for tag in tags)
@@ -118,7 +118,7 @@ def test_project_page_reply_through_wikitext_once(world, monkeypatch):
     # One reply per thread, after its last comment ("Jiný bod.", top level), one level deeper.
     assert "Předáno" not in lines[top + 2]
     other = next(i for i, ln in enumerate(lines) if ln.startswith("Jiný bod."))
-    assert re.fullmatch(rf":Předáno do \[\[phab:T{t}\|T{t}\]\]\. {MARKER}[a-z,]+ --> " + BOT_SIG.pattern,
+    assert re.fullmatch(rf":Předáno do úkolu \[\[phab:T{t}\|T{t}\]\]\. {MARKER}[a-z,]+ --> " + BOT_SIG.pattern,
                         lines[other + 1])
     second = next(i for i, ln in enumerate(lines) if ln.startswith("Další nápad."))
     assert lines[second + 1].startswith(":Předáno do")
@@ -207,8 +207,8 @@ def test_dry_run_prints_the_replies_and_writes_nothing(world):
     printed = dry.out.getvalue()
     assert report.problems == [] and conduit.comments(tasks["talk"]) == []
     assert f"would reply on cs:{TALK} under c-OtherUser-" in printed
-    assert f"Předáno do [[phab:T{tasks['talk']}|T{tasks['talk']}]]. {MARKER}" in printed
-    assert f"+:Předáno do [[phab:T{tasks['project']}|T{tasks['project']}]]. {MARKER}" in printed   # wikitext diff
+    assert f"Předáno do úkolu [[phab:T{tasks['talk']}|T{tasks['talk']}]]. {MARKER}" in printed
+    assert f"+:Předáno do úkolu [[phab:T{tasks['project']}|T{tasks['project']}]]. {MARKER}" in printed   # wikitext diff
     assert {t: human["cs"].page_text(t) for t in (TALK, PROJECT)} == before
     assert feedback.run(ctx).problems == []
     assert all(len(bot_lines(human["cs"].page_text(t))) == 1 for t in (TALK, PROJECT))

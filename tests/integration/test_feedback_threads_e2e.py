@@ -145,7 +145,7 @@ def test_thread_digest_and_one_reply_per_thread(world, title, task):
     # (DiscussionTools leaves a blank line before a reply to a top-level comment; the wikitext path none.)
     assert bot[0] == next(i for i in range(karel + 1, len(page)) if page[i].strip()), "\n".join(page)
     t = tasks[task]
-    assert re.match(rf"^:Předáno do \[\[phab:T{t}\|T{t}\]\]\. <!-- ambassador-bot:key=[a-z]+(,[a-z]+){{3}} -->",
+    assert re.match(rf"^:Předáno do úkolu \[\[phab:T{t}\|T{t}\]\]\. <!-- ambassador-bot:key=[a-z]+(,[a-z]+){{3}} -->",
                     page[bot[0]])
 
     # The digest page: each wiki under its own heading, threads in order, local times.

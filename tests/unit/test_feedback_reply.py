@@ -19,7 +19,7 @@ def sig(user="OtherUser", minute=15):
 
 
 BOT_SIG = "[[Wikipedista:TestBot|TestBot]] ([[Diskuse s wikipedistou:TestBot|diskuse]]) 24. 11. 2026, 09:00 (CET)"
-REPLY = "Předáno do [[phab:T5|T5]]. <!-- ambassador-bot:key=x --> ~~~~"
+REPLY = "Předáno do úkolu [[phab:T5|T5]]. <!-- ambassador-bot:key=x --> ~~~~"
 
 
 def comment(text, pred):
@@ -110,7 +110,7 @@ ITEM = {"wiki": "cs", "title": "Diskuse k Wikipedii:Growth", "task": 123,
         "comment": {"id": "c-OtherUser-20261124061500-A", "text": "Návrh."}}
 
 
-@pytest.mark.parametrize("lang,expected", [("cs", "Předáno do [[phab:T123|T123]]."),
+@pytest.mark.parametrize("lang,expected", [("cs", "Předáno do úkolu [[phab:T123|T123]]."),
                                            ("ko", "[[phab:T123|T123]]에 전달했습니다."),
                                            ("en", "Forwarded to [[phab:T123|T123]].")])
 def test_reply_text_is_one_localized_line_with_marker_then_signature(lang, expected):

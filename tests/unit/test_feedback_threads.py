@@ -143,7 +143,7 @@ def test_one_reply_names_every_task_and_carries_every_marker():
     b = {**a, "task": 7, "comment": {"id": "c-B-2", "text": "y"}}
     c = {**a, "comment": {"id": "c-C-3", "text": "z"}}
     text = feedback.reply_text(SimpleNamespace(renderer=Renderer()), "cs", [a, b, c])
-    assert text.startswith("Předáno do [[phab:T5|T5]] a [[phab:T7|T7]]. <!-- ambassador-bot:key=")
+    assert text.startswith("Předáno do úkolů [[phab:T5|T5]] a [[phab:T7|T7]]. <!-- ambassador-bot:key=")
     assert feedback.reply_hashes(text) == {feedback.reply_marker(i).split("=", 1)[1] for i in (a, b, c)}
     ko = feedback.reply_text(SimpleNamespace(renderer=Renderer()), "ko", [a, b])
     assert ko.startswith("[[phab:T5|T5]], [[phab:T7|T7]]에 전달했습니다.")
