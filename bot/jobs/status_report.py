@@ -25,10 +25,6 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
-
-from babel.dates import format_datetime
 
 from bot.domain.problems import FAILED, PHABRICATOR, RUN_REPORT, WEEKLY_REPORT, Problem
 from bot.domain.wikitext import MARKER, RegionError, bot_may_edit, find_region, replace_region
@@ -260,8 +256,8 @@ def render_table(runs: list[dict], lang: str, tz: str, max_problems: int, *, wit
 
 
 def _format_time(ts: float, lang: str, tz: str) -> str:
-    moment = datetime.fromtimestamp(ts, timezone.utc)
-    return format_datetime(moment, "short", tzinfo=ZoneInfo(tz), locale=lang)
+    # As the wiki's language writes a date and time (bot/i18n: cs "6. 12. 2026, 6:08").
+    return messages.datetime_text(ts, lang, tz)
 
 
 def stored_runs(store, code: str) -> list[dict]:

@@ -119,3 +119,12 @@ def _creating_save(wiki):
             return wiki.edit(page.title, text, user=wiki.settings.username)
         return real(page, text, summary, minor)
     return save
+
+
+def test_run_report_times_as_the_wikis_write_them():
+    from datetime import datetime, timezone
+
+    from bot.jobs.status_report import _format_time
+    moment = datetime(2026, 12, 6, 5, 8, tzinfo=timezone.utc).timestamp()
+    assert _format_time(moment, "cs", "Europe/Prague") == "6. 12. 2026, 6:08"
+    assert _format_time(moment, "ko", "Asia/Seoul") == "2026년 12월 6일 오후 2:08"
