@@ -34,17 +34,23 @@ def pywikibot_dir():
     shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def mediawiki_farm(tmp_path_factory):
+def started_farm(path: Path, codes):
+    """A local MediaWiki farm with these wikis, set up and serving (or the test's unavailable())."""
     from sandbox.mediawiki import MediaWikiFarm, MediaWikiUnavailable
 
-    farm = MediaWikiFarm(tmp_path_factory.mktemp("mediawiki"), codes=("cs", "ko", "en"))
+    farm = MediaWikiFarm(path, codes=codes)
     try:
         farm.ensure_code()
         farm.setup()
         farm.start()
     except MediaWikiUnavailable as exc:
         unavailable(str(exc))
+    return farm
+
+
+@pytest.fixture(scope="session")
+def mediawiki_farm(tmp_path_factory):
+    farm = started_farm(tmp_path_factory.mktemp("mediawiki"), ("cs", "ko", "en"))
     yield farm
     farm.stop()
 

@@ -18,7 +18,7 @@ import pytest
 from bot.jobs import status_sync
 from bot.jobs.registry import build_context
 from bot.settings import parse_settings
-from tests.conftest import forget_pywikibot_sessions, unavailable
+from tests.conftest import forget_pywikibot_sessions, started_farm
 
 pytestmark = pytest.mark.integration
 
@@ -43,15 +43,7 @@ POLISH = {
 
 @pytest.fixture(scope="module")
 def language_farm(tmp_path_factory):
-    from sandbox.mediawiki import MediaWikiFarm, MediaWikiUnavailable
-
-    farm = MediaWikiFarm(tmp_path_factory.mktemp("mediawiki-languages"), codes=CODES)
-    try:
-        farm.ensure_code()
-        farm.setup()
-        farm.start()
-    except MediaWikiUnavailable as exc:
-        unavailable(str(exc))
+    farm = started_farm(tmp_path_factory.mktemp("mediawiki-languages"), CODES)
     yield farm
     farm.stop()
 
