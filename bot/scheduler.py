@@ -48,7 +48,7 @@ from bot.jobs.blocks import run_guarded
 from bot.jobs import status_report
 from bot.jobs.status_report import RunOutcome
 from bot.settings import Settings
-from bot.settings_schedule import Schedule, ScheduledJob, default_schedule
+from bot.settings.schedule import Schedule, ScheduledJob, default_schedule
 from bot.store.lease import open_lease
 from bot.webhook import NotLeader
 

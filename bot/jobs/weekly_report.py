@@ -44,7 +44,7 @@ from bot.jobs.base import JobContext, JobReport, emergency_stop, run_page_titles
 from bot.jobs.templates_check import override_source, override_title, read_overrides, render_document
 from bot.render.environment import Markup
 from bot.render.escape import UnsafeTitle, normal_title, remarkup_inline, title_url, wikilink, wikitext_inline
-from bot.settings_reports import Ambassador
+from bot.settings.reports import Ambassador
 
 log = logging.getLogger(__name__)
 
@@ -540,7 +540,7 @@ def _newcomers(ctx: JobContext, code: str, label: str, now: float, tags, report:
 def sample_context(ctx: JobContext, code: str | None, lang: str, markup: str) -> dict:
     """Made-up activity for `templates check`/`preview`, shaped exactly like a real report's."""
     from bot.domain.weekly import Contribution
-    from bot.settings_reports import Ambassador as Amb
+    from bot.settings.reports import Ambassador as Amb
 
     code = code or next(iter(ctx.settings.wikis))
     amb = Amb(id="sample", name="Jana Nováková", wikis={code: "Jana Nováková"}, phabricator="jnovakova",

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 from bot.domain.comments import Comment, CommentChange
 from bot.jobs import feedback
-from bot.settings_feedback import FeedbackPage
+from bot.settings.feedback import FeedbackPage
 from bot.store.memory import MemoryStore
 
 BASE = {"revid": 1, "since": "2026-11-20T00:00:00Z"}

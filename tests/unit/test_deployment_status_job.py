@@ -169,7 +169,7 @@ def test_dry_run_remembers_nothing(world):
 
 
 def test_settings_deployment_keys():
-    from bot.settings_deployment import DeploymentSettings
+    from bot.settings.deployment import DeploymentSettings
     from bot.errors import ConfigError
 
     assert settings().status_tables[0].deployment is True
@@ -190,7 +190,7 @@ def test_settings_deployment_keys():
 def test_newsletter_split_done_moves_merged_but_not_live_fixes_to_their_own_section(world):
     from bot.domain.newsletter import Section
     from bot.jobs.deployment_status import WAITING, split_done
-    from bot.settings_deployment import DeploymentSettings
+    from bot.settings.deployment import DeploymentSettings
 
     ctx, phab, wiki, clock = world
     tasks = [phab.tasks[2], phab.tasks[3]]
@@ -210,7 +210,7 @@ def test_newsletter_split_done_moves_merged_but_not_live_fixes_to_their_own_sect
 
 
 def test_review_bots_only_their_notices_count(world):
-    from bot.settings_deployment import DeploymentSettings
+    from bot.settings.deployment import DeploymentSettings
 
     ctx, phab, wiki, clock = world
     users = {"gerritbot": "PHID-USER-gerritbot"}

@@ -10,7 +10,7 @@ from bot.domain.comments import Revision, changes_in_history, parse_comments
 from bot.jobs import feedback
 from bot.jobs.base import JobContext
 from bot.render.feedback_words import local_time
-from bot.settings_feedback import FeedbackPage, FeedbackSettings
+from bot.settings.feedback import FeedbackPage, FeedbackSettings
 from bot.store.memory import MemoryStore
 from tests.fakes import FakeWiki
 

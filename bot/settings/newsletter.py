@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from bot.render.escape import BREAKER, remarkup_inline, wikitext_inline
-from bot.settings import LANGUAGES, STATUS_KEYS, Reader, Settings, non_empty, page_title
+from bot.settings.core import LANGUAGES, STATUS_KEYS, Reader, Settings, non_empty, page_title
 
 SECTION_KINDS = ("resolved", "progress", "opened")
 _PAGE_KEYS = {"draft_page", "page", "subscribers", "archive_page", "intro_page", "optout_category", "report_page"}

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.settings import Reader, Settings, non_empty
+from bot.settings.core import Reader, Settings, non_empty
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.settings import Reader, Settings, non_empty, page_title, task_number
+from bot.settings.core import Reader, Settings, non_empty, page_title, task_number
 
 PARSERS = ("auto", "discussiontools", "wikitext")
 

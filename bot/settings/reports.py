@@ -38,9 +38,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.domain.weekly import WEEK_MODES, parse_post_at
-from bot.settings import LANGUAGES, Reader, Settings, non_empty, page_title, task_number, user_name
+from bot.settings.core import LANGUAGES, Reader, Settings, non_empty, page_title, task_number, user_name
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
 _ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,40}\Z")
 _DOC_RE = re.compile(r"([a-z][a-z0-9_]{0,40})(?:\.(wiki|remarkup))?\Z")
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.errors import ConfigError
-from bot.settings import Reader, Settings, env_name, non_empty, page_title
+from bot.settings.core import Reader, Settings, env_name, non_empty, page_title
 
 DEFAULT_EVERY_SECONDS = 600.0
 DEFAULT_MISFIRE_GRACE = 3600
@@ -108,7 +108,7 @@ def default_schedule() -> Schedule:
 
 def parse(r: Reader, raw: Any, settings: Settings) -> Schedule:
     from bot.jobs.registry import JOBS
-    from bot.settings import _timezone  # one time-zone check for the whole config
+    from bot.settings.core import _timezone  # one time-zone check for the whole config
 
     raw = r.mapping(raw, "schedule", {"timezone", "misfire_grace_seconds", "lease_seconds", "stop_timeout_seconds",
                                       "jobs"}, {"jobs"})

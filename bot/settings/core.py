@@ -23,7 +23,7 @@ import yaml
 from bot.errors import ConfigError
 from bot.i18n import LanguageList
 from bot.domain.titles import title_problem
-from bot.settings_loader import MAX_SCALAR_CHARS, Refused, load_yaml, read_config_text
+from bot.settings.loader import MAX_SCALAR_CHARS, Refused, load_yaml, read_config_text
 
 STATUS_KEYS = ("open", "stalled", "progress", "resolved", "declined", "invalid", "duplicate", "wontfix", "spite")
 SORT_KEYS = ("id", "priority", "status", "modified", "title", "owner")
@@ -124,15 +124,15 @@ class Settings:
 # Optional top-level sections, each parsed by its own module: "module:function".
 # The function gets (reader, raw_value, settings_so_far) and returns a frozen object.
 SECTION_PARSERS = {
-    "newsletters": "bot.settings_newsletter:parse",
-    "feedback": "bot.settings_feedback:parse",
-    "mentions": "bot.settings_feedback:parse_mentions",
-    "schedule": "bot.settings_schedule:parse",
-    "webhook": "bot.settings_schedule:parse_webhook",
-    "status_page": "bot.settings_schedule:parse_status_page",
-    "reports": "bot.settings_reports:parse",
-    "templates": "bot.settings_reports:parse_templates",
-    "deployment": "bot.settings_deployment:parse",
+    "newsletters": "bot.settings.newsletter:parse",
+    "feedback": "bot.settings.feedback:parse",
+    "mentions": "bot.settings.feedback:parse_mentions",
+    "schedule": "bot.settings.schedule:parse",
+    "webhook": "bot.settings.schedule:parse_webhook",
+    "status_page": "bot.settings.schedule:parse_status_page",
+    "reports": "bot.settings.reports:parse",
+    "templates": "bot.settings.reports:parse_templates",
+    "deployment": "bot.settings.deployment:parse",
 }
 
 
