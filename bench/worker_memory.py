@@ -91,9 +91,9 @@ def child(config: str) -> int:
     from bot.settings import load_settings
 
     settings = load_settings(config)
-    schedule = settings.section("schedule")
+    schedule = settings.schedule
     entries = tuple(replace(e, every_seconds=INTERVAL_SECONDS) for e in schedule.entries)
-    settings = replace(settings, sections={**settings.sections, "schedule": replace(schedule, entries=entries)})
+    settings = replace(settings, schedule=replace(schedule, entries=entries))
     return run_forever(settings)
 
 

@@ -13,7 +13,7 @@ import sys
 
 from bot import __version__, logs
 from bot.errors import BotError, ConfigError
-from bot.jobs.registry import JOBS, build_context, run_job
+from bot.jobs.registry import JOBS, build_context, check_settings, run_job
 from bot.settings import load_settings
 
 log = logging.getLogger("bot")
@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.verbose)
     try:
-        settings = load_settings(args.config)
+        settings = load_settings(args.config, job_names=JOBS)
+        check_settings(settings)
         logs.install(settings)   # one-line structured records; secrets named by the config redacted
         if args.command == "check-config":
             settings.phabricator.token()

@@ -146,7 +146,7 @@ def redact(text: str) -> str:
 def secrets_from_settings(settings, environ=os.environ) -> list[str]:
     """The values of every secret the config points at, plus the database password."""
     names = [settings.phabricator.token_env] + [w.password_env for w in settings.wikis.values()]
-    webhook = settings.section("webhook")
+    webhook = settings.webhook
     if webhook is not None:
         names.append(webhook.hmac_key_env)
         if getattr(webhook, "health_token_env", None):

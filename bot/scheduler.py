@@ -166,7 +166,7 @@ class Service:
         from bot.jobs.registry import build_context
 
         self.settings = settings
-        self.schedule: Schedule = settings.section("schedule") or default_schedule()
+        self.schedule: Schedule = settings.schedule or default_schedule()
         self.entries = {e.id: e for e in self.schedule.entries}
         self.tz = ZoneInfo(self.schedule.timezone)
         self.ctx = ctx or build_context(settings, dry_run=dry_run)
@@ -181,7 +181,7 @@ class Service:
         self._running: set[str] = set()
         self._pending: set[str] = set()
         self._heartbeat = time.monotonic()
-        webhook = settings.section("webhook")
+        webhook = settings.webhook
         if webhook is not None:
             self._make_webhook(webhook)
 

@@ -83,7 +83,7 @@ class DeploymentTracker:
 
     def _review_bots(self) -> tuple[str, ...]:
         """PHIDs of `deployment.review_bots` (asked once, remembered); empty: every author counts."""
-        options = self.ctx.settings.section("deployment")
+        options = self.ctx.settings.deployment
         names = options.review_bots if options is not None else ()
         if not names:
             return ()
@@ -151,7 +151,7 @@ def split_done(ctx: JobContext, code: str, sections: list, problems: list[str]) 
     draft and the tables say the same. Off: the sections as given, nothing asked."""
     from bot.domain.newsletter import Section
 
-    options = ctx.settings.section("deployment")
+    options = ctx.settings.deployment
     if options is None or not options.newsletters:
         return sections
     tracker = DeploymentTracker(ctx, problems)

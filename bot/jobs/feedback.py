@@ -73,7 +73,7 @@ _LETTERS = "ghjkmnpqrstvwxyz"   # no hex digits: a marker never looks like a com
 
 def run(ctx: JobContext) -> JobReport:
     report = JobReport(JOB)
-    conf = ctx.settings.section("feedback")
+    conf = ctx.settings.feedback
     if conf is None:
         return report
     for code in sorted({p.wiki for p in conf.pages}):

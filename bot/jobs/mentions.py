@@ -35,7 +35,7 @@ MARKER_PREFIX = "ambassador-bot mention:"
 
 def run(ctx: JobContext) -> JobReport:
     report = JobReport(JOB)
-    conf = ctx.settings.section("mentions")
+    conf = ctx.settings.mentions
     if conf is None:
         return report
     for code in conf.wikis():

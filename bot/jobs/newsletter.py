@@ -138,7 +138,7 @@ def run(ctx: JobContext) -> JobReport:
       `approvers` is set) whose send time has come, and finish an interrupted delivery.
     """
     report = JobReport(JOB)
-    settings = ctx.settings.section("newsletters")
+    settings = ctx.settings.newsletters
     if settings is None:
         return report
     cache: dict = {"lock": threading.Lock()}
@@ -183,7 +183,7 @@ def _open_editions(ctx, code: str, latest: nl.Edition) -> list[nl.Edition]:
 
 
 def _settings(ctx: JobContext):
-    settings = ctx.settings.section("newsletters")
+    settings = ctx.settings.newsletters
     if settings is None:
         raise ConfigError(f"{ctx.settings.path}: newsletters: the config has no 'newsletters' section")
     return settings

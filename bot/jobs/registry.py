@@ -52,6 +52,21 @@ def run_job(name: str, ctx):
     return run_guarded(job_function(name), ctx)
 
 
+def check_settings(settings: Settings) -> None:
+    """Raise ConfigError for what the settings cannot check themselves, sitting below the layers
+    that know it: a newsletter's name is printed as it is into wikitext headings and Remarkup
+    task comments, so it must be plain text that neither markup would read as anything but text."""
+    from bot.errors import ConfigError
+    from bot.render.escape import BREAKER, remarkup_inline, wikitext_inline
+
+    for lang, name in (settings.newsletters.names if settings.newsletters else {}).items():
+        plain = remarkup_inline(name).strip(BREAKER) == name and wikitext_inline(name) == name
+        if not plain or len(name) > 100:
+            raise ConfigError(f"{settings.path}: newsletters.names.{lang}: must be plain text of at most 100 characters "
+                              f"(letters, digits, spaces, . , -); {name[:40]!r} would be read as Remarkup or "
+                              f"wikitext markup")
+
+
 # -- `ambassador check-config --online` ------------------------------------------------------------
 
 class _ReadOnly:
@@ -97,22 +112,22 @@ def named_pages(settings: Settings) -> dict[str, dict[str, str]]:
     for table in settings.status_tables:
         for code, title in table.pages.items():
             add(code, title, f"status_tables[{table.id}].pages.{code}")
-    feedback = settings.section("feedback")
+    feedback = settings.feedback
     for i, page in enumerate(getattr(feedback, "pages", ())):
         add(page.wiki, page.title, f"feedback.pages[{i}]")
-    mentions = settings.section("mentions")
+    mentions = settings.mentions
     for code, titles in getattr(mentions, "pages", {}).items():
         for title in titles:
             add(code, title, f"mentions.pages.{code}")
-    news = settings.section("newsletters")
+    news = settings.newsletters
     for code, nw in getattr(news, "wikis", {}).items():
         for which in ("subscribers", "intro_page", "archive_page"):
             add(code, getattr(nw, which), f"newsletters.wikis.{code}.{which}")
-    reports = settings.section("reports")
+    reports = settings.reports
     for amb in getattr(reports, "ambassadors", ()):
         if amb.plans:
             add(amb.plans[0], amb.plans[1], f"reports.ambassadors[{amb.id}].plans")
-    templates = settings.section("templates")
+    templates = settings.templates
     for code, docs in getattr(templates, "pages", {}).items():
         for doc, title in docs.items():
             add(code, title, f"templates.{code}.{doc}")
@@ -122,10 +137,10 @@ def named_pages(settings: Settings) -> dict[str, dict[str, str]]:
 def named_tasks(settings: Settings) -> dict[int, str]:
     """Every task the config names: task id -> the config key."""
     tasks: dict[int, str] = {}
-    feedback = settings.section("feedback")
+    feedback = settings.feedback
     for i, page in enumerate(getattr(feedback, "pages", ())):
         tasks.setdefault(page.task, f"feedback.pages[{i}].task")
-    reports = settings.section("reports")
+    reports = settings.reports
     for amb in getattr(reports, "ambassadors", ()):
         if amb.task:
             tasks.setdefault(amb.task, f"reports.ambassadors[{amb.id}].task")
@@ -165,7 +180,7 @@ def _check_phabricator(settings: Settings, phab) -> list[str]:
         return [f"{where}: user.whoami failed: {' '.join(str(exc).split())}"]
     problems = []
     projects = {p for t in settings.status_tables for p in t.query.projects}
-    projects |= set(getattr(settings.section("newsletters"), "projects", ()))
+    projects |= set(getattr(settings.newsletters, "projects", ()))
     try:
         phab.project_phids(sorted(projects))
     except BotError as exc:
@@ -192,7 +207,7 @@ def _check_wiki(settings: Settings, code: str, wiki, pages: dict[str, str]) -> l
     for title, state in wiki.read_pages(list(pages)).items():
         if not state.exists:
             problems.append(f"wiki {code}: {pages[title]}: the page {title!r} does not exist")
-    reports = settings.section("reports")
+    reports = settings.reports
     users = {name: f"reports.ambassadors[{amb.id}].wikis.{code}"
              for amb in getattr(reports, "ambassadors", ()) for c, name in amb.wikis.items() if c == code}
     if users:

@@ -103,7 +103,7 @@ def problem_wiki(problem) -> str | None:
 
 def home_wiki(settings) -> str | None:
     """The wiki that shows problems of no particular wiki: the first with a run report page, else the first."""
-    config = settings.section("status_page")
+    config = settings.status_page
     for code in settings.wikis:
         if config is not None and code in config.pages:
             return code
@@ -133,7 +133,7 @@ def locate(problem, settings, entry_wiki: str | None = None) -> Problem:
 
 
 def _ambassador_home(settings, ambassador_id: str | None) -> str | None:
-    reports = settings.section("reports")
+    reports = settings.reports
     for amb in getattr(reports, "ambassadors", ()):
         if amb.id == ambassador_id:
             return amb.home_wiki
@@ -154,7 +154,7 @@ def page_key(runs: list[dict]) -> str:
 def update(ctx: JobContext, outcome: RunOutcome) -> JobReport:
     """Store the outcome and bring each affected wiki's report page up to date."""
     report = JobReport(JOB)
-    config = ctx.settings.section("status_page")
+    config = ctx.settings.status_page
     codes = [outcome.wiki] if outcome.wiki else list(ctx.settings.wikis)
     for code in codes:
         if code not in ctx.settings.wikis:

@@ -40,7 +40,7 @@ SLOW_SECONDS = 1.0
 # -- used by jobs ------------------------------------------------------------------------------
 
 def override_title(ctx: JobContext, code: str, document: str, markup: str = "wiki") -> str | None:
-    section = ctx.settings.section("templates")
+    section = ctx.settings.templates
     return section.page(code, document, markup) if section else None
 
 
@@ -84,7 +84,7 @@ def untrusted(ctx: JobContext, code: str, override) -> str | None:
     Used: the wiki edit-protects the page at a level `templates.protection_levels` names,
     or its last revision is by a user `templates.template_editors` lists for the wiki.
     """
-    section = ctx.settings.section("templates")
+    section = ctx.settings.templates
     levels = section.protection_levels if section else ("sysop",)
     editors = section.template_editors.get(code, frozenset()) if section else frozenset()
     protection = getattr(override, "protected_edit", ())
@@ -169,7 +169,7 @@ def render_document(ctx: JobContext, code: str, document: str, lang: str, markup
         _report(problems, f"{label} (revision {override.revid} failed before, details in the bot's log); "
                           f"used the file template instead")
         return text
-    section = ctx.settings.section("templates")
+    section = ctx.settings.templates
     budget = section.cpu_budget_seconds if section else 5.0
     if cycle["spent"] >= budget:
         _report(problems, f"wiki {code}: on-wiki templates used {cycle['spent']:.1f} s of CPU this cycle "
@@ -272,7 +272,7 @@ def check(ctx: JobContext) -> JobReport:
             report.unchanged += 1
         except Exception as exc:  # a broken file template is what this command exists to find
             report.problems.append(f"{label}: {type(exc).__name__}: {' '.join(str(exc).split())}")
-    section = ctx.settings.section("templates")
+    section = ctx.settings.templates
     for code, names in (section.pages.items() if section else ()):
         if not names:
             continue

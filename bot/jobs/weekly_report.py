@@ -78,7 +78,7 @@ class _Destination:
 
 def run(ctx: JobContext) -> JobReport:
     report = JobReport(JOB)
-    section = ctx.settings.section("reports")
+    section = ctx.settings.reports
     if section is None:
         return report
     now = ctx.clock()
@@ -323,7 +323,7 @@ def _plan_items(plans: dict | None) -> dict | None:
 def _lang(ctx: JobContext, amb: Ambassador, dest: _Destination) -> str:
     """The manager's language on Phabricator, the ambassador's on the wiki page."""
     if dest.kind == "task":
-        section = ctx.settings.section("reports")
+        section = ctx.settings.reports
         return section.language if section else "en"
     return amb.language
 
@@ -389,7 +389,7 @@ def _closing(ctx: JobContext, amb: Ambassador, label: str, now: float) -> bool:
 
 def _open_drafts(ctx: JobContext, code: str) -> list[tuple[str, str]]:
     """(edition, draft page title) of editions drafted on `code` and not yet being published."""
-    settings = ctx.settings.section("newsletters")
+    settings = ctx.settings.newsletters
     if settings is None or code not in settings.wikis:
         return []
     out = []
@@ -409,7 +409,7 @@ def newsletter_pending(ctx: JobContext, code: str, now: float, pages: dict) -> l
     yet (waits on the bot); sending: publication began and deliveries are interrupted or failed, or
     the edition page is not created yet.
     """
-    settings = ctx.settings.section("newsletters")
+    settings = ctx.settings.newsletters
     if settings is None or code not in settings.wikis:
         return []
     out = []

@@ -7,33 +7,32 @@ variables that hold them.
 """
 from __future__ import annotations
 
-import importlib
-import math
 import os
 import re
-import reprlib
-import unicodedata
-import urllib.parse
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Callable
 
 import yaml
 
 from bot.errors import ConfigError
-from bot.i18n import LanguageList
-from bot.domain.titles import title_problem
-from bot.settings.loader import MAX_SCALAR_CHARS, Refused, load_yaml, read_config_text
+from bot.settings.deployment import DeploymentSettings, parse as parse_deployment
+from bot.settings.feedback import FeedbackSettings, MentionSettings, parse as parse_feedback, parse_mentions
+from bot.settings.loader import Refused, load_yaml, read_config_text
+from bot.settings.newsletter import NewsletterSettings, parse as parse_newsletters
+from bot.settings.reports import ReportSettings, TemplateOverrides, parse as parse_reports, parse_templates
+from bot.settings.schedule import (Schedule, StatusPageSettings, WebhookSettings, parse as parse_schedule,
+                                   parse_status_page, parse_webhook)
+# The parsers below keep the short private names they were written with.
+from bot.settings.reader import (LANGUAGES, STATUS_KEYS, Reader as _Reader, between as _between,  # noqa: F401
+                                 env_name as _env_name, http_url as _url, non_empty as _non_empty, page_title,
+                                 task_ids as _task_ids, task_number, time_zone as _timezone, user_name)
 
-STATUS_KEYS = ("open", "stalled", "progress", "resolved", "declined", "invalid", "duplicate", "wontfix", "spite")
 SORT_KEYS = ("id", "priority", "status", "modified", "title", "owner")
-# Every language with a message file (bot/i18n/<lang>.json, or a folder named by $AMBASSADOR_MESSAGES).
-LANGUAGES = LanguageList()
-TASK_RE = re.compile(r"T?([0-9]{1,9})\Z")
 # The first line of the user-config.py the bot writes (bot/adapters/wiki.py USER_CONFIG).
 PYWIKIBOT_MARKER = "# Written by ambassador-bot"
-_short = reprlib.Repr()
-_short.maxstring, _short.maxother, _short.maxlevel, _short.maxlist, _short.maxdict = 80, 80, 2, 5, 5
 
 
 @dataclass(frozen=True)
@@ -94,7 +93,7 @@ class TaskQuery:
 class StatusTable:
     id: str
     query: TaskQuery
-    pages: dict[str, str]
+    pages: Mapping[str, str]
     sort: tuple[str, ...] = ("-priority", "id")
     max_rows: int = 200
     max_drop_share: float = 0.5
@@ -109,167 +108,28 @@ class Settings:
     user_agent: str
     state_url: str
     phabricator: PhabricatorSettings
-    wikis: dict[str, WikiSettings]
+    wikis: Mapping[str, WikiSettings]
     status_tables: tuple[StatusTable, ...] = ()
     pywikibot_dir: Path | None = None
     full_refresh_hours: float = 24.0
-    # Parsed optional sections (newsletters, feedback, mentions, schedule, ...), by top-level key.
-    sections: dict[str, Any] = field(default_factory=dict)
-
-    def section(self, name: str):
-        """The parsed section, or None when the config does not have it."""
-        return self.sections.get(name)
-
-
-# Optional top-level sections, each parsed by its own module: "module:function".
-# The function gets (reader, raw_value, settings_so_far) and returns a frozen object.
-SECTION_PARSERS = {
-    "newsletters": "bot.settings.newsletter:parse",
-    "feedback": "bot.settings.feedback:parse",
-    "mentions": "bot.settings.feedback:parse_mentions",
-    "schedule": "bot.settings.schedule:parse",
-    "webhook": "bot.settings.schedule:parse_webhook",
-    "status_page": "bot.settings.schedule:parse_status_page",
-    "reports": "bot.settings.reports:parse",
-    "templates": "bot.settings.reports:parse_templates",
-    "deployment": "bot.settings.deployment:parse",
-}
+    # The optional top-level sections: None when the config does not have one.
+    newsletters: NewsletterSettings | None = None
+    feedback: FeedbackSettings | None = None
+    mentions: MentionSettings | None = None
+    schedule: Schedule | None = None
+    webhook: WebhookSettings | None = None
+    status_page: StatusPageSettings | None = None
+    reports: ReportSettings | None = None
+    templates: TemplateOverrides | None = None
+    deployment: DeploymentSettings | None = None
 
 
-class _Reader:
-    """Walks a parsed YAML tree, remembering the key path for error messages."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def fail(self, key: str, problem: str) -> ConfigError:
-        # A key is the config's own text: a newline or control character in it must not break the
-        # one-line message, so it is shown escaped (and a very long key cut).
-        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in key)
-        return ConfigError(f"{self.path}: {shown[:120]}: {problem}")
-
-    def mapping(self, value: Any, key: str, allowed: set[str], required: set[str] = frozenset()) -> dict:
-        if not isinstance(value, dict):
-            raise self.fail(key, f"must be a mapping, got {type(value).__name__}")
-        for k in value:
-            if not isinstance(k, str):
-                raise self.fail(key, f"keys must be strings, got {_short.repr(k)}")
-            if k not in allowed:
-                raise self.fail(f"{key}.{k}" if key else k, f"unknown key (allowed: {', '.join(sorted(allowed))})")
-        for k in sorted(required):
-            if k not in value:
-                raise self.fail(f"{key}.{k}" if key else k, "is required")
-        return value
-
-    def typed(self, value: Any, key: str, kind: type | tuple[type, ...], check: Callable[[Any], str | None] | None = None):
-        if isinstance(value, bool) and kind in (int, float, (int, float)):
-            raise self.fail(key, f"must be a number, got {value!r}")
-        if not isinstance(value, kind):
-            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            raise self.fail(key, f"must be {names}, got {type(value).__name__} {_short.repr(value)}"[:200])
-        problem = _scalar_problem(value)
-        if problem:
-            raise self.fail(key, problem)
-        if check:
-            problem = check(value)
-            if problem:
-                raise self.fail(key, problem)
-        return value
-
-    def string_list(self, value: Any, key: str, check: Callable[[str], str | None] | None = None) -> tuple[str, ...]:
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list):
-            raise self.fail(key, f"must be a list, got {type(value).__name__}")
-        return tuple(self.typed(v, f"{key}[{i}]", str, check) for i, v in enumerate(value))
+SECTIONS = ("newsletters", "feedback", "mentions", "schedule", "webhook", "status_page", "reports", "templates",
+            "deployment")
 
 
-def _scalar_problem(value: Any) -> str | None:
-    """What no value of the config may be: a non-finite or absurd number, a huge or multi-line string."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"must be a finite number, got {value!r}"
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**12:
-        return "is out of range"
-    if isinstance(value, str):
-        if len(value) > MAX_SCALAR_CHARS:
-            return f"is {len(value)} characters long (at most {MAX_SCALAR_CHARS})"
-        bad = next((ch for ch in value if unicodedata.category(ch) in ("Cc", "Cs")), None)
-        if bad is not None:
-            return f"holds a control character (U+{ord(bad):04X}); write it on one line, without control characters"
-    return None
-
-
-def _between(low: float, high: float, unit: str = "", *, low_open: bool = False) -> Callable[[Any], str | None]:
-    """A finite range check: `low <= v <= high` (`low < v` with low_open)."""
-    def check(v) -> str | None:
-        ok = (low < v if low_open else low <= v) and v <= high
-        return None if ok else f"must be {'more than' if low_open else 'at least'} {low:g} and at most {high:g}{unit}"
-    return check
-
-
-def _non_empty(v: str) -> str | None:
-    return None if v.strip() else "must not be empty"
-
-
-def page_title(v: str) -> str | None:
-    """The one check of every page-title key: what MediaWiki would refuse, or change, is refused."""
-    problem = title_problem(v)
-    if problem:
-        return f"not a valid page title: {problem}"
-    if v != v.strip():
-        return "must not start or end with spaces"
-    return None
-
-
-def user_name(v: str) -> str | None:
-    """A wiki user name: a valid title without / (subpage) or : @ > = (MediaWiki's invalid user-name characters)."""
-    problem = page_title(v)
-    if problem:
-        return problem.replace("page title", "user name")
-    bad = next((ch for ch in "/:@>=" if ch in v), None)
-    return f"not a valid user name: holds {bad!r}" if bad else None
-
-
-_SECRET_QUERY = re.compile(r"(?i)(token|password|passwd|secret|key|auth|sig|session)")
-
-
-def _url(v: str) -> str | None:
-    # The value is never echoed: it may hold a password.
-    if not re.fullmatch(r"https?://[^\s/?#]+(?:[/?#][^\s]*)?", v):
-        return "must be an http(s) URL like https://host/path (no spaces)"
-    try:
-        parts = urllib.parse.urlsplit(v)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        return "is not a valid URL"
-    if "@" in parts.netloc:
-        return ("must not hold credentials (user:password@); secrets come from the environment "
-                "(phabricator.token_env, wikis.<code>.password_env)")
-    if parts.query or parts.fragment or "?" in v or "#" in v:
-        if _SECRET_QUERY.search(parts.query + parts.fragment):
-            return ("must not hold a token or password in its query; secrets come from the environment "
-                    "(phabricator.token_env, wikis.<code>.password_env)")
-        return "must not have a query (?...) or fragment (#...)"
-    if not parts.hostname:
-        return "must be an http(s) URL like https://host/path"
-    return None
-
-
-def _env_name(v: str) -> str | None:
-    return None if re.fullmatch(r"[A-Z_][A-Z0-9_]*", v) else f"must be an environment variable name, got {_short.repr(v)}"
-
-
-def _timezone(v: str) -> str | None:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(v)
-    except (ZoneInfoNotFoundError, ValueError):
-        return f"unknown time zone {v!r}"
-    return None
-
-
-def load_settings(path: str | os.PathLike) -> Settings:
+def load_settings(path: str | os.PathLike, *, job_names: Collection[str] | None = None) -> Settings:
+    """`job_names`: the jobs `schedule` and `webhook` may name (bot.jobs.registry.JOBS); None takes any name."""
     path = Path(path)
     try:
         raw_text = read_config_text(path)
@@ -285,14 +145,14 @@ def load_settings(path: str | os.PathLike) -> Settings:
         where = f" at line {mark.line + 1}" if mark else ""
         problem = str(getattr(exc, "problem", None) or exc).splitlines()[0]
         raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
-    return parse_settings(data, path)
+    return parse_settings(data, path, job_names=job_names)
 
 
-def parse_settings(data: Any, path: Path) -> Settings:
+def parse_settings(data: Any, path: Path, *, job_names: Collection[str] | None = None) -> Settings:
     r = _Reader(path)
     if data is None:
         raise r.fail("(top)", "the file is empty")
-    top = r.mapping(data, "", {"bot", "phabricator", "wikis", "status_tables", *SECTION_PARSERS},
+    top = r.mapping(data, "", {"bot", "phabricator", "wikis", "status_tables", *SECTIONS},
                     {"bot", "phabricator", "wikis"})
 
     b = r.mapping(top["bot"], "bot", {"user_agent", "state_url", "pywikibot_dir", "full_refresh_hours"}, {"user_agent"})
@@ -332,15 +192,25 @@ def parse_settings(data: Any, path: Path) -> Settings:
             raise r.fail("status_tables", f"duplicate table id {t.id!r}")
         seen.add(t.id)
 
-    settings = Settings(path=path, user_agent=user_agent, state_url=_sqlite_relative(path, state_url),
-                        phabricator=phab, wikis=wikis, status_tables=tables, pywikibot_dir=pywikibot_dir,
-                        full_refresh_hours=full_refresh)
-    for name, target in SECTION_PARSERS.items():
-        if name in top:
-            module_name, func_name = target.split(":")
-            parser = getattr(importlib.import_module(module_name), func_name)
-            settings.sections[name] = parser(r, top[name], settings)
-    return settings
+    languages = {code: w.language for code, w in wikis.items()}
+
+    def section(name: str, parse: Callable[..., Any], *context: Any) -> Any:
+        return parse(r, top[name], *context) if name in top else None
+
+    # Of several bad sections, the first in this order is the one reported.
+    return Settings(
+        path=path, user_agent=user_agent, state_url=_sqlite_relative(path, state_url), phabricator=phab,
+        wikis=MappingProxyType(wikis), status_tables=tables, pywikibot_dir=pywikibot_dir, full_refresh_hours=full_refresh,
+        newsletters=section("newsletters", parse_newsletters, languages),
+        feedback=section("feedback", parse_feedback, languages),
+        mentions=section("mentions", parse_mentions, languages),
+        schedule=section("schedule", parse_schedule, languages, job_names),
+        webhook=section("webhook", parse_webhook, job_names),
+        status_page=section("status_page", parse_status_page, languages),
+        reports=section("reports", parse_reports, languages),
+        templates=section("templates", parse_templates, languages),
+        deployment=section("deployment", parse_deployment),
+    )
 
 
 def _user_agent(v: str) -> str | None:
@@ -448,33 +318,9 @@ def _parse_table(r: _Reader, i: int, t: Any, wikis: dict[str, WikiSettings]) -> 
     sort = r.string_list(t.get("sort", ["-priority", "id"]), f"{key}.sort",
                          lambda v: None if v.lstrip("-") in SORT_KEYS else f"unknown sort key {v!r} (known: {', '.join(SORT_KEYS)})")
     return StatusTable(
-        id=table_id, query=query, pages=dict(pages), sort=sort,
+        id=table_id, query=query, pages=MappingProxyType(dict(pages)), sort=sort,
         max_rows=r.typed(t.get("max_rows", 200), f"{key}.max_rows", int, lambda v: None if 1 <= v <= 5000 else "must be 1..5000"),
         max_drop_share=float(r.typed(t.get("max_drop_share", 0.5), f"{key}.max_drop_share", (int, float),
                                      lambda v: None if 0 < v <= 1 else "must be in (0, 1]")),
         deployment=r.typed(t.get("deployment", False), f"{key}.deployment", bool),
     )
-
-
-def task_number(r: _Reader, value: Any, key: str) -> int:
-    """`T123` or `123` (a YAML number or text) -> 123; each item checked as it is, never converted first."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str):
-        raise r.fail(key, f"must be a task number like T4321, got {type(value).__name__}")
-    text = r.typed(value, key, str, lambda v: None if TASK_RE.match(v.strip())
-                   else f"must be a task number like T4321, got {_short.repr(v)}")
-    return int(TASK_RE.match(text.strip()).group(1))
-
-
-def _task_ids(r: _Reader, raw: Any, key: str) -> tuple[int, ...]:
-    if isinstance(raw, (str, int)) and not isinstance(raw, bool):
-        raw = [raw]         # one task may be written without a list
-    items = r.typed(raw, key, list, lambda v: None if len(v) <= 5000 else "lists more than 5000 tasks")
-    return tuple(task_number(r, v, f"{key}[{i}]") for i, v in enumerate(items))
-
-
-# Public names for the section parsers in bot/settings_*.py.
-Reader = _Reader
-non_empty = _non_empty
-env_name = _env_name

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.settings.core import Reader, Settings, non_empty
+from bot.settings.reader import Reader, non_empty
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class DeploymentSettings:
     review_bots: tuple[str, ...] = ()
 
 
-def parse(r: Reader, raw: Any, settings: Settings) -> DeploymentSettings:
+def parse(r: Reader, raw: Any) -> DeploymentSettings:
     raw = r.mapping(raw, "deployment", {"newsletters", "review_bots"})
     return DeploymentSettings(
         newsletters=r.typed(raw.get("newsletters", False), "deployment.newsletters", bool),

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
-from bot.render.escape import BREAKER, remarkup_inline, wikitext_inline
-from bot.settings.core import LANGUAGES, STATUS_KEYS, Reader, Settings, non_empty, page_title
+from bot.settings.reader import LANGUAGES, STATUS_KEYS, Reader, non_empty, page_title
 
 SECTION_KINDS = ("resolved", "progress", "opened")
 _PAGE_KEYS = {"draft_page", "page", "subscribers", "archive_page", "intro_page", "optout_category", "report_page"}
@@ -39,14 +40,14 @@ class NewsletterWiki:
 @dataclass(frozen=True)
 class NewsletterSettings:
     projects: tuple[str, ...]
-    wikis: dict[str, NewsletterWiki]
+    wikis: Mapping[str, NewsletterWiki]
     sections: tuple[str, ...] = SECTION_KINDS
     progress_statuses: tuple[str, ...] = ("progress",)
     resolved_statuses: tuple[str, ...] = ("resolved",)
     max_tasks_per_section: int = 30
     draft_day: int = 1
     comment_tasks: bool = True
-    names: dict[str, str] = field(default_factory=dict)   # language -> newsletter name
+    names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))   # language -> newsletter name
     # When an approved edition without its own `send=` goes out: None = at the next run after approval,
     # else (weekday or None for every day, hour, minute) in the wiki's zone, from `send_at: "next monday 09:00"`.
     send_at: tuple | None = None
@@ -58,19 +59,6 @@ def _title(v: str) -> str | None:
     if _BAD_TITLE.search(v):
         return f"not a valid page title (no [ ] < > | # or braces other than {{edition}}): {v!r}"
     return page_title(v.replace("{edition}", "2026-01"))
-
-
-def _name(v: str) -> str | None:
-    """A newsletter's name is printed as it is into wikitext headings and Remarkup task comments,
-    so it must be plain text that neither markup would read as anything but text."""
-    problem = non_empty(v)
-    if problem:
-        return problem
-    plain = remarkup_inline(v).strip(BREAKER) == v and wikitext_inline(v) == v
-    if not plain or len(v) > 100:
-        return (f"must be plain text of at most 100 characters (letters, digits, spaces, . , -); "
-                f"{v[:40]!r} would be read as Remarkup or wikitext markup")
-    return None
 
 
 def _user_name(v: str) -> str | None:
@@ -86,7 +74,7 @@ def _user_name(v: str) -> str | None:
     return None
 
 
-def parse(reader: Reader, raw, settings: Settings) -> NewsletterSettings:
+def parse(reader: Reader, raw, known_wikis: Mapping[str, str]) -> NewsletterSettings:
     key = "newsletters"
     n = reader.mapping(raw, key, {"projects", "wikis", "sections", "progress_statuses", "resolved_statuses",
                                   "max_tasks_per_section", "draft_day", "comment_tasks", "names", "send_at"},
@@ -105,8 +93,8 @@ def parse(reader: Reader, raw, settings: Settings) -> NewsletterSettings:
     wikis = {}
     for code, w in wikis_raw.items():
         wkey = f"{key}.wikis.{code}"
-        if code not in settings.wikis:
-            raise reader.fail(wkey, f"no such wiki in 'wikis' (known: {', '.join(sorted(settings.wikis))})")
+        if code not in known_wikis:
+            raise reader.fail(wkey, f"no such wiki in 'wikis' (known: {', '.join(sorted(known_wikis))})")
         w = reader.mapping(w, wkey, _PAGE_KEYS | {"approvers"}, {"draft_page", "page", "subscribers"})
         w_keys = set(w)
         approvers = reader.string_list(w.pop("approvers", []), f"{wkey}.approvers", _user_name)
@@ -121,7 +109,9 @@ def parse(reader: Reader, raw, settings: Settings) -> NewsletterSettings:
         wikis[code] = NewsletterWiki(code=code, approvers=tuple(approvers), **values)
     names = reader.mapping(n.get("names", {}), f"{key}.names", set(LANGUAGES))
     for lang, name in names.items():
-        reader.typed(name, f"{key}.names.{lang}", str, _name)
+        # That the name is plain text in wikitext and Remarkup is checked by the jobs, which know the
+        # markup (bot.jobs.registry.check_settings).
+        reader.typed(name, f"{key}.names.{lang}", str, non_empty)
     send_at = None
     if n.get("send_at") is not None:
         from bot.domain.newsletter import SendTimeError, parse_default_send
@@ -132,7 +122,7 @@ def parse(reader: Reader, raw, settings: Settings) -> NewsletterSettings:
             raise reader.fail(f"{key}.send_at", str(exc)) from None
     return NewsletterSettings(
         projects=projects,
-        wikis=wikis,
+        wikis=MappingProxyType(wikis),
         sections=sections,
         progress_statuses=reader.string_list(n.get("progress_statuses", ["progress"]), f"{key}.progress_statuses",
                                              status_check),
@@ -143,6 +133,6 @@ def parse(reader: Reader, raw, settings: Settings) -> NewsletterSettings:
         draft_day=reader.typed(n.get("draft_day", 1), f"{key}.draft_day", int,
                                lambda v: None if 1 <= v <= 28 else "must be a day of the month, 1..28"),
         comment_tasks=reader.typed(n.get("comment_tasks", True), f"{key}.comment_tasks", bool),
-        names=dict(names),
+        names=MappingProxyType(dict(names)),
         send_at=send_at,
     )

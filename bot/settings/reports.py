@@ -34,11 +34,13 @@ section's business.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from bot.domain.weekly import WEEK_MODES, parse_post_at
-from bot.settings.core import LANGUAGES, Reader, Settings, non_empty, page_title, task_number, user_name
+from bot.settings.reader import LANGUAGES, Reader, non_empty, page_title, task_number, user_name
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
 _ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,40}\Z")
@@ -49,7 +51,7 @@ _DOC_RE = re.compile(r"([a-z][a-z0-9_]{0,40})(?:\.(wiki|remarkup))?\Z")
 class Ambassador:
     id: str
     name: str
-    wikis: dict[str, str] = field(default_factory=dict)     # wiki code -> username
+    wikis: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))     # wiki code -> username
     phabricator: str | None = None
     task: int | None = None
     page: tuple[str, str] | None = None                      # (wiki code, title)
@@ -76,14 +78,14 @@ class ReportSettings:
     language: str = "en"                                     # the manager's: the Phabricator comment's
     week: str = "so_far"                                     # or "last_complete"
     post_at: tuple[int, int, int] | None = None
-    newcomers: dict[str, tuple[str, ...]] = field(default_factory=dict)   # wiki code -> question tags
+    newcomers: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))   # wiki code -> question tags
 
 
 @dataclass(frozen=True)
 class TemplateOverrides:
-    pages: dict[str, dict[str, str]]    # wiki code -> {"status_table" | "weekly_report.remarkup": title}
+    pages: Mapping[str, Mapping[str, str]]    # wiki code -> {"status_table" | "weekly_report.remarkup": title}
     protection_levels: tuple[str, ...] = ("sysop",)
-    template_editors: dict[str, frozenset[str]] = field(default_factory=dict)   # wiki code -> usernames
+    template_editors: Mapping[str, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))   # wiki code -> usernames
     cpu_budget_seconds: float = 5.0
 
     def page(self, wiki: str, document: str, markup: str = "wiki") -> str | None:
@@ -97,7 +99,7 @@ def _language(v: str) -> str | None:
     return None if v in LANGUAGES else f"must be one of {', '.join(LANGUAGES)}"
 
 
-def parse(reader: Reader, raw, settings: Settings) -> ReportSettings:
+def parse(reader: Reader, raw, known_wikis: Mapping[str, str]) -> ReportSettings:
     r = reader
     data = r.mapping(raw, "reports", {"language", "ambassadors", "week", "post_at", "newcomers"}, {"ambassadors"})
     language = r.typed(data.get("language", "en"), "reports.language", str, _language)
@@ -105,14 +107,14 @@ def parse(reader: Reader, raw, settings: Settings) -> ReportSettings:
                    lambda v: None if v in WEEK_MODES else f"must be one of {', '.join(WEEK_MODES)}")
     post_at = _post_at(r, data["post_at"], "reports.post_at") if "post_at" in data else None
     newcomers: dict[str, tuple[str, ...]] = {}
-    for code, conf in r.mapping(data.get("newcomers", {}) or {}, "reports.newcomers", set(settings.wikis)).items():
+    for code, conf in r.mapping(data.get("newcomers", {}) or {}, "reports.newcomers", set(known_wikis)).items():
         conf = r.mapping(conf if conf is not None else {}, f"reports.newcomers.{code}", {"question_tags"})
         tags = conf.get("question_tags", list(DEFAULT_QUESTION_TAGS))
         newcomers[code] = tuple(t.strip() for t in r.string_list(tags, f"reports.newcomers.{code}.question_tags",
                                                                    non_empty)) if tags else ()
     items = r.typed(data["ambassadors"], "reports.ambassadors", list,
                     lambda v: None if v else "must list at least one ambassador")
-    ambassadors = tuple(_ambassador(r, f"reports.ambassadors[{i}]", a, settings, post_at, language)
+    ambassadors = tuple(_ambassador(r, f"reports.ambassadors[{i}]", a, known_wikis, post_at, language)
                         for i, a in enumerate(items))
     seen: set[str] = set()
     for a in ambassadors:
@@ -120,7 +122,7 @@ def parse(reader: Reader, raw, settings: Settings) -> ReportSettings:
             raise r.fail("reports.ambassadors", f"duplicate ambassador id {a.id!r}")
         seen.add(a.id)
     return ReportSettings(ambassadors=ambassadors, language=language, week=week, post_at=post_at,
-                          newcomers=newcomers)
+                          newcomers=MappingProxyType(newcomers))
 
 
 def _post_at(r: Reader, raw, key: str) -> tuple[int, int, int]:
@@ -131,12 +133,12 @@ def _post_at(r: Reader, raw, key: str) -> tuple[int, int, int]:
         raise r.fail(key, str(exc)) from None
 
 
-def _ambassador(r: Reader, key: str, raw, settings: Settings, post_at, language: str) -> Ambassador:
+def _ambassador(r: Reader, key: str, raw, known_wikis: Mapping[str, str], post_at, language: str) -> Ambassador:
     a = r.mapping(raw, key, {"id", "name", "wikis", "phabricator", "task", "page", "language", "post_at", "plans",
                              "time_spent"}, {"id"})
     amb_id = r.typed(a["id"], f"{key}.id", str,
                      lambda v: None if _ID_RE.match(v) else "must be 1-41 lowercase letters, digits, - or _")
-    wikis_raw = r.mapping(a.get("wikis", {}), f"{key}.wikis", set(settings.wikis))
+    wikis_raw = r.mapping(a.get("wikis", {}), f"{key}.wikis", set(known_wikis))
     wikis = {code: r.typed(name, f"{key}.wikis.{code}", str, user_name) for code, name in wikis_raw.items()}
     phab = a.get("phabricator")
     if phab is not None:
@@ -149,8 +151,8 @@ def _ambassador(r: Reader, key: str, raw, settings: Settings, post_at, language:
     if "page" in a:
         p = r.mapping(a["page"], f"{key}.page", {"wiki", "title"}, {"wiki", "title"})
         wiki = r.typed(p["wiki"], f"{key}.page.wiki", str,
-                       lambda v: None if v in settings.wikis else f"unknown wiki {v!r} (configured: "
-                                                                    f"{', '.join(settings.wikis)})")
+                       lambda v: None if v in known_wikis else f"unknown wiki {v!r} (configured: "
+                                                                    f"{', '.join(known_wikis)})")
         page = (wiki, r.typed(p["title"], f"{key}.page.title", str, page_title))
     if task is None and page is None:
         raise r.fail(key, "needs a destination: task (the management task) and/or page")
@@ -159,7 +161,7 @@ def _ambassador(r: Reader, key: str, raw, settings: Settings, post_at, language:
         p = r.mapping(a["plans"] or {}, f"{key}.plans", {"wiki", "title", "section"})
         if "wiki" in p:
             pwiki = r.typed(p["wiki"], f"{key}.plans.wiki", str,
-                            lambda v: None if v in settings.wikis else f"unknown wiki {v!r}")
+                            lambda v: None if v in known_wikis else f"unknown wiki {v!r}")
         elif page is not None:
             pwiki = page[0]
         else:
@@ -185,11 +187,11 @@ def _ambassador(r: Reader, key: str, raw, settings: Settings, post_at, language:
                                        lambda v: None if not isinstance(v, bool) and 0 < v <= 168
                                        else "must be a number of hours between 0 and 168"))
     # The wiki page is in the ambassador's language (default: the page's wiki's); without a page, the manager's.
-    default_lang = settings.wikis[page[0]].language if page is not None else language
+    default_lang = known_wikis[page[0]] if page is not None else language
     return Ambassador(
         id=amb_id,
         name=r.typed(a.get("name", amb_id), f"{key}.name", str, non_empty),
-        wikis=wikis, phabricator=phab, task=task, page=page,
+        wikis=MappingProxyType(wikis), phabricator=phab, task=task, page=page,
         language=r.typed(a.get("language", default_lang), f"{key}.language", str, _language),
         post_at=_post_at(r, a["post_at"], f"{key}.post_at") if "post_at" in a else post_at,
         plans=plans, time_spent=time_on, budget_hours=budget,
@@ -201,9 +203,9 @@ def known_documents() -> set[str]:
     return {p.name.split(".")[0] for p in TEMPLATE_DIR.glob("*.j2")}
 
 
-def parse_templates(reader: Reader, raw, settings: Settings) -> TemplateOverrides:
+def parse_templates(reader: Reader, raw, known_wikis: Mapping[str, str]) -> TemplateOverrides:
     r = reader
-    data = dict(r.mapping(raw, "templates", set(settings.wikis) | _TRUST_KEYS))
+    data = dict(r.mapping(raw, "templates", set(known_wikis) | _TRUST_KEYS))
     trust = {k: data.pop(k) for k in _TRUST_KEYS if k in data}
     known = known_documents()
     pages: dict[str, dict[str, str]] = {}
@@ -218,24 +220,25 @@ def parse_templates(reader: Reader, raw, settings: Settings) -> TemplateOverride
             if m.group(1) not in known:
                 raise r.fail(key, f"no file template for {m.group(1)!r} (known: {', '.join(sorted(known))})")
             pages[code][name] = r.typed(title, key, str, page_title)
-    return TemplateOverrides(pages, **_trust(r, trust, settings))
+    return TemplateOverrides(MappingProxyType({code: MappingProxyType(names) for code, names in pages.items()}),
+                             **_trust(r, trust, known_wikis))
 
 
 _TRUST_KEYS = {"protection_levels", "template_editors", "cpu_budget_seconds"}
 
 
-def _trust(r: Reader, raw: dict, settings: Settings) -> dict:
+def _trust(r: Reader, raw: dict, known_wikis: Mapping[str, str]) -> dict:
     """Who may write an override the bot uses (see docs/operations.md), and its CPU per cycle."""
     out: dict = {}
     if "protection_levels" in raw:
         out["protection_levels"] = tuple(x.strip() for x in r.string_list(
             raw["protection_levels"], "templates.protection_levels", non_empty))
     if "template_editors" in raw:
-        editors = r.mapping(raw["template_editors"], "templates.template_editors", set(settings.wikis))
-        out["template_editors"] = {
+        editors = r.mapping(raw["template_editors"], "templates.template_editors", set(known_wikis))
+        out["template_editors"] = MappingProxyType({
             code: frozenset(_username(n) for n in r.string_list(names, f"templates.template_editors.{code}",
                                                                  non_empty))
-            for code, names in editors.items()}
+            for code, names in editors.items()})
     if "cpu_budget_seconds" in raw:
         out["cpu_budget_seconds"] = float(r.typed(
             raw["cpu_budget_seconds"], "templates.cpu_budget_seconds", (int, float),

@@ -33,11 +33,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from bot.errors import ConfigError
-from bot.settings.core import Reader, Settings, env_name, non_empty, page_title
+from bot.settings.reader import Reader, env_name, non_empty, page_title, time_zone
 
 DEFAULT_EVERY_SECONDS = 600.0
 DEFAULT_MISFIRE_GRACE = 3600
@@ -97,7 +99,7 @@ class WebhookSettings:
 
 @dataclass(frozen=True)
 class StatusPageSettings:
-    pages: dict[str, str]
+    pages: Mapping[str, str]
     refresh_hours: float = 24.0
     max_problems: int = 5
 
@@ -106,13 +108,12 @@ def default_schedule() -> Schedule:
     return Schedule(entries=(ScheduledJob("status-sync", None, DEFAULT_EVERY_SECONDS, None, DEFAULT_MISFIRE_GRACE),))
 
 
-def parse(r: Reader, raw: Any, settings: Settings) -> Schedule:
-    from bot.jobs.registry import JOBS
-    from bot.settings.core import _timezone  # one time-zone check for the whole config
-
+def parse(r: Reader, raw: Any, known_wikis: Mapping[str, str], job_names: Collection[str] | None) -> Schedule:
+    """`job_names`: the jobs there are (the caller knows them: settings sit below the jobs);
+    None takes any name."""
     raw = r.mapping(raw, "schedule", {"timezone", "misfire_grace_seconds", "lease_seconds", "stop_timeout_seconds",
                                       "jobs"}, {"jobs"})
-    tz = r.typed(raw.get("timezone", "UTC"), "schedule.timezone", str, _timezone)
+    tz = r.typed(raw.get("timezone", "UTC"), "schedule.timezone", str, time_zone)
     grace = _grace(r, raw.get("misfire_grace_seconds", DEFAULT_MISFIRE_GRACE), "schedule.misfire_grace_seconds")
     lease = float(r.typed(raw.get("lease_seconds", 60), "schedule.lease_seconds", (int, float),
                           lambda v: None if 2 <= v <= 3600 else "must be between 2 and 3600 seconds"))
@@ -122,8 +123,8 @@ def parse(r: Reader, raw: Any, settings: Settings) -> Schedule:
     entries: list[ScheduledJob] = []
     for name, spec in jobs.items():
         key = f"schedule.jobs.{name}"
-        if name not in JOBS:
-            raise r.fail(key, f"unknown job (known: {', '.join(sorted(JOBS))})")
+        if job_names is not None and name not in job_names:
+            raise r.fail(key, f"unknown job (known: {', '.join(sorted(job_names))})")
         spec = r.mapping(spec if spec is not None else {}, key, _TIMING_KEYS | {"wikis"})
         base = _timing(r, spec, key, tz, grace, None)
         wikis = spec.get("wikis")
@@ -136,8 +137,8 @@ def parse(r: Reader, raw: Any, settings: Settings) -> Schedule:
         wikis = r.typed(wikis, f"{key}.wikis", dict, lambda v: None if v else "must name at least one wiki")
         for code, override in wikis.items():
             wkey = f"{key}.wikis.{code}"
-            if code not in settings.wikis:
-                raise r.fail(wkey, f"unknown wiki (configured: {', '.join(settings.wikis)})")
+            if code not in known_wikis:
+                raise r.fail(wkey, f"unknown wiki (configured: {', '.join(known_wikis)})")
             override = r.mapping(override if override is not None else {}, wkey, _TIMING_KEYS)
             timing = _timing(r, override, wkey, tz, base["grace"], base)
             if timing["enabled"]:
@@ -195,9 +196,7 @@ def _grace(r: Reader, value: Any, key: str) -> int:
     return int(r.typed(value, key, int, lambda v: None if 1 <= v <= 7 * 86400 else "must be 1..604800 seconds"))
 
 
-def parse_webhook(r: Reader, raw: Any, settings: Settings) -> WebhookSettings:
-    from bot.jobs.registry import JOBS
-
+def parse_webhook(r: Reader, raw: Any, job_names: Collection[str] | None) -> WebhookSettings:
     raw = r.mapping(raw, "webhook", {"host", "port", "port_env", "path", "hmac_key_env", "max_body_bytes", "jobs",
                                           "health_token_env"})
     if "port" in raw and "port_env" in raw:
@@ -211,7 +210,8 @@ def parse_webhook(r: Reader, raw: Any, settings: Settings) -> WebhookSettings:
                                              f"got {value!r}")
         port = int(value)
     jobs = r.string_list(raw.get("jobs", ["status-sync", "feedback"]), "webhook.jobs",
-                         lambda v: None if v in JOBS else f"unknown job {v!r} (known: {', '.join(sorted(JOBS))})")
+                         lambda v: None if job_names is None or v in job_names
+                         else f"unknown job {v!r} (known: {', '.join(sorted(job_names))})")
     return WebhookSettings(
         host=r.typed(raw.get("host", "127.0.0.1"), "webhook.host", str, non_empty),
         port=r.typed(port, "webhook.port", int, lambda v: None if 0 <= v <= 65535 else "must be 0..65535"),
@@ -227,15 +227,15 @@ def parse_webhook(r: Reader, raw: Any, settings: Settings) -> WebhookSettings:
     )
 
 
-def parse_status_page(r: Reader, raw: Any, settings: Settings) -> StatusPageSettings:
+def parse_status_page(r: Reader, raw: Any, known_wikis: Mapping[str, str]) -> StatusPageSettings:
     raw = r.mapping(raw, "status_page", {"pages", "refresh_hours", "max_problems"}, {"pages"})
-    pages = r.mapping(raw["pages"], "status_page.pages", set(settings.wikis))
+    pages = r.mapping(raw["pages"], "status_page.pages", set(known_wikis))
     if not pages:
         raise r.fail("status_page.pages", "must name a page on at least one wiki")
     for code, title in pages.items():
         r.typed(title, f"status_page.pages.{code}", str, page_title)
     return StatusPageSettings(
-        pages=dict(pages),
+        pages=MappingProxyType(dict(pages)),
         refresh_hours=float(r.typed(raw.get("refresh_hours", 24), "status_page.refresh_hours", (int, float),
                                     lambda v: None if 0 < v <= 24 * 366 else "must be more than 0 and at most 8784 hours")),
         max_problems=r.typed(raw.get("max_problems", 5), "status_page.max_problems", int,

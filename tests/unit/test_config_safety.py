@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from bot.cli import main
+from bot.jobs.registry import check_settings
 from bot.errors import ConfigError
 from bot.settings import PYWIKIBOT_MARKER, load_settings, parse_settings
 
@@ -196,14 +197,22 @@ def test_values_ending_in_a_newline_are_refused(path, value):
 
 
 @pytest.mark.parametrize("name", ["@all {F1}", "{T1}", "**bold**", "[[x]]", "''x''", "a ~~~~", "T123 news"])
-def test_newsletter_name_that_is_markup_is_refused(name):
+def test_newsletter_name_that_is_markup_is_refused(name, tmp_path, capsys):
     data = with_change((("newsletters",), {
         "projects": ["growth-team"], "names": {"en": name},
         "wikis": {"cs": {"draft_page": "Wikipedie:Z/{edition}", "page": "Wikipedie:Z/V/{edition}",
                          "subscribers": "Wikipedie:Z/O"}}}))
-    refused(data, "newsletters.names.en: must be plain text")
+    with pytest.raises(ConfigError) as err:
+        check_settings(parse_settings(data, Path("hostile.yaml")))
+    assert str(err.value).startswith("hostile.yaml: newsletters.names.en: must be plain text"), err.value
+    config = tmp_path / "bot.yaml"                 # the shell checks it with every command
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert main(["--config", str(config), "check-config"]) == 2
+    assert "newsletters.names.en: must be plain text" in capsys.readouterr().err
     data["newsletters"]["names"]["en"] = "Growth newsletter"
-    assert parse_settings(data, Path("ok.yaml")).section("newsletters").names == {"en": "Growth newsletter"}
+    settings = parse_settings(data, Path("ok.yaml"))
+    check_settings(settings)
+    assert settings.newsletters.names == {"en": "Growth newsletter"}
 
 
 # -- pywikibot_dir must be the bot's own -------------------------------------------------------------

@@ -181,8 +181,8 @@ def test_settings_deployment_keys():
             "wikis": {"cs": {"api_url": "http://127.0.0.1:2/api.php", "language": "cs", "timezone": "Europe/Prague",
                              "username": "TestBot"}},
             "deployment": {"newsletters": True}}
-    assert parse_settings(data, Path("t.yaml")).section("deployment") == DeploymentSettings(newsletters=True)
-    assert parse_settings({**data, "deployment": {}}, Path("t.yaml")).section("deployment").newsletters is False
+    assert parse_settings(data, Path("t.yaml")).deployment == DeploymentSettings(newsletters=True)
+    assert parse_settings({**data, "deployment": {}}, Path("t.yaml")).deployment.newsletters is False
     with pytest.raises(ConfigError, match="deployment.newsletter"):
         parse_settings({**data, "deployment": {"newsletter": True}}, Path("t.yaml"))
 
@@ -198,7 +198,7 @@ def test_newsletter_split_done_moves_merged_but_not_live_fixes_to_their_own_sect
     assert split_done(ctx, "cs", sections, []) == sections                # off: nothing asked
     assert histories(phab) == [] and wiki.siteinfo_calls == 0
 
-    ctx.settings.sections["deployment"] = DeploymentSettings(newsletters=True)
+    ctx.settings = replace(ctx.settings, deployment=DeploymentSettings(newsletters=True))
     split = split_done(ctx, "cs", sections, [])
     assert [(s.kind, [t.id for t in s.tasks], s.total) for s in split] == [
         ("resolved", [3], 1), (WAITING, [2], 1), ("progress", [1], 1)]
@@ -220,13 +220,13 @@ def test_review_bots_only_their_notices_count(world):
     phab.histories["T3"] = [{"type": "comment", "authorPHID": "PHID-USER-mallory", "dateCreated": MERGED,
                              "comments": [{"content": {"raw": notice(1, repo=GE)}}]}]
     wiki.ge_date = "2026-11-19T08:00:00Z"
-    ctx.settings.sections["deployment"] = DeploymentSettings(review_bots=("gerritbot",))
+    ctx.settings = replace(ctx.settings, deployment=DeploymentSettings(review_bots=("gerritbot",)))
     status_sync.run(ctx)
     assert rows(wiki)["T2"].startswith("nasazeno na cswiki od") and rows(wiki)["T3"] == "neznámo"
     status_sync.run(ctx)
     assert len([c for c in phab.calls if c[0] == "user.search"]) == 1          # resolved once, remembered
 
-    ctx.settings.sections["deployment"] = DeploymentSettings(review_bots=("gerritbot", "nobody"))
+    ctx.settings = replace(ctx.settings, deployment=DeploymentSettings(review_bots=("gerritbot", "nobody")))
     report = status_sync.run(ctx)
     assert [str(p) for p in report.problems if "review_bots" in str(p)] and len(
         [p for p in report.problems if "review_bots" in str(p)]) == 1

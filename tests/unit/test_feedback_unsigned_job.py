@@ -10,6 +10,7 @@ from bot.domain.comments import Revision, changes_in_history, parse_comments
 from bot.jobs import feedback
 from bot.jobs.base import JobContext
 from bot.render.feedback_words import local_time
+from bot.settings.core import SECTIONS
 from bot.settings.feedback import FeedbackPage, FeedbackSettings
 from bot.store.memory import MemoryStore
 from tests.fakes import FakeWiki
@@ -72,7 +73,7 @@ class TaskComments:
 
 def context(wiki, store=None):
     conf = FeedbackSettings(pages=(FeedbackPage("cs", PAGE, TASK),))
-    settings = SimpleNamespace(section=lambda name: conf if name == "feedback" else None)
+    settings = SimpleNamespace(**{**dict.fromkeys(SECTIONS), "feedback": conf})
     return JobContext(settings=settings, store=store or MemoryStore(), phab=TaskComments(), wikis={"cs": wiki},
                       out=io.StringIO(), clock=lambda: datetime(2026, 11, 24, 1, tzinfo=timezone.utc).timestamp())
 

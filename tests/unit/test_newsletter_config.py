@@ -14,7 +14,7 @@ EXAMPLE = yaml.safe_load((ROOT / "config/newsletter-example.yaml").read_text(enc
 
 
 def newsletter_every(settings) -> float:
-    schedule = settings.section("schedule")
+    schedule = settings.schedule
     entries = [e for e in schedule.entries if e.job == "newsletter"]
     assert entries, "the newsletter job is not scheduled"
     assert all(e.cron is None for e in entries), "a cron time of day cannot honour an ambassador's send time"
@@ -24,7 +24,7 @@ def newsletter_every(settings) -> float:
 @pytest.mark.parametrize("name", ["demo.yaml", "growth.yaml"])
 def test_shipped_config_runs_the_newsletter_job_every_few_minutes(name):
     settings = load_settings(ROOT / "config" / name)
-    assert settings.section("newsletters") is not None
+    assert settings.newsletters is not None
     assert newsletter_every(settings) <= 5 * 60
 
 
@@ -34,7 +34,7 @@ def test_newsletter_example_merged_into_shipped_config_loads(name, tmp_path):
     data["newsletters"] = EXAMPLE["newsletters"]
     data.setdefault("schedule", {}).setdefault("jobs", {}).update(EXAMPLE["schedule"]["jobs"])
     settings = parse_settings(data, tmp_path / name)
-    nls = settings.section("newsletters")
+    nls = settings.newsletters
     assert nls.send_at == (0, 9, 0)                       # "next monday 09:00"
     assert nls.wikis["cs"].title("report_page", "2026-12") == "Wikipedie:Growth/Zpravodaj/Vydání/2026-12/Doručení"
     assert nls.wikis["ko"].title("report_page", "2026-12") == "위키백과:성장/소식지/발행/2026-12/배달 보고"

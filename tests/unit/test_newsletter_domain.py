@@ -138,7 +138,7 @@ def test_approvers_must_be_accounts(approvers, message):
 def test_approvers_config_is_read_per_wiki():
     data = config(wikis={"cs": {"draft_page": "A/{edition}", "page": "B/{edition}", "subscribers": "S",
                                 "approvers": ["Jana Nováková", "TestBot"]}})
-    s = parse_settings(data, Path("growth.yaml")).section("newsletters")
+    s = parse_settings(data, Path("growth.yaml")).newsletters
     assert s.wikis["cs"].approvers == ("Jana Nováková", "TestBot")
 
 
@@ -240,7 +240,7 @@ def test_example_config_loads():
     root = Path(__file__).resolve().parents[2]
     data = yaml.safe_load((root / "config/demo.yaml").read_text())
     data.update(yaml.safe_load((root / "config/newsletter-example.yaml").read_text()))
-    s = parse_settings(data, root / "config/demo.yaml").section("newsletters")
+    s = parse_settings(data, root / "config/demo.yaml").newsletters
     assert set(s.wikis) == {"cs", "ko"} and s.wikis["cs"].title("draft_page", "2026-12") == \
         "Wikipedie:Growth/Zpravodaj/2026-12"
 

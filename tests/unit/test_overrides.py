@@ -289,7 +289,9 @@ WEEKLY_OK = "{% for t in tasks.created %}{{ t.link }} {% endfor %}{{ ambassador.
 
 def render_weekly(source):
     ctx, wiki = make_ctx(pages={WEEKLY_PAGE: source})
-    ctx.settings.section("templates").pages["cs"]["weekly_report.remarkup"] = WEEKLY_PAGE
+    templates = ctx.settings.templates
+    pages = {**templates.pages, "cs": {**templates.pages["cs"], "weekly_report.remarkup": WEEKLY_PAGE}}
+    ctx.settings = dataclasses.replace(ctx.settings, templates=dataclasses.replace(templates, pages=pages))
     wiki.levels[WEEKLY_PAGE] = ("sysop",)
     problems: list[str] = []
     title = templates_check.override_title(ctx, "cs", "weekly_report", "remarkup")

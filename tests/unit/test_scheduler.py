@@ -71,8 +71,8 @@ def test_schedule_section_entries(tmp_path):
         "alpha": {"every": "90s"},
         "beta": {"cron": "15 3 * * mon", "wikis": {"cs": {}, "ko": {"every": "2h", "misfire_grace_seconds": 60}}},
         "missing-module": {"every": 10, "enabled": False},
-    }, schedule={"timezone": "Asia/Seoul", "misfire_grace_seconds": 900}), tmp_path / "bot.yaml")
-    sched = s.section("schedule")
+    }, schedule={"timezone": "Asia/Seoul", "misfire_grace_seconds": 900}), tmp_path / "bot.yaml", job_names=registry.JOBS)
+    sched = s.schedule
     by_id = {e.id: e for e in sched.entries}
     assert sorted(by_id) == ["alpha", "beta@cs", "beta@ko"]
     assert by_id["alpha"].every_seconds == 90 and by_id["alpha"].misfire_grace_seconds == 900
@@ -94,7 +94,7 @@ def test_schedule_section_entries(tmp_path):
 ])
 def test_schedule_errors_name_file_and_key(tmp_path, jobs, key, problem):
     with pytest.raises(ConfigError) as err:
-        parse_settings(config(tmp_path, jobs), tmp_path / "bot.yaml")
+        parse_settings(config(tmp_path, jobs), tmp_path / "bot.yaml", job_names=registry.JOBS)
     assert str(err.value).startswith(f"{tmp_path / 'bot.yaml'}: {key}: ") and problem in str(err.value)
 
 
@@ -102,22 +102,34 @@ def test_webhook_and_status_page_sections(tmp_path, monkeypatch):
     monkeypatch.setenv("PORT", "8123")
     s = parse_settings(config(tmp_path, {"alpha": {}}, webhook={"port_env": "PORT", "host": "0.0.0.0"},
                               status_page={"pages": {"cs": "Wikipedista:TestBot/Běh"}}), tmp_path / "bot.yaml")
-    assert s.section("webhook").port == 8123 and s.section("webhook").max_body_bytes == 65536
-    assert s.section("status_page").pages == {"cs": "Wikipedista:TestBot/Běh"}
+    assert s.webhook.port == 8123 and s.webhook.max_body_bytes == 65536
+    assert s.status_page.pages == {"cs": "Wikipedista:TestBot/Běh"}
     with pytest.raises(ConfigError, match="webhook.max_body_bytes"):
         parse_settings(config(tmp_path, {}, webhook={"max_body_bytes": 10}), tmp_path / "bot.yaml")
     with pytest.raises(ConfigError, match="status_page.pages.de: unknown key"):
         parse_settings(config(tmp_path, {}, status_page={"pages": {"de": "X"}}), tmp_path / "bot.yaml")
 
 
+def test_job_names_come_from_the_caller(tmp_path):
+    """Settings sit below the jobs: they check job names only against the names they are given."""
+    data = config(tmp_path, {"alpha": {}, "later-job": {}}, webhook={"jobs": ["beta", "later-job"]})
+    s = parse_settings(data, tmp_path / "bot.yaml")
+    assert s.schedule.jobs() == {"alpha", "later-job"} and s.webhook.jobs == ("beta", "later-job")
+    with pytest.raises(ConfigError, match="schedule.jobs.later-job: unknown job"):
+        parse_settings(data, tmp_path / "bot.yaml", job_names=registry.JOBS)
+    data["schedule"]["jobs"] = {"alpha": {}}
+    with pytest.raises(ConfigError, match=r"webhook.jobs\[1\]: unknown job 'later-job'"):
+        parse_settings(data, tmp_path / "bot.yaml", job_names=registry.JOBS)
+
+
 def test_health_token_env_is_optional_and_its_value_is_redacted(tmp_path, monkeypatch):
     from bot.logs import secrets_from_settings
 
-    assert parse_settings(config(tmp_path, {}, webhook={}), tmp_path / "bot.yaml").section("webhook") \
+    assert parse_settings(config(tmp_path, {}, webhook={}), tmp_path / "bot.yaml").webhook \
         .health_token_env is None
     monkeypatch.setenv("MY_HEALTH_TOKEN", "health-token-value-123")
     s = parse_settings(config(tmp_path, {}, webhook={"health_token_env": "MY_HEALTH_TOKEN"}), tmp_path / "bot.yaml")
-    assert s.section("webhook").health_token_env == "MY_HEALTH_TOKEN"
+    assert s.webhook.health_token_env == "MY_HEALTH_TOKEN"
     assert "health-token-value-123" in secrets_from_settings(s)
     with pytest.raises(ConfigError, match="webhook.health_token_env"):
         parse_settings(config(tmp_path, {}, webhook={"health_token_env": "not an env name"}), tmp_path / "bot.yaml")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,64 @@ def test_python_m_bot_runs_without_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "bot", "--config", str(tmp_path / "none.yaml"), "check-config"],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "config file not found" in proc.stderr
+
+
+def _every_value(value, where="settings"):
+    """Every dataclass, mapping and sequence reachable from the parsed settings, with its path."""
+    import dataclasses
+
+    yield where, value
+    if dataclasses.is_dataclass(value):
+        for f in dataclasses.fields(value):
+            yield from _every_value(getattr(value, f.name), f"{where}.{f.name}")
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _every_value(v, f"{where}[{k!r}]")
+    elif isinstance(value, (tuple, frozenset)):
+        for i, v in enumerate(value):
+            yield from _every_value(v, f"{where}[{i}]")
+
+
+@pytest.mark.parametrize("name", ["growth.yaml", "newsletter-example.yaml", "feedback-example.yaml",
+                                  "reports-example.yaml"])
+def test_settings_cannot_be_changed_after_parsing(name, tmp_path):
+    import dataclasses
+
+    # The examples that are only sections are read merged into the demo config, as the docs say.
+    example = yaml.safe_load((ROOT / "config" / name).read_text(encoding="utf-8"))
+    data = copy.deepcopy(DEMO)
+    data["wikis"]["en"] = {**data["wikis"]["cs"], "language": "en"}     # the feedback example's digest wiki
+    for key, value in example.items():
+        if key == "schedule" and "schedule" in data:
+            data["schedule"]["jobs"].update(value.get("jobs", {}))
+        else:
+            data[key] = value
+    s = parse_settings(data, tmp_path / name)
+    assert all(getattr(s, key) is not None for key in example if key not in ("bot", "phabricator", "wikis",
+                                                                                "status_tables"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.newsletters = None
+    with pytest.raises(TypeError):
+        s.wikis["de"] = s.wikis["cs"]
+    seen = 0
+    for where, value in _every_value(s):
+        assert not isinstance(value, (dict, list, set)), f"{where} is a mutable {type(value).__name__}"
+        if dataclasses.is_dataclass(value):
+            assert type(value).__dataclass_params__.frozen, f"{where} is not a frozen dataclass"
+        if isinstance(value, Mapping):
+            with pytest.raises(TypeError):
+                value["added"] = None
+            seen += 1
+    assert seen >= 2
+
+
+def test_every_optional_section_is_a_typed_attribute():
+    import typing
+
+    from bot.settings import Settings
+    from bot.settings.core import SECTIONS
+
+    hints = typing.get_type_hints(Settings)
+    assert set(SECTIONS) <= set(hints)
+    assert all(type(None) in typing.get_args(hints[name]) for name in SECTIONS)
+    assert not hasattr(Settings, "section") and "sections" not in hints

@@ -106,7 +106,7 @@ def test_config_week_post_at_plans_time_newcomers():
     s = settings({"page": {"wiki": "cs", "title": PAGE}, "plans": {"section": "Plány"},
                   "time_spent": {"budget_hours": 8}, "post_at": "thu 09:30"},
                  reports={"week": "so_far", "post_at": "fri 12:00", "newcomers": {"cs": {}}})
-    r = s.section("reports")
+    r = s.reports
     a = r.ambassadors[0]
     assert r.week == "so_far" and r.post_at == (4, 12, 0) and a.post_at == (3, 9, 30)
     assert a.plans == ("cs", PAGE, "Plány") and a.time_spent and a.budget_hours == 8

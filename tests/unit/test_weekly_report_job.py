@@ -249,8 +249,8 @@ def test_config_needs_a_destination_and_unique_ids():
         parse_settings({**base, "templates": {"cs": {"newsleter": "X"}}}, Path("c.yaml"))
     s = parse_settings({**base, "reports": {"language": "ko", "ambassadors": [{"id": "a", "wikis": {"cs": "A"}, "task": "T1"}]},
                         "templates": {"cs": {"status_table": "U:B/t", "weekly_report.remarkup": "U:B/w"}}}, Path("c.yaml"))
-    assert s.section("reports").ambassadors[0].language == "ko" and s.section("reports").ambassadors[0].task == 1
-    t = s.section("templates")
+    assert s.reports.ambassadors[0].language == "ko" and s.reports.ambassadors[0].task == 1
+    t = s.templates
     assert t.page("cs", "status_table") == "U:B/t" and t.page("cs", "weekly_report", "remarkup") == "U:B/w"
     assert t.page("cs", "weekly_report") is None and t.page("ko", "status_table") is None
 
@@ -258,4 +258,4 @@ def test_config_needs_a_destination_and_unique_ids():
 def test_example_config_loads(monkeypatch):
     from bot.settings import load_settings
     s = load_settings(Path(__file__).resolve().parents[2] / "config" / "reports-example.yaml")
-    assert s.section("reports").ambassadors and s.section("templates").pages
+    assert s.reports.ambassadors and s.templates.pages
