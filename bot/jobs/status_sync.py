@@ -240,7 +240,7 @@ def _with_owner(task: Task, users: dict[str, str]) -> Task:
 def _plans_for_wiki(ctx, code, tables, rows_by_table, report: JobReport | None = None,
                     still_public: dict[str, frozenset[int]] | None = None,
                     tracker: DeploymentTracker | None = None) -> list[_PagePlan]:
-    from bot.jobs.templates_check import override_source, override_title, read_overrides, render_document
+    from bot.jobs.documents import override_source, override_title, read_overrides, render_document
 
     wiki = ctx.settings.wikis[code]
     problems = report.problems if report is not None else []

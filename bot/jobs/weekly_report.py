@@ -41,7 +41,7 @@ from bot.domain.wikitext import bot_may_edit
 from bot.errors import (BotError, EditConflict, PartialData, ServerError, TargetError, TransientError,
                         UncertainWriteError)
 from bot.jobs.base import JobContext, JobReport, emergency_stop, run_page_titles
-from bot.jobs.templates_check import override_source, override_title, read_overrides, render_document
+from bot.jobs.documents import override_source, override_title, read_overrides, render_document
 from bot.render.environment import Markup
 from bot.render.escape import UnsafeTitle, normal_title, remarkup_inline, title_url, wikilink, wikitext_inline
 from bot.settings.reports import Ambassador

@@ -26,9 +26,9 @@ from bot.settings.reports import ReportSettings, TemplateOverrides, parse as par
 from bot.settings.schedule import (Schedule, StatusPageSettings, WebhookSettings, parse as parse_schedule,
                                    parse_status_page, parse_webhook)
 # The parsers below keep the short private names they were written with.
-from bot.settings.reader import (LANGUAGES, STATUS_KEYS, Reader as _Reader, between as _between,  # noqa: F401
+from bot.settings.reader import (LANGUAGES, STATUS_KEYS, Reader as _Reader, between as _between,
                                  env_name as _env_name, http_url as _url, non_empty as _non_empty, page_title,
-                                 task_ids as _task_ids, task_number, time_zone as _timezone, user_name)
+                                 task_ids as _task_ids, time_zone as _timezone, user_name)
 
 SORT_KEYS = ("id", "priority", "status", "modified", "title", "owner")
 # The first line of the user-config.py the bot writes (bot/adapters/wiki.py USER_CONFIG).

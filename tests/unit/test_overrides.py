@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from bot.jobs import status_sync, templates_check
+from bot.jobs import documents, status_sync, templates_check
 from bot.jobs.base import JobContext
 from bot.render.environment import Markup, Renderer
 from bot.render.overrides import TemplateOverrideError, extract_source, render_override, to_plain
@@ -294,11 +294,11 @@ def render_weekly(source):
     ctx.settings = dataclasses.replace(ctx.settings, templates=dataclasses.replace(templates, pages=pages))
     wiki.levels[WEEKLY_PAGE] = ("sysop",)
     problems: list[str] = []
-    title = templates_check.override_title(ctx, "cs", "weekly_report", "remarkup")
+    title = documents.override_title(ctx, "cs", "weekly_report", "remarkup")
     context = templates_check.SAMPLES["weekly_report"](ctx, "cs", "en", "remarkup")
-    text = templates_check.render_document(
+    text = documents.render_document(
         ctx, "cs", "weekly_report", "en", "remarkup", problems=problems, override_title=title,
-        override=templates_check.override_source(wiki.read_pages([title]), title), **context)
+        override=documents.override_source(wiki.read_pages([title]), title), **context)
     return text, problems
 
 
@@ -352,14 +352,14 @@ def test_a_failing_override_is_rendered_once_per_cycle_then_never_again(monkeypa
 
 def test_a_slow_override_is_remembered_and_not_rendered_again(monkeypatch):
     calls = count_renders(monkeypatch)
-    monkeypatch.setattr(templates_check, "SLOW_SECONDS", 0.03)
+    monkeypatch.setattr(documents, "SLOW_SECONDS", 0.03)
     slow = "{% for a in range(3000) %}{% for b in range(600) %}{% endfor %}{% endfor %}" + GOOD
     ctx, wiki = make_ctx(pages={TEMPLATE_PAGE: slow}, tables=3)
     report = status_sync.run(ctx)
     assert len(calls) == 1 and "wikitable" in wiki.text(PAGE) and len(report.problems) == 1
     status_sync.run(ctx)
     assert len(calls) == 1
-    [(key, value)] = ctx.store.items(templates_check.NS_FAILED).items()
+    [(key, value)] = ctx.store.items(documents.NS_FAILED).items()
     assert key == f"cs:{TEMPLATE_PAGE}@{wiki.pages[TEMPLATE_PAGE][-1][0]}" and "s of CPU" in value["reason"]
 
 
