@@ -166,7 +166,7 @@ class Service:
         from bot.jobs.registry import build_context
 
         self.settings = settings
-        self.schedule: Schedule = settings.schedule or default_schedule()
+        self.schedule: Schedule = settings.schedule or default_schedule("status-sync")
         self.entries = {e.id: e for e in self.schedule.entries}
         self.tz = ZoneInfo(self.schedule.timezone)
         self.ctx = ctx or build_context(settings, dry_run=dry_run)

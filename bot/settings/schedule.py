@@ -104,8 +104,9 @@ class StatusPageSettings:
     max_problems: int = 5
 
 
-def default_schedule() -> Schedule:
-    return Schedule(entries=(ScheduledJob("status-sync", None, DEFAULT_EVERY_SECONDS, None, DEFAULT_MISFIRE_GRACE),))
+def default_schedule(job: str) -> Schedule:
+    """The service's schedule when the config has none: `job` (the scheduler names it) every 10 minutes."""
+    return Schedule(entries=(ScheduledJob(job, None, DEFAULT_EVERY_SECONDS, None, DEFAULT_MISFIRE_GRACE),))
 
 
 def parse(r: Reader, raw: Any, known_wikis: Mapping[str, str], job_names: Collection[str] | None) -> Schedule:

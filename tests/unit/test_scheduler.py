@@ -110,6 +110,16 @@ def test_webhook_and_status_page_sections(tmp_path, monkeypatch):
         parse_settings(config(tmp_path, {}, status_page={"pages": {"de": "X"}}), tmp_path / "bot.yaml")
 
 
+def test_without_a_schedule_section_the_service_runs_status_sync_every_ten_minutes(tmp_path):
+    data = config(tmp_path, {})
+    del data["schedule"]
+    settings = parse_settings(data, tmp_path / "bot.yaml")
+    assert settings.schedule is None
+    service = Service(settings, ctx=JobContext(settings=settings, store=SqlStore(settings.state_url), phab=FakePhab(),
+                                               wikis={}, out=io.StringIO()))
+    assert [(e.id, e.every_seconds, e.cron) for e in service.schedule.entries] == [("status-sync", 600, None)]
+
+
 def test_job_names_come_from_the_caller(tmp_path):
     """Settings sit below the jobs: they check job names only against the names they are given."""
     data = config(tmp_path, {"alpha": {}, "later-job": {}}, webhook={"jobs": ["beta", "later-job"]})
