@@ -22,13 +22,13 @@ from bot.settings.deployment import DeploymentSettings, parse as parse_deploymen
 from bot.settings.feedback import FeedbackSettings, MentionSettings, parse as parse_feedback, parse_mentions
 from bot.settings.loader import Refused, load_yaml, read_config_text
 from bot.settings.newsletter import NewsletterSettings, parse as parse_newsletters
-from bot.settings.reports import ReportSettings, TemplateOverrides, parse as parse_reports, parse_templates
-from bot.settings.schedule import (Schedule, StatusPageSettings, WebhookSettings, parse as parse_schedule,
-                                   parse_status_page, parse_webhook)
 # The parsers below keep the short private names they were written with.
 from bot.settings.reader import (LANGUAGES, STATUS_KEYS, Reader as _Reader, between as _between,
                                  env_name as _env_name, http_url as _url, non_empty as _non_empty, page_title,
                                  task_ids as _task_ids, time_zone as _timezone, user_name)
+from bot.settings.reports import ReportSettings, TemplateOverrides, parse as parse_reports, parse_templates
+from bot.settings.schedule import (Schedule, StatusPageSettings, WebhookSettings, parse as parse_schedule,
+                                   parse_status_page, parse_webhook)
 
 SORT_KEYS = ("id", "priority", "status", "modified", "title", "owner")
 # The first line of the user-config.py the bot writes (bot/adapters/wiki.py USER_CONFIG).
@@ -124,6 +124,7 @@ class Settings:
     deployment: DeploymentSettings | None = None
 
 
+# The optional top-level keys; each is an attribute of Settings, None when the config leaves it out.
 SECTIONS = ("newsletters", "feedback", "mentions", "schedule", "webhook", "status_page", "reports", "templates",
             "deployment")
 
