@@ -193,6 +193,7 @@ def parse_settings(data: Any, path: Path, *, job_names: Collection[str] | None =
             raise r.fail("status_tables", f"duplicate table id {t.id!r}")
         seen.add(t.id)
 
+    # All a section parser needs of the wikis: their codes, each with its language.
     languages = {code: w.language for code, w in wikis.items()}
 
     def section(name: str, parse: Callable[..., Any], *context: Any) -> Any:
