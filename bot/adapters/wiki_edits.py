@@ -214,4 +214,3 @@ def _log_in_again(site, where: str, why: str) -> None:
         site._relogin()
     except Exception as exc:  # pywikibot's own errors; nothing was written
         raise _transport_error(exc, where) from None
-

@@ -38,10 +38,10 @@ def _revision_dict(rev: dict, title: str) -> dict:
             "timestamp": rev["timestamp"], "comment": rev.get("comment", ""),
             "text": rev.get("slots", {}).get("main", {}).get("content", "")}
 
+
 def _canonical_user(name: str) -> str:
     name = " ".join(name.replace("_", " ").split())
     return name[:1].upper() + name[1:]
-
 
 
 def _pages_from_query(data: dict, asked: list[str]) -> dict[str, PageState]:

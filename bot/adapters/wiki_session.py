@@ -71,7 +71,6 @@ def pywikibot_module(workdir: Path, user_agent: str):
         return pywikibot
 
 
-
 class WikiSession:
     """Settings, the pywikibot site (logged in on first use) and `api`, on which every read goes."""
 

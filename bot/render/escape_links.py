@@ -39,4 +39,3 @@ def title_url(index_url: str, title: str) -> str:
     """
     name = normal_title(title).replace(" ", "_")
     return index_url + "?title=" + urllib.parse.quote(name, safe="/:").replace("~", "%7E")
-

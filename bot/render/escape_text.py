@@ -145,7 +145,6 @@ def truncate(text: str, max_chars: int | None) -> str:
     return head + ELLIPSIS
 
 
-
 def prepare(text: str, max_chars: int | None, *, inline: bool) -> str:
     """Normalised, (for inline text) on one line, then cut: what every escaper starts from."""
     text = strip_invisible(text)

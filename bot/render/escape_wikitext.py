@@ -105,4 +105,3 @@ def wikitext_block(text: str, *, max_chars: int | None = None) -> str:
     text = prepare(text, max_chars, inline=False)
     lines = text.split("\n")
     return "\n".join("" if not ln.strip() else _wiki_line(ln) for ln in lines)
-

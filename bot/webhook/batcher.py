@@ -240,4 +240,3 @@ class DeliveryHandler:
             for phid, when in self.store.items(NS_SEEN).items():
                 if now - float(when) > SEEN_KEEP_SECONDS:
                     self.store.delete(NS_SEEN, phid)
-

@@ -70,4 +70,3 @@ def parse_delivery(body: bytes) -> tuple[str, str, list[str]]:
     if not isinstance(xacts, list) or not all(isinstance(x, dict) and isinstance(x.get("phid"), str) for x in xacts):
         raise Refused(400, "transactions must be a list of {phid}")
     return kind, phid, [x["phid"] for x in xacts]
-
