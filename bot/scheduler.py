@@ -21,7 +21,7 @@
   the others poll the lease. A holder that loses its lease stops its scheduler, and its
   running job's next write raises `Stopping`.
 * **Instant sync.** With a `webhook` section, the same process serves Phabricator's
-  webhooks and `/healthz` (bot/webhook.py); a task change runs status-sync at once.
+  webhooks and `/healthz` (bot/webhook/); a task change runs status-sync at once.
   A run asked for while that entry runs (a webhook burst) is folded into one follow-up
   run after it, in a loop in the same thread (never a recursive call).
 * **Every write is guarded.** The stop/lease check wraps every adapter method marked
