@@ -10,39 +10,118 @@ import itertools
 from dataclasses import replace
 
 from bot.adapters.wiki import PageState, RecentChange
-from bot.domain.tasks import Task
+from bot.adapters.phab import comments_from_conduit
+from bot.domain.tasks import PhabUser, Task
 from bot.errors import Blocked, EditConflict, PartialData, Protected
 
 
 class FakePhab:
-    def __init__(self, tasks=(), users=None, projects=None):
+    """Phabricator as jobs see it through `ConduitPort` (bot/adapters/ports.py).
+
+    `tasks` are what the bot may see; `users` maps PHID -> username; `histories` holds
+    `transaction.search` rows per object (monogram, or PHID for objects that are not
+    in `tasks`), newest first, as Conduit answers. `calls` records one entry per request.
+    """
+
+    def __init__(self, tasks=(), users=None, projects=None, *, bot_phid="PHID-USER-bot", now=1_795_000_000):
         self.tasks = {t.id: t for t in tasks}
         self.users = users or {}
         self.projects = projects or {"growth-team": "PHID-PROJ-growth"}
         self.calls: list[tuple[str, dict]] = []
         self.fail_search = False
+        self.bot_phid = bot_phid
+        self.now = now                        # dateCreated of the bot's comments
+        self.closers: dict[int, str] = {}     # task id -> PHID of who closed it
+        self.subscribers: dict[int, set[str]] = {}
+        self.histories: dict[str, list[dict]] = {}
+        self.comments: list[tuple[int, str]] = []   # the bot's comments the server acknowledged
+        self.fail_transactions: Exception | None = None
+        # Raised once by the next comment(), after the server recorded it: an answer lost on the way.
+        self.fail_comment: Exception | None = None
+
+    def whoami(self):
+        self.calls.append(("user.whoami", {}))
+        return {"phid": self.bot_phid}
 
     def project_phids(self, slugs):
         self.calls.append(("project.search", {"slugs": list(slugs)}))
         return {s: self.projects[s] for s in slugs}
 
-    def search_tasks(self, *, projects=(), task_ids=(), statuses=(), subtypes=(), modified_start=None):
+    def search_tasks(self, *, projects=(), task_ids=(), statuses=(), subtypes=(), modified_start=None,
+                     authors=(), closers=(), subscribers=(), created_start=None, created_end=None,
+                     closed_start=None, closed_end=None):
         self.calls.append(("maniphest.search", {"projects": list(projects), "modified_start": modified_start,
                                                 "statuses": list(statuses)}))
         if self.fail_search:
             raise PartialData("Conduit maniphest.search: stopped after 1 page(s) of results: boom")
+
+        def within(value, lo, hi):
+            return value is not None and (lo is None or value >= lo) and (hi is None or value <= hi)
+
         return [t for t in self.tasks.values()
                 if (not projects or set(projects) & set(t.projects))
+                and (not task_ids or t.id in task_ids)
                 and (not statuses or t.status in statuses)
-                and (modified_start is None or t.date_modified >= modified_start)]
+                and (not subtypes or t.subtype in subtypes)
+                and (modified_start is None or t.date_modified >= modified_start)
+                and (not authors or t.author_phid in authors)
+                and (not closers or self.closers.get(t.id) in closers)
+                and (not subscribers or set(subscribers) & self.subscribers.get(t.id, set()))
+                and (created_start is None and created_end is None or within(t.date_created, created_start, created_end))
+                and (closed_start is None and closed_end is None or within(t.date_closed, closed_start, closed_end))]
 
     def user_names(self, phids):
         self.calls.append(("user.search", {"phids": sorted(phids)}))
         return {p: self.users[p] for p in phids if p in self.users}
 
+    def users_by_name(self, usernames):
+        usernames = list(usernames)
+        self.calls.append(("user.search", {"usernames": usernames}))
+        wanted = {u.lower() for u in usernames}
+        return [PhabUser(phid, name) for phid, name in self.users.items() if name.lower() in wanted]
+
+    def last_change_by_others(self, task_id, author_phid, *, look_back=20):
+        self.calls.append(("transaction.search", {"object": f"T{task_id}", "limit": look_back}))
+        return self.tasks[task_id].date_modified
+
+    def transactions(self, object_id, *, author_phids=(), phids=()):
+        self.calls.append(("transaction.search", {"object": object_id, "phids": list(phids)}))
+        if self.fail_transactions:
+            raise self.fail_transactions
+        return [dict(r) for r in self.histories.get(self._key(object_id), [])
+                if (not author_phids or r.get("authorPHID") in author_phids) and (not phids or r.get("phid") in phids)]
+
+    def task_comments(self, task_id, *, author_phids=()):
+        return comments_from_conduit(self.transactions(f"T{int(task_id)}", author_phids=author_phids))
+
+    def comment(self, task_id, text):
+        self.calls.append(("maniphest.edit", {"object": f"T{task_id}"}))
+        phid = self.add_comment(task_id, self.bot_phid, text, self.now)
+        if self.fail_comment:
+            exc, self.fail_comment = self.fail_comment, None
+            raise exc
+        self.comments.append((task_id, text))
+        return [phid]
+
+    # -- the server side, for setting up a test ----------------------------------------------
+    def add_comment(self, task_id, author_phid, text, when, *, removed=False):
+        """A comment made on the server (by anyone); returns its transaction PHID."""
+        history = self.histories.setdefault(f"T{task_id}", [])
+        phid = f"PHID-XACT-T{task_id}-{len(history)}"
+        history.append({"phid": phid, "type": "comment", "authorPHID": author_phid, "dateCreated": when,
+                        "comments": [{"content": {"raw": text}, "removed": removed}]})
+        history.sort(key=lambda r: -int(r.get("dateCreated") or 0))      # newest first, as Conduit answers
+        return phid
+
     def change(self, task_id, **fields):
         task = self.tasks[task_id]
         self.tasks[task_id] = replace(task, date_modified=task.date_modified + 1, **fields)
+
+    def _key(self, object_id):
+        for t in self.tasks.values():
+            if object_id == t.phid:
+                return t.monogram
+        return object_id
 
 
 class FakeWikiSettings:

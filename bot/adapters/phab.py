@@ -310,22 +310,7 @@ class ConduitClient:
 
     def task_comments(self, task_id: int, *, author_phids: Iterable[str] = ()) -> list[TaskComment]:
         """The comment transactions on a task, newest first (removed ones marked `removed`)."""
-        comments = []
-        for row in self.transactions(f"T{int(task_id)}", author_phids=author_phids):
-            if row.get("type") != "comment":
-                continue
-            versions = row.get("comments") or []
-            kept = [v for v in versions if not v.get("removed")]
-            try:
-                comments.append(TaskComment(
-                    phid=str(row["phid"]), author_phid=row.get("authorPHID"),
-                    date_created=int(row.get("dateCreated") or 0),
-                    text=str(((kept[0].get("content") or {}).get("raw") or "")) if kept else "",
-                    removed=not kept))
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                raise ServerError(f"transaction.search: a comment has an unexpected shape "
-                                  f"({type(exc).__name__}: {exc})") from None
-        return comments
+        return comments_from_conduit(self.transactions(f"T{int(task_id)}", author_phids=author_phids))
 
     def transactions(self, object_id: str, *, author_phids=(), phids=()) -> list[dict]:
         constraints: dict[str, Any] = {}
@@ -373,6 +358,26 @@ def task_from_conduit(row: dict) -> Task:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ServerError(f"maniphest.search: a task has an unexpected shape ({type(exc).__name__}: {exc})") from None
+
+
+def comments_from_conduit(rows: Iterable[dict]) -> list[TaskComment]:
+    """The comment transactions among `transaction.search` rows, in their order."""
+    comments = []
+    for row in rows:
+        if row.get("type") != "comment":
+            continue
+        # Each version of an edited comment is listed; a removed comment keeps only removed versions.
+        kept = [v for v in row.get("comments") or [] if not v.get("removed")]
+        try:
+            comments.append(TaskComment(
+                phid=str(row["phid"]), author_phid=row.get("authorPHID"),
+                date_created=int(row.get("dateCreated") or 0),
+                text=str((kept[0].get("content") or {}).get("raw") or "") if kept else "",
+                removed=not kept))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ServerError(f"transaction.search: a comment has an unexpected shape "
+                              f"({type(exc).__name__}: {exc})") from None
+    return comments
 
 
 def _redacted(token: str) -> str:

@@ -12,7 +12,7 @@ from bot.jobs.base import JobContext
 from bot.render.feedback_words import local_time
 from bot.settings_feedback import FeedbackPage, FeedbackSettings
 from bot.store.memory import MemoryStore
-from tests.fakes import FakeWiki
+from tests.fakes import FakePhab, FakeWiki, task
 
 PAGE = "Wikipedie:Growth/Zpětná vazba"
 TASK = 7
@@ -47,33 +47,10 @@ class FeedbackWiki(FakeWiki):
         return "https://cs.example.org/w/index.php"
 
 
-class TaskComments:
-    """Phabricator as the feedback job sees it: comments on tasks, the bot's own transactions."""
-
-    def __init__(self):
-        self.comments: dict[int, list[str]] = {}
-        self.invisible: set[int] = set()     # tasks the bot may not see (or that do not exist)
-
-    def whoami(self):
-        return {"phid": "PHID-USER-bot"}
-
-    def search_tasks(self, *, task_ids=(), **constraints):
-        from bot.domain.tasks import Task
-        return [Task(id=i, phid=f"PHID-TASK-{i}", title=f"Task {i}", status="open", priority=50, date_modified=0,
-                     view_policy="public") for i in task_ids if i not in self.invisible]
-
-    def transactions(self, task, author_phids=()):
-        return [{"comments": [{"content": {"raw": text}}]} for text in self.comments.get(int(task[1:]), [])]
-
-    def comment(self, task_id, text):
-        self.comments.setdefault(task_id, []).append(text)
-        return ["PHID-XACT-1"]
-
-
 def context(wiki, store=None):
     conf = FeedbackSettings(pages=(FeedbackPage("cs", PAGE, TASK),))
     settings = SimpleNamespace(section=lambda name: conf if name == "feedback" else None)
-    return JobContext(settings=settings, store=store or MemoryStore(), phab=TaskComments(), wikis={"cs": wiki},
+    return JobContext(settings=settings, store=store or MemoryStore(), phab=FakePhab([task(TASK)]), wikis={"cs": wiki},
                       out=io.StringIO(), clock=lambda: datetime(2026, 11, 24, 1, tzinfo=timezone.utc).timestamp())
 
 
@@ -94,7 +71,7 @@ def replace_text(wiki, old, new, user):
 
 
 def posted(ctx):
-    return [c.replace("\u2060", "") for c in ctx.phab.comments.get(TASK, [])]
+    return [text.replace("\u2060", "") for task_id, text in ctx.phab.comments if task_id == TASK]
 
 
 def test_edited_unsigned_comment_goes_out_once_as_an_edit_of_the_original():
