@@ -11,8 +11,10 @@ from dataclasses import replace
 
 from bot.adapters.wiki import PageState, RecentChange
 from bot.adapters.phab import comments_from_conduit
+from bot.adapters.writes import write_method
 from bot.domain.tasks import PhabUser, Task
-from bot.errors import Blocked, EditConflict, PartialData, Protected
+from bot.domain.weekly import parse_mw_timestamp
+from bot.errors import Blocked, EditConflict, NotFound, PartialData, Protected
 
 
 class FakePhab:
@@ -94,6 +96,7 @@ class FakePhab:
     def task_comments(self, task_id, *, author_phids=()):
         return comments_from_conduit(self.transactions(f"T{int(task_id)}", author_phids=author_phids))
 
+    @write_method
     def comment(self, task_id, text):
         self.calls.append(("maniphest.edit", {"object": f"T{task_id}"}))
         phid = self.add_comment(task_id, self.bot_phid, text, self.now)
@@ -149,6 +152,19 @@ class FakeWiki:
         self.block_checks = 0
         self.refused_for_block = 0  # writes that reached the server while blocked
         self.seconds = 0            # the fake server clock, one second per edit
+        self.code = self.settings.code
+        self.users: set[str] = set()                   # accounts that exist
+        self.contribs: list = []                       # bot.domain.weekly.Contribution
+        self.accounts: list[dict] = []                 # new accounts: {"user", "timestamp"}
+        self.tagged_edits: list[dict] = []             # {"user", "timestamp", "tags"}
+        self.extensions: set[str] = set()
+        self.discussion: dict[int, list[dict]] = {}    # revid -> DiscussionTools thread items
+        self.namespaces: dict[int, set[str]] = {0: {""}, 2: {"User"}, 3: {"User talk"}, 4: {"Project"},
+                                                14: {"Category"}}
+        self.summaries: dict[int, str] = {}            # revid -> edit summary
+        self.sections: list[tuple[str, str, str, str]] = []   # (title, heading, text, summary) of section=new
+        self.replies: list[tuple[str, str, str]] = []  # (title, comment id, wikitext) of DiscussionTools replies
+        self.generator = "MediaWiki 1.43.0"
         for title, text in (pages or {}).items():
             self.edit(title, text, user="OtherUser")
 
@@ -192,6 +208,7 @@ class FakeWiki:
         self.blocked = self.block
         return self.blocked
 
+    @write_method
     def save(self, page, text, summary, minor=False, merge_ok=True):
         if self.blocked:
             raise Blocked(f"{self.blocked}; nothing sent")
@@ -208,6 +225,106 @@ class FakeWiki:
             raise EditConflict(f"wiki cs page {page.title!r}: editconflict", "editconflict")
         self.saves.append(page.title)
         return self.edit(page.title, text, user=self.settings.username)
+
+
+    # -- the rest of WikiPort (bot/adapters/ports.py), answered from the state above ---------------
+    @write_method(when="write")
+    def api(self, *, write=False, **params):
+        if not write and params.get("meta") == "userinfo":
+            return {"query": {"userinfo": {"id": 1, "name": self.settings.username}}}
+        raise AssertionError(f"FakeWiki.api has no answer for {params} (write={write}); "
+                             f"use or add a WikiPort method")
+
+    @write_method
+    def new_section(self, title, heading, text, summary, *, createonly=False):
+        if self.blocked:
+            raise Blocked(f"{self.blocked}; nothing sent")
+        if createonly and title in self.pages:
+            raise NotFound(f"wiki {self.code} page {title!r}: articleexists", "articleexists")
+        self.sections.append((title, heading, text, summary))
+        old = self.text(title) + "\n\n" if title in self.pages else ""
+        revid = self.edit(title, old + f"== {heading} ==\n{text}", user=self.settings.username)
+        self.summaries[revid] = f"/* {heading} */ {summary}"
+        return revid
+
+    @write_method
+    def discussiontools_add_comment(self, title, comment_id, wikitext, summary):
+        if self.blocked:
+            raise Blocked(f"{self.blocked}; nothing sent")
+        self.replies.append((title, comment_id, wikitext))
+        revid = self.edit(title, self.text(title) + f"\n: {wikitext}", user=self.settings.username)
+        self.summaries[revid] = summary
+        return revid
+
+    def read_targets(self, titles, *, category=None):
+        out = {}
+        for t in dict.fromkeys(titles):
+            prefix = t.split(":", 1)[0] if ":" in t else ""
+            ns = next((n for n, names in self.namespaces.items() if prefix in names), 0)
+            text = self.text(t) if t in self.pages else ""
+            out[t] = {"title": t, "ns": ns, "exists": t in self.pages, "invalid": None, "redirected": False,
+                      "double_redirect": False, "text": text, "revid": self.pages[t][-1][0] if t in self.pages else 0,
+                      "in_category": bool(category) and f"[[{category}]]" in text}
+        return out
+
+    def users_exist(self, names):
+        return {n for n in names if n in self.users}
+
+    def _revisions(self, title):
+        """Oldest first, as dicts like the adapter's (revid, parentid, title, user, timestamp, comment, text)."""
+        stamps = {rc.revid: rc.timestamp for rc in self.rc}
+        revs, parent = [], 0
+        for revid, user, text in self.pages.get(title, []):
+            revs.append({"revid": revid, "parentid": parent, "title": title, "user": user,
+                         "timestamp": stamps.get(revid, ""), "comment": self.summaries.get(revid, ""), "text": text})
+            parent = revid
+        return revs
+
+    def page_history(self, title, *, limit=50, content=False):
+        revs = [dict(r, text=r["text"] if content else "") for r in reversed(self._revisions(title))]
+        return revs[:limit], len(revs) <= limit
+
+    def revisions_by_id(self, revids):
+        wanted = set(revids)
+        return {r["revid"]: r for title in self.pages for r in self._revisions(title) if r["revid"] in wanted}
+
+    def revisions_since(self, title, since, *, content=True, limit=5000):
+        revs = [r for r in self._revisions(title) if r["timestamp"] >= since]
+        return [dict(r, text=r["text"] if content else "") for r in revs][:limit]
+
+    def revisions_in_namespaces(self, since, namespaces):
+        return [rc for rc in self.rc if rc.timestamp >= since and rc.namespace in set(namespaces)]
+
+    def user_contributions(self, users, start, end):
+        lo, hi = parse_mw_timestamp(start), parse_mw_timestamp(end)
+        users = set(users)
+        return [c for c in self.contribs if c.user in users and lo <= c.timestamp <= hi]
+
+    def new_accounts(self, start, end):
+        return [a for a in self.accounts if start <= a["timestamp"] <= end]
+
+    def contributions_with_tags(self, users, start, end):
+        users = set(users)
+        return [e for e in self.tagged_edits if e["user"] in users and start <= e["timestamp"] <= end]
+
+    def tagged_changes(self, tag, start, end):
+        return [{"user": e["user"], "timestamp": e["timestamp"]} for e in self.tagged_edits
+                if tag in e["tags"] and start <= e["timestamp"] <= end]
+
+    def discussion_items(self, title, revid=None):
+        return self.discussion.get(revid, [])
+
+    def has_extension(self, name):
+        return name in self.extensions
+
+    def deployed_code_info(self):
+        return {"generator": self.generator, "wikiid": f"{self.code}wiki"}, []
+
+    def namespace_names(self, ns):
+        return set(self.namespaces.get(ns, set()))
+
+    def index_url(self):
+        return f"https://{self.code}.example.org/w/index.php"
 
 
 def task(id, title="Task", status="open", priority=50, modified=1_795_000_000, policy="public", owner=None, **kw):
