@@ -189,7 +189,7 @@ class FakeWiki:
         self.seconds += 1
         return {"timestamp": self._stamp(), "rcid": self.rc[-1].rcid if self.rc else 0}
 
-    def recent_changes(self, since, namespaces=()):
+    def recent_changes(self, since, namespaces=(), limit=500):
         return [rc for rc in self.rc if since is None or rc.timestamp >= since]
 
     def read_pages(self, titles):

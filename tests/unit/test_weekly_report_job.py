@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.weekly import Contribution, parse_mw_timestamp
+from bot.domain.weekly import Contribution
 from bot.errors import ConfigError, TransientError, UncertainWriteError
 from bot.jobs import weekly_report
 from bot.jobs.base import JobContext
@@ -36,24 +36,22 @@ def settings(ambassador=None, **extra):
 
 
 class ContribWiki(FakeWiki):
+    """FakeWiki that counts its usercontribs requests and can refuse a section=new."""
+
     def __init__(self, contribs=(), **kw):
         super().__init__(**kw)
         self.contribs = list(contribs)
         self.contrib_calls = []
-        self.sections = []
         self.fail_section = None
 
     def user_contributions(self, users, start, end):
         self.contrib_calls.append((list(users), start, end))
-        lo, hi = parse_mw_timestamp(start), parse_mw_timestamp(end)
-        return [c for c in self.contribs if c.user in users and lo <= c.timestamp <= hi]
+        return super().user_contributions(users, start, end)
 
-    def new_section(self, title, heading, text, summary):
+    def new_section(self, title, heading, text, summary, *, createonly=False):
         if self.fail_section:
             raise self.fail_section
-        self.sections.append((title, heading, text, summary))
-        old = self.text(title) if title in self.pages else ""
-        return self.edit(title, old + f"\n== {heading} ==\n{text}", user=self.settings.username)
+        return super().new_section(title, heading, text, summary, createonly=createonly)
 
 
 def row(id, title, *, author="PHID-USER-jana", public=True, status="open", created=0, closer=None, closed=None,
