@@ -20,31 +20,13 @@ CS_SIG = "[[Wikipedista:Jiný|Jiný]] ([[Diskuse s wikipedistou:Jiný|diskuse]])
 
 
 class FeedbackWiki(FakeWiki):
-    """FakeWiki plus what the feedback job reads: revisions by id, extensions, DiscussionTools items."""
+    """FakeWiki with DiscussionTools and these thread items (revid -> items), or without it (items=None)."""
 
     def __init__(self, pages=None, items=None):
-        self.revs: dict[int, dict] = {}
-        self.items = items          # revid -> thread items; None: the wiki has no DiscussionTools
         super().__init__(pages=pages)
-
-    def edit(self, title, text, user="OtherUser"):
-        parent = self.pages[title][-1][0] if title in self.pages else 0
-        revid = super().edit(title, text, user)
-        self.revs[revid] = {"revid": revid, "parentid": parent, "title": title, "user": user,
-                            "timestamp": self.rc[-1].timestamp, "comment": "", "text": text}
-        return revid
-
-    def revisions_by_id(self, revids):
-        return {r: self.revs[r] for r in revids if r in self.revs}
-
-    def has_extension(self, name):
-        return self.items is not None and name == "DiscussionTools"
-
-    def discussion_items(self, title, revid=None):
-        return self.items.get(revid, []) if self.items else []
-
-    def index_url(self):
-        return "https://cs.example.org/w/index.php"
+        if items is not None:
+            self.extensions.add("DiscussionTools")
+            self.discussion = items
 
 
 def context(wiki, store=None):
@@ -176,8 +158,9 @@ def test_discussiontools_path_adds_the_template_comments_it_does_not_see():
     revid = append(wiki, "Přidejte filtr. {{Nepodepsáno|Alice|24. 11. 2026, 01:15 (CET)}}\n", user="Patrolář")
     signed = {"type": "comment", "id": "c-Jiný-20261124001500-Nápady", "author": "Jiný",
               "timestamp": "2026-11-24T00:15:00Z", "level": 1, "html": "Starý. ", "replies": []}
-    wiki.items.update({r: [{"type": "heading", "html": "Nápady", "replies": [signed]}] for r in wiki.revs})
-    newest = feedback._revision(wiki.revs[revid])
+    wiki.discussion.update({r: [{"type": "heading", "html": "Nápady", "replies": [signed]}]
+                           for r, _, _ in wiki.pages[PAGE]})
+    newest = feedback._revision(wiki.revisions_by_id([revid])[revid])
     parse = feedback._discussiontools_parser(wiki, PAGE, newest, "Europe/Prague", "cs")
     found, unsigned = parse(newest)
     assert [c.id for c in found] == ["c-Jiný-20261124001500-Nápady", "c-Alice-20261124001500-Nápady"]
