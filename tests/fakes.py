@@ -1,5 +1,11 @@
 """Test doubles for the adapters, for unit tests of jobs (no servers).
 
+`FakePhab` and `FakeWiki` implement `ConduitPort` and `WikiPort` (bot/adapters/ports.py),
+the types of `JobContext.phab` and `.wikis`; tests/unit/test_ports.py checks that every
+Protocol method of theirs, and of each test's subclass, accepts what the real adapter
+accepts and carries the same write mark. A test that needs something special (a slow
+or refusing server) subclasses them.
+
 They keep the adapters' contracts: FakeWiki refuses an edit based on a stale
 revision exactly like MediaWiki with `baserevid`, and FakePhab pages results and
 can fail midway like a real Conduit fetch.
