@@ -2,9 +2,9 @@
 
 `FakePhab` and `FakeWiki` implement `ConduitPort` and `WikiPort` (bot/adapters/ports.py),
 the types of `JobContext.phab` and `.wikis`; tests/unit/test_ports.py checks that every
-Protocol method of theirs, and of each test's subclass, accepts what the real adapter
-accepts and carries the same write mark. A test that needs something special (a slow
-or refusing server) subclasses them.
+Protocol method of theirs, and each override in a test's subclass, accepts what the real
+adapter accepts, and that theirs carry the adapter's write marks. A test that needs
+something special (a slow or refusing server) subclasses them.
 
 They keep the adapters' contracts: FakeWiki refuses an edit based on a stale
 revision exactly like MediaWiki with `baserevid`, and FakePhab pages results and
