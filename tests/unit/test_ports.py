@@ -108,8 +108,9 @@ def _test_doubles() -> list:
     while todo:
         cls = todo.pop()
         for sub in cls.__subclasses__():
-            found.append(sub)
             todo.append(sub)
+            if "<locals>" not in sub.__qualname__:     # not the deliberately wrong ones below
+                found.append(sub)
     return found
 
 
