@@ -30,7 +30,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from bot.adapters.writes import write_method
-from bot.domain.tasks import UNKNOWN_POLICY, Task
+from bot.domain.tasks import UNKNOWN_POLICY, PhabUser, Task, TaskComment
 from bot.errors import AuthError, ConfigError, PartialData, ServerError, TransientError, UncertainWriteError
 
 log = logging.getLogger(__name__)
@@ -202,7 +202,10 @@ class ConduitClient:
         return {s: found.get(s) or found[s.replace(' ', '_').lower()] for s in slugs}
 
     def search_tasks(self, *, projects=(), task_ids=(), statuses=(), subtypes=(),
-                     modified_start: int | None = None) -> list[Task]:
+                     modified_start: int | None = None, authors=(), closers=(), subscribers=(),
+                     created_start: int | None = None, created_end: int | None = None,
+                     closed_start: int | None = None, closed_end: int | None = None) -> list[Task]:
+        """Tasks matching every given constraint; user constraints take PHIDs, times are Unix seconds."""
         constraints: dict[str, Any] = {}
         if statuses:
             constraints["statuses"] = list(statuses)
@@ -212,8 +215,16 @@ class ConduitClient:
             constraints["ids"] = sorted(task_ids)
         if subtypes:
             constraints["subtypes"] = list(subtypes)
-        if modified_start is not None:
-            constraints["modifiedStart"] = int(modified_start)
+        if authors:
+            constraints["authorPHIDs"] = list(authors)
+        if closers:
+            constraints["closerPHIDs"] = list(closers)
+        if subscribers:
+            constraints["subscribers"] = list(subscribers)
+        for key, value in (("modifiedStart", modified_start), ("createdStart", created_start),
+                           ("createdEnd", created_end), ("closedStart", closed_start), ("closedEnd", closed_end)):
+            if value is not None:
+                constraints[key] = int(value)
         return self.find_tasks(constraints)
 
     def find_tasks(self, constraints: dict[str, Any]) -> list[Task]:
@@ -284,6 +295,23 @@ class ConduitClient:
                 names[row["phid"]] = row["fields"]["username"]
         return names
 
+    def users_by_name(self, usernames: Iterable[str]) -> list[PhabUser]:
+        """The accounts with these usernames (as Phabricator spells them); unknown names are left out."""
+        usernames = sorted({u for u in usernames if u})
+        users: list[PhabUser] = []
+        for start in range(0, len(usernames), self.page_size):
+            chunk = usernames[start:start + self.page_size]
+            for row in self.search_all("user.search", {"constraints": {"usernames": chunk}}):
+                try:
+                    users.append(PhabUser(phid=str(row["phid"]), username=str(row["fields"]["username"])))
+                except (KeyError, TypeError) as exc:
+                    raise ServerError(f"user.search: a user has an unexpected shape ({type(exc).__name__}: {exc})") from None
+        return users
+
+    def task_comments(self, task_id: int, *, author_phids: Iterable[str] = ()) -> list[TaskComment]:
+        """The comment transactions on a task, newest first (removed ones marked `removed`)."""
+        return comments_from_conduit(self.transactions(f"T{int(task_id)}", author_phids=author_phids))
+
     def transactions(self, object_id: str, *, author_phids=(), phids=()) -> list[dict]:
         constraints: dict[str, Any] = {}
         if author_phids:
@@ -330,6 +358,26 @@ def task_from_conduit(row: dict) -> Task:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ServerError(f"maniphest.search: a task has an unexpected shape ({type(exc).__name__}: {exc})") from None
+
+
+def comments_from_conduit(rows: Iterable[dict]) -> list[TaskComment]:
+    """The comment transactions among `transaction.search` rows, in their order."""
+    comments = []
+    for row in rows:
+        if row.get("type") != "comment":
+            continue
+        # Each version of an edited comment is listed; a removed comment keeps only removed versions.
+        kept = [v for v in row.get("comments") or [] if not v.get("removed")]
+        try:
+            comments.append(TaskComment(
+                phid=str(row["phid"]), author_phid=row.get("authorPHID"),
+                date_created=int(row.get("dateCreated") or 0),
+                text=str((kept[0].get("content") or {}).get("raw") or "") if kept else "",
+                removed=not kept))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ServerError(f"transaction.search: a comment has an unexpected shape "
+                              f"({type(exc).__name__}: {exc})") from None
+    return comments
 
 
 def _redacted(token: str) -> str:

@@ -71,3 +71,20 @@ def same_but_for_activity(old: "Task | None", new: Task) -> bool:
 
 def newest_modification(tasks) -> int:
     return max((t.date_modified for t in tasks), default=0)
+
+
+@dataclass(frozen=True)
+class PhabUser:
+    phid: str
+    username: str
+
+
+@dataclass(frozen=True)
+class TaskComment:
+    """A comment transaction on a task. A removed comment still has its transaction."""
+
+    phid: str
+    author_phid: str | None
+    date_created: int
+    text: str
+    removed: bool

@@ -5,8 +5,9 @@ import difflib
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, TextIO
+from typing import Callable, TextIO
 
+from bot.adapters.ports import ConduitPort, WikiPort
 from bot.domain.problems import Problem, ProblemList
 from bot.render.environment import Renderer
 from bot.settings import Settings
@@ -17,8 +18,8 @@ from bot.store import OverlayStore, StateStore
 class JobContext:
     settings: Settings
     store: StateStore
-    phab: Any                 # bot.adapters.phab.ConduitClient or a test double with the same methods
-    wikis: dict[str, Any]     # code -> bot.adapters.wiki.WikiClient (or double)
+    phab: ConduitPort
+    wikis: dict[str, WikiPort]     # by wiki code
     renderer: Renderer = field(default_factory=Renderer)
     dry_run: bool = False
     out: TextIO = field(default_factory=lambda: sys.stdout)

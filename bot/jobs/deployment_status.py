@@ -90,11 +90,9 @@ class DeploymentTracker:
         known = self.ctx.store.items(NS_BOTS)
         missing = [n for n in names if n not in known]
         if missing:
-            rows = self.ctx.phab.search_all("user.search", {"constraints": {"usernames": missing}})
-            for row in rows:
-                name = row["fields"]["username"]
-                self.ctx.store.put(NS_BOTS, name, row["phid"])
-                known[name] = row["phid"]
+            for user in self.ctx.phab.users_by_name(missing):
+                self.ctx.store.put(NS_BOTS, user.username, user.phid)
+                known[user.username] = user.phid
             unknown = [n for n in missing if n not in known]
             if unknown:
                 raise BotError(f"no Phabricator account named {', '.join(unknown)}")

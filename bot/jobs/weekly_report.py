@@ -203,10 +203,10 @@ def _user_phid(ctx: JobContext, username: str) -> str:
     phid = ctx.store.get(NS_USERS, username)
     if phid:
         return phid
-    for row in ctx.phab.search_all("user.search", {"constraints": {"usernames": [username]}}):
-        if row["fields"]["username"].lower() == username.lower():
-            ctx.store.put(NS_USERS, username, row["phid"])
-            return row["phid"]
+    for user in ctx.phab.users_by_name([username]):
+        if user.username.lower() == username.lower():
+            ctx.store.put(NS_USERS, username, user.phid)
+            return user.phid
     raise TargetError(f"no Phabricator user {username!r} (reports.ambassadors phabricator)")
 
 
@@ -216,17 +216,14 @@ def _phab_activity(ctx: JobContext, amb: Ambassador, week: Week) -> dict | None:
         return None
     phid = _user_phid(ctx, amb.phabricator)
     last = week.last_second
-    created = ctx.phab.find_tasks({"authorPHIDs": [phid], "createdStart": week.start, "createdEnd": last})
-    closed = ctx.phab.find_tasks({"closerPHIDs": [phid], "closedStart": week.start, "closedEnd": last})
+    created = ctx.phab.search_tasks(authors=[phid], created_start=week.start, created_end=last)
+    closed = ctx.phab.search_tasks(closers=[phid], closed_start=week.start, closed_end=last)
     # Commenting subscribes the commenter, so their commented tasks are among these.
-    touched = ctx.phab.find_tasks({"subscribers": [phid], "modifiedStart": week.start})
+    touched = ctx.phab.search_tasks(subscribers=[phid], modified_start=week.start)
     comments: dict[int, int] = {}
     for task in touched:
-        n = 0
-        for x in ctx.phab.transactions(task.monogram, author_phids=[phid]):
-            if x.get("type") == "comment" and week.contains(int(x.get("dateCreated") or 0)) and any(
-                    not c.get("removed") for c in x.get("comments") or []):
-                n += 1
+        n = sum(1 for c in ctx.phab.task_comments(task.id, author_phids=[phid])
+                if not c.removed and week.contains(c.date_created))
         if n:
             comments[task.id] = n
     # "public" is the one visibility rule (view policy and Space), bot/domain/tasks.py.

@@ -130,6 +130,28 @@ def test_transaction_search_is_usable(conduit):
     assert comments and comments[0]["comments"][0]["content"]["raw"] == "a comment"
 
 
+def test_users_comments_and_a_persons_tasks_as_dataclasses(conduit):
+    project = conduit.create_project("Growth-Team", "growth-team")
+    mine = conduit.create_task("Alice's", projects=[project], author="alice", subscribers=["bob"])
+    theirs = conduit.create_task("Bob's", projects=[project], author="bob")
+    conduit.update_task(mine, actor="bob", comment="first")
+    conduit.update_task(mine, actor="alice", comment="not bob's")
+    conduit.update_task(theirs, actor="alice", status="resolved")
+    c = client(conduit)
+    bob, alice = conduit.user_phid("bob"), conduit.user_phid("alice")
+
+    assert {(u.username, u.phid) for u in c.users_by_name(["bob", "alice", "nobody"])} == {("bob", bob),
+                                                                                            ("alice", alice)}
+    (comment,) = c.task_comments(mine, author_phids=[bob])
+    assert (comment.text, comment.author_phid, comment.removed) == ("first", bob, False) and comment.date_created > 0
+    assert [t.id for t in c.search_tasks(authors=[bob])] == [theirs]
+    assert [t.id for t in c.search_tasks(closers=[alice], closed_start=1)] == [theirs]
+    # an author is subscribed to their own task
+    assert sorted(t.id for t in c.search_tasks(subscribers=[bob])) == sorted([mine, theirs])
+    assert sorted(t.id for t in c.search_tasks(created_start=1, created_end=2**31 - 1)) == sorted([mine, theirs])
+    assert c.search_tasks(created_start=2**31 - 2) == []
+
+
 def test_unreachable_server_is_transient():
     c = ConduitClient("http://127.0.0.1:9/", "api-" + "a" * 28, UA, read_attempts=1, timeout=2)
     with pytest.raises(TransientError, match="cannot connect"):

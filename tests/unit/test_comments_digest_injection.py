@@ -11,6 +11,7 @@ from bot.domain.comments import Comment
 from bot.jobs import feedback
 from bot.render.environment import Markup, Renderer
 from bot.render.escape import wikitext_inline
+from tests.fakes import FakeWiki
 from tests.unit.test_escape import REMARKUP_PAYLOADS, assert_remarkup_inert
 
 WIKI_PAYLOADS = ["{{subst:Foo}}", "[[Category:X]]", "~~~~", "<ref>x</ref>", "__NOINDEX__", "[https://e.x x]",
@@ -20,9 +21,7 @@ CONF = SimpleNamespace(max_quote_chars=120)
 
 
 def ctx():
-    wiki = SimpleNamespace(index_url=lambda: "http://wiki.example/index.php",
-                           settings=SimpleNamespace(timezone="Europe/Prague", language="cs"))
-    return SimpleNamespace(wikis={"cs": wiki}, renderer=Renderer(), out=io.StringIO())
+    return SimpleNamespace(wikis={"cs": FakeWiki()}, renderer=Renderer(), out=io.StringIO())
 
 
 def entry(text, author, section, n=0):

@@ -27,24 +27,8 @@ def notice(number, repo=GE, branch="master", subject="Fix"):
 
 
 class Phab(FakePhab):
-    def __init__(self, *a, **kw):
-        super().__init__(*a, **kw)
-        self.histories: dict[str, list[dict]] = {}
-
-    def transactions(self, object_id, *, author_phids=(), phids=()):
-        self.calls.append(("transaction.search", {"object": object_id}))
-        return list(self.histories.get(object_id, []))
-
     def comment_as_gerritbot(self, task_id, text, when):
-        self.histories.setdefault(f"T{task_id}", []).insert(0, {
-            "type": "comment", "authorPHID": "PHID-USER-gerritbot", "dateCreated": when,
-            "comments": [{"content": {"raw": text}}]})
-
-    def last_change_by_others(self, task_id, author_phid, look_back=20):
-        return self.tasks[task_id].date_modified
-
-    def whoami(self):
-        return {"phid": "PHID-USER-bot"}
+        self.add_comment(task_id, "PHID-USER-gerritbot", text, when)
 
 
 class Wiki(FakeWiki):
@@ -94,7 +78,8 @@ def rows(wiki):
 
 
 def histories(phab):
-    return [c for c in phab.calls if c[0] == "transaction.search"]
+    # A task's whole history, as the deployment column reads it (the "last change" asks for the newest few only).
+    return [c for c in phab.calls if c[0] == "transaction.search" and "limit" not in c[1]]
 
 
 def test_pending_then_live_since_first_seen_and_quiet_cycles_cost_nothing_more(world):
@@ -213,10 +198,7 @@ def test_review_bots_only_their_notices_count(world):
     from bot.settings.deployment import DeploymentSettings
 
     ctx, phab, wiki, clock = world
-    users = {"gerritbot": "PHID-USER-gerritbot"}
-    phab.search_all = lambda method, params: (phab.calls.append((method, params)) or
-                                              [{"phid": users[n], "fields": {"username": n}}
-                                               for n in params["constraints"]["usernames"] if n in users])
+    phab.users["PHID-USER-gerritbot"] = "gerritbot"
     phab.histories["T3"] = [{"type": "comment", "authorPHID": "PHID-USER-mallory", "dateCreated": MERGED,
                              "comments": [{"content": {"raw": notice(1, repo=GE)}}]}]
     wiki.ge_date = "2026-11-19T08:00:00Z"

@@ -10,6 +10,7 @@ from bot.domain.comments import Comment, author_from_id, parse_comments, thread_
 from bot.jobs import feedback
 from bot.render.environment import Renderer
 from bot.render.feedback_words import local_time, wiki_name
+from tests.fakes import FakeWiki, FakeWikiSettings
 from tests.unit.test_feedback_escape_sparing import plain_name
 
 TZ = "Europe/Prague"
@@ -22,9 +23,8 @@ def sig(user="A", minute=15):
 
 
 def ctx():
-    wikis = {code: SimpleNamespace(index_url=lambda code=code: f"http://{code}.example/w/index.php",
-                                   settings=SimpleNamespace(timezone=tz, language=code))
-             for code, tz in (("cs", TZ), ("ko", "Asia/Seoul"))}
+    wikis = {"cs": FakeWiki(FakeWikiSettings("cs", "cs")), "ko": FakeWiki(FakeWikiSettings("ko", "ko"))}
+    wikis["ko"].settings.timezone = "Asia/Seoul"
     return SimpleNamespace(wikis=wikis, renderer=Renderer(), out=io.StringIO())
 
 

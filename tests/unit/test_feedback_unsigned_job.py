@@ -13,7 +13,7 @@ from bot.render.feedback_words import local_time
 from bot.settings.core import SECTIONS
 from bot.settings.feedback import FeedbackPage, FeedbackSettings
 from bot.store.memory import MemoryStore
-from tests.fakes import FakeWiki
+from tests.fakes import FakePhab, FakeWiki, task
 
 PAGE = "Wikipedie:Growth/Zpětná vazba"
 TASK = 7
@@ -21,60 +21,19 @@ CS_SIG = "[[Wikipedista:Jiný|Jiný]] ([[Diskuse s wikipedistou:Jiný|diskuse]])
 
 
 class FeedbackWiki(FakeWiki):
-    """FakeWiki plus what the feedback job reads: revisions by id, extensions, DiscussionTools items."""
+    """FakeWiki with DiscussionTools and these thread items (revid -> items), or without it (items=None)."""
 
     def __init__(self, pages=None, items=None):
-        self.revs: dict[int, dict] = {}
-        self.items = items          # revid -> thread items; None: the wiki has no DiscussionTools
         super().__init__(pages=pages)
-
-    def edit(self, title, text, user="OtherUser"):
-        parent = self.pages[title][-1][0] if title in self.pages else 0
-        revid = super().edit(title, text, user)
-        self.revs[revid] = {"revid": revid, "parentid": parent, "title": title, "user": user,
-                            "timestamp": self.rc[-1].timestamp, "comment": "", "text": text}
-        return revid
-
-    def revisions_by_id(self, revids):
-        return {r: self.revs[r] for r in revids if r in self.revs}
-
-    def has_extension(self, name):
-        return self.items is not None and name == "DiscussionTools"
-
-    def discussion_items(self, title, revid=None):
-        return self.items.get(revid, []) if self.items else []
-
-    def index_url(self):
-        return "https://cs.example.org/w/index.php"
-
-
-class TaskComments:
-    """Phabricator as the feedback job sees it: comments on tasks, the bot's own transactions."""
-
-    def __init__(self):
-        self.comments: dict[int, list[str]] = {}
-        self.invisible: set[int] = set()     # tasks the bot may not see (or that do not exist)
-
-    def whoami(self):
-        return {"phid": "PHID-USER-bot"}
-
-    def search_tasks(self, *, task_ids=(), **constraints):
-        from bot.domain.tasks import Task
-        return [Task(id=i, phid=f"PHID-TASK-{i}", title=f"Task {i}", status="open", priority=50, date_modified=0,
-                     view_policy="public") for i in task_ids if i not in self.invisible]
-
-    def transactions(self, task, author_phids=()):
-        return [{"comments": [{"content": {"raw": text}}]} for text in self.comments.get(int(task[1:]), [])]
-
-    def comment(self, task_id, text):
-        self.comments.setdefault(task_id, []).append(text)
-        return ["PHID-XACT-1"]
+        if items is not None:
+            self.extensions.add("DiscussionTools")
+            self.discussion = items
 
 
 def context(wiki, store=None):
     conf = FeedbackSettings(pages=(FeedbackPage("cs", PAGE, TASK),))
     settings = SimpleNamespace(**{**dict.fromkeys(SECTIONS), "feedback": conf})
-    return JobContext(settings=settings, store=store or MemoryStore(), phab=TaskComments(), wikis={"cs": wiki},
+    return JobContext(settings=settings, store=store or MemoryStore(), phab=FakePhab([task(TASK)]), wikis={"cs": wiki},
                       out=io.StringIO(), clock=lambda: datetime(2026, 11, 24, 1, tzinfo=timezone.utc).timestamp())
 
 
@@ -95,7 +54,7 @@ def replace_text(wiki, old, new, user):
 
 
 def posted(ctx):
-    return [c.replace("\u2060", "") for c in ctx.phab.comments.get(TASK, [])]
+    return [text.replace("\u2060", "") for task_id, text in ctx.phab.comments if task_id == TASK]
 
 
 def test_edited_unsigned_comment_goes_out_once_as_an_edit_of_the_original():
@@ -200,8 +159,9 @@ def test_discussiontools_path_adds_the_template_comments_it_does_not_see():
     revid = append(wiki, "Přidejte filtr. {{Nepodepsáno|Alice|24. 11. 2026, 01:15 (CET)}}\n", user="Patrolář")
     signed = {"type": "comment", "id": "c-Jiný-20261124001500-Nápady", "author": "Jiný",
               "timestamp": "2026-11-24T00:15:00Z", "level": 1, "html": "Starý. ", "replies": []}
-    wiki.items.update({r: [{"type": "heading", "html": "Nápady", "replies": [signed]}] for r in wiki.revs})
-    newest = feedback._revision(wiki.revs[revid])
+    wiki.discussion.update({r: [{"type": "heading", "html": "Nápady", "replies": [signed]}]
+                           for r, _, _ in wiki.pages[PAGE]})
+    newest = feedback._revision(wiki.revisions_by_id([revid])[revid])
     parse = feedback._discussiontools_parser(wiki, PAGE, newest, "Europe/Prague", "cs")
     found, unsigned = parse(newest)
     assert [c.id for c in found] == ["c-Jiný-20261124001500-Nápady", "c-Alice-20261124001500-Nápady"]

@@ -10,7 +10,7 @@ import io
 from pathlib import Path
 
 from bot.domain import newsletter as nl
-from bot.errors import NotFound, UncertainWriteError
+from bot.errors import UncertainWriteError
 from bot.jobs import newsletter
 from bot.jobs.base import JobContext
 from bot.settings import parse_settings
@@ -28,14 +28,14 @@ class Crash(BaseException):
 
 
 class TalkWiki(FakeWiki):
-    """FakeWiki plus what delivery uses: batched target reads, user look-ups, section=new, history."""
+    """FakeWiki with cs namespaces that records user look-ups and sections, with hooks around a section=new."""
 
     def __init__(self, users=(), **kw):
         super().__init__(**kw)
         self.users = set(users)
+        self.namespaces = {n: {name} for name, n in NAMESPACES.items()}
         self.user_lookups: list[list[str]] = []
         self.posts: list[tuple[str, bool]] = []          # (title, createonly) of every section=new sent
-        self.comments: dict[int, str] = {}
         self.before_post = None                          # hook(title, createonly), once
         self.after_post = None                           # hook(title), once: runs after the server wrote
 
@@ -45,41 +45,21 @@ class TalkWiki(FakeWiki):
             return self.edit(page.title, text, user=self.settings.username)
         return super().save(page, text, summary, minor)
 
-    def read_targets(self, titles, *, category=None):
-        out = {}
-        for t in dict.fromkeys(titles):
-            ns = NAMESPACES.get(t.split(":", 1)[0], 0) if ":" in t else 0
-            text = self.text(t) if t in self.pages else ""
-            out[t] = {"title": t, "ns": ns, "exists": t in self.pages, "invalid": None, "redirected": False,
-                      "double_redirect": False, "text": text, "revid": self.pages[t][-1][0] if t in self.pages else 0,
-                      "in_category": bool(category) and f"[[{category}]]" in text}
-        return out
-
     def users_exist(self, names):
         names = list(names)
         self.user_lookups.append(names)
-        return {n for n in names if n in self.users}
+        return super().users_exist(names)
 
     def new_section(self, title, heading, text, summary, *, createonly=False):
         self.posts.append((title, createonly))
         if self.before_post:
             hook, self.before_post = self.before_post, None
             hook(title, createonly)
-        if createonly and title in self.pages:
-            raise NotFound(f"wiki cs page {title!r}: articleexists: The article you tried to create has been "
-                           f"created already.", "articleexists")
-        old = self.text(title) + "\n\n" if title in self.pages else ""
-        revid = self.edit(title, old + f"== {heading} ==\n{text}", user=self.settings.username)
-        self.comments[revid] = f"/* {heading} */ {summary}"
+        revid = super().new_section(title, heading, text, summary, createonly=createonly)
         if self.after_post:
             hook, self.after_post = self.after_post, None
             hook(title)
         return revid
-
-    def page_history(self, title, *, limit=50, content=False):
-        revs = [{"revid": r, "user": u, "timestamp": "2026-12-10T00:00:00Z", "comment": self.comments.get(r, ""),
-                 "text": t if content else ""} for r, u, t in reversed(self.pages.get(title, []))]
-        return revs[:limit], True
 
 
 def context(wiki, *, dry_run=False, store=None):
@@ -185,7 +165,7 @@ def test_page_created_meanwhile_by_our_own_lost_write_is_not_posted_to_again():
     def earlier_attempt_of_ours(title, createonly):
         heading, key = "Zpravodaj Growth – prosinec 2026", nl.delivery_key(EDITION, "cs", title)
         revid = wiki.edit(title, f"== {heading} ==\nNovinky. {nl.key_marker(key)}", user="TestBot")
-        wiki.comments[revid] = "Zpravodaj"
+        wiki.summaries[revid] = "Zpravodaj"
     wiki.before_post = earlier_attempt_of_ours
     ctx = context(wiki)
     report = publish(ctx)

@@ -17,6 +17,7 @@ from bot.store import MemoryStore
 from bot.store.base import StoreError
 from bot.webhook import (NS_QUEUE, DeliveryHandler, NotLeader, Refused, WebhookServer, json_depth, parse_delivery,
                          sign, signature_ok)
+from tests.fakes import FakePhab
 
 SAMPLES = Path(__file__).parent / "webhook_samples"
 CONDUIT = Path(__file__).parents[1] / "contract" / "conduit_samples"
@@ -35,19 +36,18 @@ def followup_rows():
                       )["response"]["body_json"]["result"]["data"]
 
 
-class FakeConduit:
+class FakeConduit(FakePhab):
+    """Conduit holding recorded `transaction.search` rows, found by their object's PHID."""
+
     def __init__(self, rows=(), error=None, bot=BOT):
-        self.rows, self.error, self.bot = list(rows), error, bot
-        self.calls = []
+        super().__init__(bot_phid=bot)
+        for r in rows:
+            self.histories.setdefault(r["objectPHID"], []).append(r)
+        self.fail_transactions = error
 
-    def whoami(self):
-        return {"phid": self.bot}
-
-    def transactions(self, object_id, *, author_phids=(), phids=()):
-        self.calls.append((object_id, list(phids)))
-        if self.error:
-            raise self.error
-        return [r for r in self.rows if r["objectPHID"] == object_id and (not phids or r["phid"] in phids)]
+    @property
+    def lookups(self):
+        return [(c[1]["object"], c[1]["phids"]) for c in self.calls if c[0] == "transaction.search"]
 
 
 def handler(phab, triggered=None, jobs=("status-sync",)):
@@ -99,11 +99,11 @@ def test_task_change_by_a_human_schedules_status_sync():
     h, triggered = handler(phab)
     status, answer = h.handle(*parse_delivery(sample("firehose-task-T2-status-comment.json")[0]))
     assert status == 202 and answer["result"] == "queued" and answer["jobs"] == ["status-sync"]
-    assert triggered == [] and phab.calls == []  # nothing asked of Conduit or the scheduler before the answer
+    assert triggered == [] and phab.lookups == []  # nothing asked of Conduit or the scheduler before the answer
     batch = h.flush()
     assert sorted(batch["transactions"]) == ["comment", "owner", "status"]
     assert triggered == [["status-sync"]]
-    assert phab.calls == [("PHID-TASK-7nsxl22rm36fod45pqkw", sorted(["PHID-XACT-TASK-wucggwzn5ptkq5f",
+    assert phab.lookups == [("PHID-TASK-7nsxl22rm36fod45pqkw", sorted(["PHID-XACT-TASK-wucggwzn5ptkq5f",
                                                                      "PHID-XACT-TASK-fqneftjwg5dj7ke",
                                                                      "PHID-XACT-TASK-kg4y4hmlnysodsw"]))]
     assert h.store.items(NS_QUEUE) == {}
@@ -150,7 +150,7 @@ def test_lookup_failure_keeps_the_delivery_queued_and_forgets_nothing():
     # Phabricator's own retry is not taken for a replay, and queues nothing twice
     assert h.handle(*parse_delivery(sample("firehose-task-T2-status-comment.json")[0]))[0] == 202
     assert len(h.store.items(NS_QUEUE)) == 3
-    phab.error = None
+    phab.fail_transactions = None
     assert h.flush()["triggered"] == ["status-sync"] and triggered == [["status-sync"]]
     assert h.store.items(NS_QUEUE) == {}
 
@@ -241,8 +241,8 @@ def test_burst_of_a_thousand_signed_webhooks_is_one_lookup_per_task_and_one_run(
         _wait(lambda: h.store.items(NS_QUEUE) == {} and triggered, 20)
     finally:
         srv.stop()
-    assert len(phab.calls) == 50 and len({c[0] for c in phab.calls}) == 50      # was 1,000
-    assert sum(len(c[1]) for c in phab.calls) == 1000
+    assert len(phab.lookups) == 50 and len({c[0] for c in phab.lookups}) == 50      # was 1,000
+    assert sum(len(c[1]) for c in phab.lookups) == 1000
     assert triggered == [["status-sync"]]                                     # was 1,000 run requests
 
 

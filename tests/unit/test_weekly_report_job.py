@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.weekly import Contribution, parse_mw_timestamp
+from bot.domain.weekly import Contribution
 from bot.errors import ConfigError, TransientError, UncertainWriteError
 from bot.jobs import weekly_report
 from bot.jobs.base import JobContext
 from bot.settings import parse_settings
 from bot.store import MemoryStore
-from tests.fakes import FakeWiki, FakeWikiSettings
+from tests.fakes import FakePhab, FakeWiki, FakeWikiSettings, task
 
 PRAGUE = ZoneInfo("Europe/Prague")
 NOW = int(datetime(2026, 11, 24, 8, 0, tzinfo=PRAGUE).timestamp())        # Tuesday of 2026-W48
@@ -36,82 +36,43 @@ def settings(ambassador=None, **extra):
 
 
 class ContribWiki(FakeWiki):
+    """FakeWiki that counts its usercontribs requests and can refuse a section=new."""
+
     def __init__(self, contribs=(), **kw):
         super().__init__(**kw)
         self.contribs = list(contribs)
         self.contrib_calls = []
-        self.sections = []
         self.fail_section = None
 
     def user_contributions(self, users, start, end):
         self.contrib_calls.append((list(users), start, end))
-        lo, hi = parse_mw_timestamp(start), parse_mw_timestamp(end)
-        return [c for c in self.contribs if c.user in users and lo <= c.timestamp <= hi]
+        return super().user_contributions(users, start, end)
 
-    def new_section(self, title, heading, text, summary):
+    def new_section(self, title, heading, text, summary, *, createonly=False):
         if self.fail_section:
             raise self.fail_section
-        self.sections.append((title, heading, text, summary))
-        old = self.text(title) if title in self.pages else ""
-        return self.edit(title, old + f"\n== {heading} ==\n{text}", user=self.settings.username)
+        return super().new_section(title, heading, text, summary, createonly=createonly)
 
 
 def row(id, title, *, author="PHID-USER-jana", public=True, status="open", created=0, closer=None, closed=None,
         modified=0, subscribers=("PHID-USER-jana",)):
-    return {"id": id, "phid": f"PHID-TASK-{id}", "author": author, "closer": closer, "closed": closed,
-            "created": created, "modified": modified, "subscribers": set(subscribers),
-            "fields": {"name": title, "status": {"value": status}, "policy": {"view": "public" if public else "users"}}}
+    """A task as the weekly report asks about it: who made, closed and follows it."""
+    return (task(id, title, status=status, policy="public" if public else "users", modified=modified,
+                 author_phid=author, date_created=created, date_closed=closed), closer, set(subscribers))
 
 
-class FakeConduit:
+class FakeConduit(FakePhab):
+    """Jana's week on Phabricator: tasks from `row()`, comments as (task id, author, type, date, text)."""
+
     def __init__(self, tasks=(), xacts=()):
-        self.tasks = {t["id"]: t for t in tasks}
-        self.xacts = list(xacts)          # (task id, author, type, date, text)
-        self.calls = []
-        self.comments = []
-        self.fail_comment = None
-
-    def search_all(self, method, params):
-        self.calls.append(method)
-        c = params.get("constraints", {})
-        if method == "user.search":
-            return [{"phid": f"PHID-USER-{u}", "fields": {"username": u}} for u in c["usernames"]]
-        rows = list(self.tasks.values())
-        if "authorPHIDs" in c:
-            rows = [t for t in rows if t["author"] in c["authorPHIDs"] and c["createdStart"] <= t["created"] <= c["createdEnd"]]
-        if "closerPHIDs" in c:
-            rows = [t for t in rows if t["closer"] in c["closerPHIDs"] and t["closed"] is not None
-                    and c["closedStart"] <= t["closed"] <= c["closedEnd"]]
-        if "subscribers" in c:
-            rows = [t for t in rows if set(c["subscribers"]) & t["subscribers"] and t["modified"] >= c["modifiedStart"]]
-        return rows
-
-    def find_tasks(self, constraints):
-        from bot.domain.tasks import Task
-        return [Task(id=r["id"], phid=r["phid"], title=r["fields"]["name"], status=r["fields"]["status"]["value"],
-                     priority=50, date_modified=r["modified"], view_policy=r["fields"]["policy"]["view"])
-                for r in self.search_all("maniphest.search", {"constraints": constraints})]
-
-    def transactions(self, object_id, *, author_phids=(), phids=()):
-        self.calls.append("transaction.search")
-        out = []
-        for i, (task_id, author, kind, date, text) in enumerate(self.xacts):
-            if f"T{task_id}" == object_id and (not author_phids or author in author_phids):
-                out.append({"phid": f"PHID-XACT-{i}", "type": kind, "authorPHID": author, "dateCreated": date,
-                            "comments": [{"content": {"raw": text}, "removed": False}] if kind == "comment" else []})
-        return out
-
-    def whoami(self):
-        return {"phid": "PHID-USER-bot"}
-
-    def comment(self, task_id, text):
-        if self.fail_comment:
-            exc, self.fail_comment = self.fail_comment, None
-            self.xacts.append((task_id, "PHID-USER-bot", "comment", NOW, text))
-            raise exc
-        self.comments.append((task_id, text))
-        self.xacts.append((task_id, "PHID-USER-bot", "comment", NOW, text))
-        return [f"PHID-XACT-new{len(self.comments)}"]
+        super().__init__([t for t, _, _ in tasks], users={"PHID-USER-jana": "jana"}, now=NOW)
+        for t, closer, subscribers in tasks:
+            if closer:
+                self.closers[t.id] = closer
+            self.subscribers[t.id] = subscribers
+        for task_id, author, kind, date, text in xacts:
+            assert kind == "comment"
+            self.add_comment(task_id, author, text, date)
 
 
 @pytest.fixture
