@@ -30,7 +30,7 @@ ALLOWED_LONG_FUNCTIONS = {
     "bot/jobs/newsletter.py::_draft",
     "bot/jobs/newsletter.py::_publish",
     "bot/jobs/weekly_report.py::_post_page",
-    "bot/settings_reports.py::_ambassador",
+    "bot/settings/reports.py::_ambassador",
 }
 
 
