@@ -21,7 +21,7 @@ from typing import Any, Callable
 import yaml
 
 from bot.errors import ConfigError
-from bot.i18n import LanguageList
+from bot.i18n import FALLBACK as FALLBACK_LANGUAGE, LanguageList
 from bot.domain.titles import title_problem
 from bot.settings_loader import MAX_SCALAR_CHARS, Refused, load_yaml, read_config_text
 
@@ -42,6 +42,7 @@ class PhabricatorSettings:
     token_env: str = "AMBASSADOR_CONDUIT_TOKEN"
     timeout: float = 20.0
     page_size: int = 100
+    language: str = FALLBACK_LANGUAGE   # the team's language: comments, digests and mentions on Phabricator
 
     def token(self) -> str:
         value = os.environ.get(self.token_env, "").strip()
@@ -309,7 +310,8 @@ def parse_settings(data: Any, path: Path) -> Settings:
     full_refresh = float(r.typed(b.get("full_refresh_hours", 24), "bot.full_refresh_hours", (int, float),
                                  _between(0, 24 * 366, " hours", low_open=True)))
 
-    p = r.mapping(top["phabricator"], "phabricator", {"url", "token_env", "timeout", "page_size"}, {"url"})
+    p = r.mapping(top["phabricator"], "phabricator", {"url", "token_env", "timeout", "page_size", "language"},
+                  {"url"})
     phab_url = r.typed(p["url"], "phabricator.url", str, _url)
     phab = PhabricatorSettings(
         url=phab_url if phab_url.endswith("/") else phab_url + "/",
@@ -318,6 +320,8 @@ def parse_settings(data: Any, path: Path) -> Settings:
                               lambda v: None if 0 < v <= 300 else "must be between 0 and 300 seconds")),
         page_size=r.typed(p.get("page_size", 100), "phabricator.page_size", int,
                           lambda v: None if 1 <= v <= 100 else "must be between 1 and 100 (Conduit's maximum)"),
+        language=r.typed(p.get("language", FALLBACK_LANGUAGE), "phabricator.language", str,
+                         lambda v: None if v in LANGUAGES else f"must be one of {', '.join(LANGUAGES)}"),
     )
 
     wikis_raw = r.typed(top["wikis"], "wikis", dict, lambda v: None if v else "must name at least one wiki")

@@ -55,6 +55,16 @@ def test_scheduled_run_drafts_last_month_once_from_the_draft_day():
     assert newsletter.run(ctx).saved == [] and len(ctx.phab.calls) == calls     # once per edition
 
 
+def test_czech_typography_keeps_out_of_task_titles():
+    ctx, _ = context(1796256000)
+    ctx.phab.change(1, title="add a Korean FAQ link <b>")
+    newsletter.command(ctx, "draft", "2026-11", ["cs"])
+    text = ctx.wikis["cs"].text("Wikipedie:Z/2026-11")
+    assert "add a Korean FAQ link &lt;b&gt;" in text or "add a Korean FAQ link &lt;b>" in text, text
+    assert "a&nbsp;Korean" not in text
+    assert "na diskusní stránku" in text and "k&nbsp;úkolům" in text     # the bot's own Czech words are typeset
+
+
 def test_draft_is_not_regenerated_over_human_edits():
     ctx, _ = context(1796256000)
     newsletter.command(ctx, "draft", "2026-11", ["cs"])
