@@ -72,7 +72,8 @@ class TaskComments:
 
 def context(wiki, store=None):
     conf = FeedbackSettings(pages=(FeedbackPage("cs", PAGE, TASK),))
-    settings = SimpleNamespace(section=lambda name: conf if name == "feedback" else None)
+    settings = SimpleNamespace(section=lambda name: conf if name == "feedback" else None,
+                               phabricator=SimpleNamespace(language="en"))
     return JobContext(settings=settings, store=store or MemoryStore(), phab=TaskComments(), wikis={"cs": wiki},
                       out=io.StringIO(), clock=lambda: datetime(2026, 11, 24, 1, tzinfo=timezone.utc).timestamp())
 
