@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from bot import i18n
 from bot.domain.tasks import Task
 from bot.errors import BotError, ConfigError, TargetError
 from bot.jobs.base import JobContext, JobReport
@@ -322,7 +323,7 @@ def preview(ctx: JobContext, name: str, wiki: str) -> str:
         raise BotError(f"no sample data for {document!r}; `ambassador templates check` checks its syntax")
     lang = ctx.settings.wikis[wiki].language
     if lang not in _languages(document, markup):
-        lang = "en"
+        lang = i18n.FALLBACK     # the renderer's own fallback for a language without this template
     context = sample(ctx, wiki, lang, markup)
     title = override_title(ctx, wiki, document, markup)
     source = override_source(read_overrides(ctx, wiki, [title]), title) if title else None

@@ -21,6 +21,7 @@ from babel.dates import format_date, format_datetime, get_month_names
 
 from bot import i18n
 from bot.domain.newsletter import Typography
+from bot.domain.weekly import parse_label
 
 # Phabricator's task statuses and priorities (Conduit's numeric values), as the bot knows them.
 STATUSES = ("open", "stalled", "progress", "resolved", "declined", "invalid", "duplicate", "wontfix", "spite")
@@ -186,6 +187,13 @@ def datetime_text(epoch: float, lang: str, tz: str) -> str:
     cs `6. 12. 2026, 6:08`, ko `2026년 12월 6일 오후 2:08` (for the run report)."""
     moment = datetime.fromtimestamp(float(epoch), timezone.utc).astimezone(ZoneInfo(tz))
     return _format(moment, lang, "datetime-format")
+
+
+def week_title(label: str, lang: str) -> str:
+    """An ISO week (`2026-W49`) as the language writes it (`weekly-week-title`): '49. týden 2026',
+    '2026년 49주차', 'week 49 of 2026'."""
+    year, number = parse_label(label)
+    return msg(lang, "weekly-week-title", year, number)
 
 
 def typography(lang: str) -> Typography:
