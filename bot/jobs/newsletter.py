@@ -244,7 +244,8 @@ def _draft(ctx, settings, ed, code, report, cache) -> None:
         # The ambassador's text is shown as text: it cannot add templates, links or signatures.
         intro = Markup(wikitext_block(states[intro_title].text.strip()))
     text = _typeset_draft(ctx, lang, sections, marker=Markup(nl.STATUS_MARKER.format(status=nl.DRAFT)),
-                          intro=intro, help=Markup(_help(ctx, settings, ed, code, "draft")))
+                          intro=intro, help=Markup(_help(ctx, settings, ed, code, "draft")),
+                          talk_page=_talk_page(settings, ed, code))
     page = states[title]
     if page.exists and not bot_may_edit(page.text, ws.username):
         report.held.append(f"{label}: the page excludes the bot ({{{{nobots}}}}/{{{{bots}}}}); left alone")
@@ -427,6 +428,14 @@ def _approve(ctx, settings, ed, code, report, cache, force: bool = False) -> Non
                    force=force) is not None:
         ctx.out.write(f"{code}: approved the current text of {title} (revision {a.current.revid}, "
                       f"last edited by {a.current.user})\n")
+
+
+def _talk_page(settings, ed, code) -> str:
+    """Where readers discuss the newsletter: the talk page of its archive (its home), else of the edition.
+
+    Special:TalkPage (MediaWiki 1.40+) finds the talk namespace on every wiki and in every language."""
+    nw = settings.wikis[code]
+    return "Special:TalkPage/" + (nw.title("archive_page", ed.id) or nw.title("page", ed.id))
 
 
 def _typeset_draft(ctx, lang: str, sections, **values) -> str:

@@ -198,7 +198,8 @@ def render_draft(lang, titles, intro):
     sections = nl.build_sections(tasks, (START, END), ["resolved"])
     text = RENDERER.render("newsletter_draft", lang, "wiki", marker=Markup(nl.STATUS_MARKER.format(status="draft")),
                            intro=Markup(__import__("bot.render.escape", fromlist=["x"]).wikitext_block(intro))
-                           if intro.strip() else None, sections=sections)
+                           if intro.strip() else None, sections=sections,
+                           talk_page="Special:TalkPage/Wikipedie:Z/V/2026-12")
     return nl.typeset(text, messages.typography(lang))
 
 
