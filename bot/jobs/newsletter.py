@@ -465,8 +465,9 @@ def _typeset_draft(ctx, lang: str, sections, **values) -> str:
 def _local_time(ctx, code: str, epoch: float) -> str:
     ws = ctx.settings.wikis[code]
     lang = ws.language
-    return format_datetime(datetime.fromtimestamp(epoch, timezone.utc), messages.msg(lang, "newsletter-datetime-format"),
+    text = format_datetime(datetime.fromtimestamp(epoch, timezone.utc), messages.msg(lang, "newsletter-datetime-format"),
                            tzinfo=ZoneInfo(ws.timezone), locale=lang)
+    return i18n.localize_digits(lang, text)
 
 
 def _default_when(ctx, settings, code: str) -> str:
