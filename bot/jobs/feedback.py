@@ -460,7 +460,8 @@ def render_digest(ctx, conf, entries: list[dict]) -> str:
         g["heading"] = Markup(" / ".join(x for x in (g["comments"][0]["wiki_name_rm"], g["comments"][0]["title_rm"],
                                                      g["comments"][0]["section_rm"]) if x))
     marker = MARKER_PREFIX + " " + " ".join(e["marker"] for e in entries)
-    return ctx.renderer.render("digest", ctx.settings.phabricator.language, "remarkup", comments=entries, threads=groups, marker=Markup(marker),
+    return ctx.renderer.render("digest", ctx.settings.phabricator.language, "remarkup", comments=entries,
+                               threads=groups, marker=Markup(marker),
                                count=Markup(str(len(entries))))
 
 

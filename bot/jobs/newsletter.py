@@ -465,8 +465,8 @@ def _typeset_draft(ctx, lang: str, sections, **values) -> str:
 def _local_time(ctx, code: str, epoch: float) -> str:
     ws = ctx.settings.wikis[code]
     lang = ws.language
-    text = format_datetime(datetime.fromtimestamp(epoch, timezone.utc), messages.msg(lang, "newsletter-datetime-format"),
-                           tzinfo=ZoneInfo(ws.timezone), locale=lang)
+    pattern = messages.msg(lang, "newsletter-datetime-format")
+    text = format_datetime(datetime.fromtimestamp(epoch, timezone.utc), pattern, tzinfo=ZoneInfo(ws.timezone), locale=lang)
     return i18n.localize_digits(lang, text)
 
 
@@ -1193,7 +1193,8 @@ def _comment_tasks(ctx, settings, ed, code, page_title, frozen, report, cache) -
     lang = ctx.settings.wikis[code].language
     # Our own words and a URL we built: trusted, so no Remarkup breakers inside them.
     team = ctx.settings.phabricator.language
-    text = ctx.renderer.render("newsletter_comment", team, "remarkup", language=Markup(messages.language_name(team, lang)),
+    text = ctx.renderer.render("newsletter_comment", team, "remarkup",
+                               language=Markup(messages.language_name(team, lang)),
                                name=Markup(_name(settings, team)), edition=Markup(ed.id), url=Markup(url))
     bot_phid = None
     for task in sorted(tasks, key=lambda t: t.id):
