@@ -445,43 +445,61 @@ def page_url(api_url: str, title: str) -> str:
     return base + "index.php?title=" + urllib.parse.quote(normal_title(title).replace(" ", "_"), safe="/:")
 
 
-# -- Czech typography ----------------------------------------------------------------------------------
+# -- typography: non-breaking spaces where the language wants them ----------------------------------------
 
-_CS_PREPOSITION = re.compile(r"(?<![\w&#;.-])([vkszouaiVKSZOUAI]) +(?=\S|$)")
-_CS_DATE = re.compile(r"(\d{1,2}\.) +(?=\d{1,2}\. |\d{1,2}\.&nbsp;|[a-zá-ž]+ +\d{4})")
-_CS_MONTH_YEAR = re.compile(r"(\b(?:leden|únor|březen|duben|květen|červen|červenec|srpen|září|říjen|listopad|prosinec|"
-                            r"ledna|února|března|dubna|května|června|července|srpna|října|listopadu|prosince|"
-                            r"\d{1,2}\.)) +(\d{4})\b")
+@dataclass(frozen=True)
+class Typography:
+    """Where a language keeps words together (the message `typography-nbsp-after` and CLDR month names).
+
+    Czech: a one-letter preposition or conjunction never ends a line, nor does the day of a date or
+    a month before its year. No words (most languages): text is left as it is."""
+    nbsp_after: tuple[str, ...] = ()
+    months: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.nbsp_after)
 
 
-def czech_typography(wikitext: str) -> str:
-    """`&nbsp;` after one-letter prepositions and conjunctions and inside dates, in running text only.
+def typeset(wikitext: str, rule: Typography) -> str:
+    """`&nbsp;` after the rule's short words and inside dates, in running text only.
 
     Comments, link targets, template names and tags are left alone; link labels
     are treated as running text. Applying it twice changes nothing more.
     """
+    if not rule:
+        return wikitext
     code = mwparserfromhell.parse(wikitext)
-    _typeset(code)
+    _typeset(code, _patterns(rule))
     return str(code)
 
 
-def _typeset(code) -> None:
+def _patterns(rule: Typography) -> tuple[re.Pattern, ...]:
+    words = "|".join(re.escape(w) for w in sorted(set(rule.nbsp_after), key=len, reverse=True))
+    after_word = re.compile(r"(?<![\w&#;.-])(" + words + r") +(?=\S|$)", re.IGNORECASE)
+    day = re.compile(r"(\d{1,2}\.) +(?=\d{1,2}\. |\d{1,2}\.&nbsp;|[^\W\d_]+ +\d{4})")
+    months = "|".join(re.escape(m) for m in sorted(set(rule.months), key=len, reverse=True))
+    month_year = re.compile(r"(\b(?:" + (months + "|" if months else "") + r"\d{1,2}\.)) +(\d{4})\b")
+    return after_word, day, month_year
+
+
+def _typeset(code, patterns) -> None:
     for node in code.nodes:
         kind = type(node).__name__
         if kind == "Text":
-            node.value = _cs_line(node.value)
+            node.value = _typeset_line(node.value, patterns)
         elif kind == "Wikilink" and node.text is not None:
-            _typeset(node.text)
+            _typeset(node.text, patterns)
         elif kind == "Heading":
-            _typeset(node.title)
+            _typeset(node.title, patterns)
         elif kind == "Tag" and node.contents is not None and str(node.tag).lower() in ("b", "i", "small", "span", "li"):
-            _typeset(node.contents)
+            _typeset(node.contents, patterns)
 
 
-def _cs_line(text: str) -> str:
-    text = _CS_PREPOSITION.sub(r"\1&nbsp;", text)
-    text = _CS_DATE.sub(r"\1&nbsp;", text)
-    return _CS_MONTH_YEAR.sub(r"\1&nbsp;\2", text)
+def _typeset_line(text: str, patterns) -> str:
+    after_word, day, month_year = patterns
+    text = after_word.sub(r"\1&nbsp;", text)
+    text = day.sub(r"\1&nbsp;", text)
+    return month_year.sub(r"\1&nbsp;\2", text)
 
 
 def has_edition_marker(text: str, edition: str, code: str) -> bool:
@@ -497,20 +515,17 @@ def has_edition_marker(text: str, edition: str, code: str) -> bool:
 
 # -- guards: what is not published without an explicit "force" ------------------------------------------
 
-# The sentence the draft templates write when the period had no activity (templates/newsletter_draft.*).
-NOTHING_HAPPENED = {"cs": "V tomto období se v projektu nic nezměnilo.",
-                    "ko": "이번 기간에는 프로젝트에 변경 사항이 없었습니다.",
-                    "en": "Nothing changed in the project in this period."}
 
 
 def _plain(text: str) -> str:
     return " ".join(text.replace("&nbsp;", " ").replace("\xa0", " ").split())
 
 
-def says_nothing_happened(body: str) -> bool:
-    """Whether the text still carries the "nothing changed" sentence of an empty period."""
+def says_nothing_happened(body: str, sentences: Iterable[str]) -> bool:
+    """Whether the text still carries the "nothing changed" sentence of an empty period
+    (`sentences`: that sentence in every language, the message `newsletter-nothing-happened`)."""
     plain = _plain(body)
-    return any(_plain(sentence) in plain for sentence in NOTHING_HAPPENED.values())
+    return any(_plain(sentence) in plain for sentence in sentences if sentence.strip())
 
 
 def untouched(history: Sequence[Revision], text: str, bot_user: str) -> bool:

@@ -288,28 +288,6 @@ def parse_post_at(value: str) -> tuple[int, int, int]:
     return WEEKDAYS.index(m.group(1).lower()), int(m.group(2)), int(m.group(3))
 
 
-def week_title(label: str, lang: str) -> str:
-    """The week as each language writes it: '49. týden 2026', '2026년 49주차', 'week 49 of 2026'."""
-    year, number = parse_label(label)
-    if lang == "cs":
-        return f"{number}. týden {year}"
-    if lang == "ko":
-        return f"{year}년 {number}주차"
-    return f"week {number} of {year}"
-
-
-HEADINGS = {
-    "cs": "Týdenní přehled – {week}: {name}",
-    "ko": "{week} 주간 보고: {name}",
-    "en": "Weekly report, {week}: {name}",
-}
-SUMMARIES = {
-    "cs": "Robot: týdenní přehled – {week} ({name})",
-    "ko": "봇: {week} 주간 보고 ({name})",
-    "en": "Bot: weekly report, {week} ({name})",
-}
-
-
 # -- time spent: activity sessions (Geiger & Halfaker 2013) ---------------------------------------
 
 SESSION_GAP = 3600       # edits less than one hour apart belong to one session

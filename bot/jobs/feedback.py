@@ -46,6 +46,7 @@ from bot.errors import (Blocked, BotError, EditConflict, NotFound, PartialData, 
                         TransientError, UncertainWriteError)
 from bot.jobs.base import (JobContext, JobReport, emergency_stop, preview_edit, reachable_tasks,
                            run_page_titles)
+from bot.render import messages
 from bot.render.environment import Markup
 from bot.render.escape import remarkup_sparing_inline, remarkup_sparing_quote, wikitext_inline
 from bot.render.feedback_words import local_time, wiki_name
@@ -399,7 +400,7 @@ def _deliver(ctx: JobContext, conf, report: JobReport) -> None:
                 ctx.store.delete(NS_QUEUE, key)
 
 
-def _entry(ctx, conf, key: str, item: dict, reader: str = "en") -> dict:
+def _entry(ctx, conf, key: str, item: dict, reader: str) -> dict:
     """One comment as the digest shows it to a reader of `reader`'s language (values escaped by the caller)."""
     c = Comment.from_json(item["comment"])
     wiki = ctx.wikis[item["wiki"]]
@@ -459,7 +460,8 @@ def render_digest(ctx, conf, entries: list[dict]) -> str:
         g["heading"] = Markup(" / ".join(x for x in (g["comments"][0]["wiki_name_rm"], g["comments"][0]["title_rm"],
                                                      g["comments"][0]["section_rm"]) if x))
     marker = MARKER_PREFIX + " " + " ".join(e["marker"] for e in entries)
-    return ctx.renderer.render("digest", "en", "remarkup", comments=entries, threads=groups, marker=Markup(marker),
+    return ctx.renderer.render("digest", ctx.settings.phabricator.language, "remarkup", comments=entries,
+                               threads=groups, marker=Markup(marker),
                                count=Markup(str(len(entries))))
 
 
@@ -485,7 +487,7 @@ def _post_digest(ctx, conf, task_id: int, items, bot_phid: str, report: JobRepor
             if not ctx.dry_run:
                 ctx.store.record_post("fb-phab:" + key, "task-comment", f"T{task_id}", "found")
             continue
-        todo.append(_entry(ctx, conf, key, item))
+        todo.append(_entry(ctx, conf, key, item, ctx.settings.phabricator.language))
     if not todo:
         return set()
     text = render_digest(ctx, conf, todo)
@@ -542,7 +544,7 @@ def _append_digest_page(ctx, conf, code: str, title: str, items, public: set[int
         if ctx.dry_run:
             preview_edit(ctx, report, code, title, page.text, new_text)
             return
-        summary = _SUMMARY[lang].format(n=len(todo))
+        summary = messages.msg(lang, "feedback-summary-digest", len(todo))
         try:
             revid = wiki.save(page, new_text, summary)
         except EditConflict:
@@ -588,13 +590,6 @@ def digest_page_text(ctx, lang: str, text: str, entries: list[dict]) -> str:
         text = "\n".join(lines[:end] + ["", block, ""] + lines[end:]) if end < len(lines) \
             else "\n".join(lines[:end] + ["", block, ""])
     return text
-
-
-_SUMMARY = {
-    "cs": "Robot: přehled zpětné vazby (nových komentářů: {n})",
-    "ko": "봇: 피드백 요약 (새 의견 {n}개)",
-    "en": "Bot: feedback digest ({n} new comments)",
-}
 
 
 # -- 5. optional reply on the wiki ("Forwarded to T123") ----------------------------------------------
@@ -842,7 +837,7 @@ def _reply_discussiontools(ctx, wiki, title: str, thread: list[dict], last_id: s
         report.would_save.append((code, title))
         return
     try:
-        revid = wiki.discussiontools_add_comment(title, last_id, text, _REPLY_SUMMARY[lang].format(tasks=tasks))
+        revid = wiki.discussiontools_add_comment(title, last_id, text, _reply_summary(lang, tasks))
     except UncertainWriteError as exc:
         # The next cycle looks for the marker on the page before replying again.
         raise TransientError(f"wiki {code} page {title!r}: {exc}") from None
@@ -880,7 +875,7 @@ def _reply_wikitext(ctx, wiki, page, threads: list[list[dict]], report: JobRepor
         return True
     tasks = ", ".join(dict.fromkeys(f"T{int(i['task'])}" for i in placed))
     try:
-        revid = wiki.save(page, new_text, _REPLY_SUMMARY[lang].format(tasks=tasks))
+        revid = wiki.save(page, new_text, _reply_summary(lang, tasks))
     except (EditConflict, NotFound):
         return False
     except UncertainWriteError as exc:
@@ -891,8 +886,6 @@ def _reply_wikitext(ctx, wiki, page, threads: list[list[dict]], report: JobRepor
     return True
 
 
-_REPLY_SUMMARY = {
-    "cs": "Robot: komentář předán do {tasks}",
-    "ko": "봇: 의견을 {tasks}에 전달함",
-    "en": "Bot: feedback forwarded to {tasks}",
-}
+def _reply_summary(lang: str, tasks: str) -> str:
+    # The count picks the case of "task" where the language inflects it (cs "do úkolu T1", "do úkolů T1, T2").
+    return messages.msg(lang, "feedback-summary-reply", tasks, tasks.count(",") + 1)

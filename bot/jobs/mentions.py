@@ -116,7 +116,7 @@ def _post(ctx: JobContext, task_id: int, items, bot_phid: str, report: JobReport
         wiki = ctx.wikis[item["wiki"]]
         when = datetime.strptime(item["timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
         text = ctx.renderer.render(
-            "mention", "en", "remarkup", wiki=item["wiki"], title=item["title"], user=item["user"],
+            "mention", ctx.settings.phabricator.language, "remarkup", wiki=item["wiki"], title=item["title"], user=item["user"],
             time=when.strftime("%Y-%m-%d %H:%M UTC"),
             diff_url=Markup(f"{wiki.index_url()}?title=Special:Diff/{int(item['revid'])}"),
             marker=Markup(f"{MARKER_PREFIX} {marker_hash(key)}"))

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime, format_skeleton
 
+from bot import i18n
 from bot.domain import newsletter as nl
 from bot.domain.tasks import publishable
 from bot.domain.wikitext import bot_may_edit
@@ -42,14 +43,14 @@ from bot.jobs.base import JobContext, JobReport, emergency_stop, preview_edit, r
 from bot.jobs.deployment_status import split_done
 from bot.render import messages
 from bot.render.environment import Markup
-from bot.render.escape import wikitext_block
+from bot.render.escape import wikitext_block, wikitext_inline
 
 log = logging.getLogger(__name__)
 
 JOB = "newsletter"
 ACTIONS = ("draft", "approve", "publish", "status")
 CONFLICT_ATTEMPTS = 3
-LANGUAGE_NAMES = {"cs": "Czech", "ko": "Korean", "en": "English"}
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 NS_EDITION = "newsletter-edition"    # "code:edition" -> {"draft_revid", "frozen": {...}}
 NS_PENDING = "newsletter-pending"    # delivery key -> {"title", "at"}: written or about to be, not yet recorded
@@ -242,11 +243,9 @@ def _draft(ctx, settings, ed, code, report, cache) -> None:
     if intro_title and states[intro_title].exists and states[intro_title].text.strip():
         # The ambassador's text is shown as text: it cannot add templates, links or signatures.
         intro = Markup(wikitext_block(states[intro_title].text.strip()))
-    text = ctx.renderer.render("newsletter_draft", lang, "wiki", marker=Markup(nl.STATUS_MARKER.format(status=nl.DRAFT)),
-                               intro=intro, sections=sections,
-                               help=Markup(_help(ctx, settings, ed, code, "draft")))
-    if lang == "cs":
-        text = nl.czech_typography(text)
+    text = _typeset_draft(ctx, lang, sections, marker=Markup(nl.STATUS_MARKER.format(status=nl.DRAFT)),
+                          intro=intro, help=Markup(_help(ctx, settings, ed, code, "draft")),
+                          talk_page=_talk_page(settings, ed, code))
     page = states[title]
     if page.exists and not bot_may_edit(page.text, ws.username):
         report.held.append(f"{label}: the page excludes the bot ({{{{nobots}}}}/{{{{bots}}}}); left alone")
@@ -431,22 +430,53 @@ def _approve(ctx, settings, ed, code, report, cache, force: bool = False) -> Non
                       f"last edited by {a.current.user})\n")
 
 
+def _talk_page(settings, ed, code) -> str:
+    """Where readers discuss the newsletter: the talk page of its archive (its home), else of the edition.
+
+    Special:TalkPage (MediaWiki 1.40+) finds the talk namespace on every wiki and in every language."""
+    nw = settings.wikis[code]
+    return "Special:TalkPage/" + (nw.title("archive_page", ed.id) or nw.title("page", ed.id))
+
+
+def _typeset_draft(ctx, lang: str, sections, **values) -> str:
+    """The draft, with the language's typography applied to the bot's and the ambassador's words only.
+
+    Task titles are the team's words, often English ("add a Korean FAQ link"): they are rendered as
+    placeholders, the text is typeset, and then the titles go in, escaped as the template would."""
+    rule = messages.typography(lang)
+    if not rule:
+        return ctx.renderer.render("newsletter_draft", lang, "wiki", sections=sections, **values)
+    titles: dict[str, str] = {}
+
+    def hide(task):
+        token = f"\ufffc{len(titles)}\ufffc"
+        titles[token] = task.title
+        return replace(task, title=Markup(token))
+
+    hidden = [replace(s, tasks=tuple(hide(t) for t in s.tasks)) for s in sections]
+    text = nl.typeset(ctx.renderer.render("newsletter_draft", lang, "wiki", sections=hidden, **values), rule)
+    for token, title in titles.items():
+        text = text.replace(token, wikitext_inline(title))
+    return text
+
+
 # -- what the draft says will happen: help text, guards, send time ------------------------------------
 
 def _local_time(ctx, code: str, epoch: float) -> str:
     ws = ctx.settings.wikis[code]
     lang = ws.language
-    return format_datetime(datetime.fromtimestamp(epoch, timezone.utc), words.DATETIME_PATTERN[lang],
-                           tzinfo=ZoneInfo(ws.timezone), locale=lang)
+    pattern = messages.msg(lang, "newsletter-datetime-format")
+    text = format_datetime(datetime.fromtimestamp(epoch, timezone.utc), pattern, tzinfo=ZoneInfo(ws.timezone), locale=lang)
+    return i18n.localize_digits(lang, text)
 
 
 def _default_when(ctx, settings, code: str) -> str:
     lang = ctx.settings.wikis[code].language
     if settings.send_at is None:
-        return words.WHEN_NEXT_RUN[lang]
+        return messages.msg(lang, "newsletter-when-next-run")
     weekday, hour, minute = settings.send_at
-    return words.WHEN_DEFAULT[lang].format(weekday=words.WEEKDAY[lang][7 if weekday is None else weekday],
-                                           time=f"{hour}:{minute:02d}")
+    day = messages.msg(lang, "newsletter-weekday-" + ("any" if weekday is None else WEEKDAYS[weekday]))
+    return messages.msg(lang, "newsletter-when-first", day, f"{hour}:{minute:02d}")
 
 
 def _help(ctx, settings, ed, code, state: str, **facts) -> str:
@@ -464,7 +494,8 @@ def _help(ctx, settings, ed, code, state: str, **facts) -> str:
 def _report_title(ctx, settings, ed, code) -> str:
     nw = settings.wikis[code]
     return nw.title("report_page", ed.id) or (nw.title("page", ed.id) + "/" +
-                                              words.REPORT_SUBPAGE[ctx.settings.wikis[code].language])
+                                              messages.msg(ctx.settings.wikis[code].language,
+                                                                           "newsletter-report-subpage"))
 
 
 def _rewrite_draft(ctx, settings, ed, code, report, *, help_text: str, status: str | None = None,
@@ -489,7 +520,7 @@ def _rewrite_draft(ctx, settings, ed, code, report, *, help_text: str, status: s
         return
     stored = ctx.store.get(NS_EDITION, _edition_key(code, ed), {})
     try:
-        revid = wiki.save(page, new_text, summary or words.SUMMARY["help"][ws.language].format(edition=ed.id),
+        revid = wiki.save(page, new_text, summary or messages.msg(ws.language, "newsletter-summary-help", ed.id),
                           merge_ok=False)
     except (EditConflict, TargetError, UncertainWriteError) as exc:
         log.info("wiki %s page %r: help text not updated (%s); the next run tries again", code, title, exc,
@@ -508,7 +539,7 @@ def _guard(ctx, code, history, text: str, forced: bool) -> str | None:
         return None
     if nl.untouched(history, text, ctx.settings.wikis[code].username):
         return "untouched"
-    if nl.says_nothing_happened(nl.draft_body(text)):
+    if nl.says_nothing_happened(nl.draft_body(text), messages.nothing_happened_sentences()):
         return "nothing"
     return None
 
@@ -518,13 +549,15 @@ def _refuse(ctx, settings, ed, code, report, reason_key: str, worker: bool, *, s
     """One line in the CLI (English) and the same reason on the draft, in the wiki's language."""
     lang = ctx.settings.wikis[code].language
     title = settings.wikis[code].title("draft_page", ed.id)
-    line = (f"wiki {code} page {title!r}: not published: {words.REFUSAL[reason_key]['en'].format(**fmt)} "
+    # The CLI line is the operator's: in the fallback language, like every other line the bot prints.
+    reason = messages.msg(i18n.FALLBACK, "newsletter-refusal-" + reason_key, *fmt.values())
+    line = (f"wiki {code} page {title!r}: not published: {reason} "
             f"Edit it and set it to ready again, or write 'status=ready force' on the wiki (or use --force).")
     (report.held if worker else report.problems).append(line)
-    local = words.REFUSAL[reason_key][lang].format(**fmt)
+    local = messages.msg(lang, "newsletter-refusal-" + reason_key, *fmt.values())
     _rewrite_draft(ctx, settings, ed, code, report, status=status,
                    help_text=_help(ctx, settings, ed, code, "refused", reason=local),
-                   summary=words.SUMMARY["refused"][lang].format(edition=ed.id, reason=local)[:250])
+                   summary=messages.msg(lang, "newsletter-summary-refused", ed.id, local)[:250])
 
 
 def _send_time(ctx, settings, code, text: str, approving: nl.Revision) -> int | None:
@@ -597,7 +630,7 @@ def _publish(ctx, settings, ed, code, report, cache, force: bool = False, worker
                                f"{a.approving.user}; scheduled for {when} ({ws.timezone}), nothing sent before")
             _rewrite_draft(ctx, settings, ed, code, report, help_text=_help(
                 ctx, settings, ed, code, "scheduled", approved_by=a.approving.user,
-                when=words.WHEN_AT[lang].format(time=when)))
+                when=messages.msg(lang, "newsletter-when-at", when)))
             return
         frozen = {"revid": a.approving.revid, "hash": nl.body_hash(a.approving.text),
                   "body": nl.draft_body(a.approving.text), "approved_by": a.approving.user, "at": ctx.clock()}
@@ -628,7 +661,7 @@ def _publish(ctx, settings, ed, code, report, cache, force: bool = False, worker
         _rewrite_draft(ctx, settings, ed, code, report, help_text=_help(
             ctx, settings, ed, code, "sent", approved_by=frozen["approved_by"], done=counts["delivered"],
             total=counts["total"], failed=counts["failed"] + counts["interrupted"] + counts["pending"],
-            when=words.WHEN_AT_DONE[lang].format(time=_local_time(ctx, code, sent_at))))
+            when=messages.msg(lang, "newsletter-when-at-done", _local_time(ctx, code, sent_at))))
         if finished and not report.problems:
             ctx.store.put(NS_EDITION, _edition_key(code, ed),
                           {**ctx.store.get(NS_EDITION, _edition_key(code, ed), {}), "done": ctx.clock()})
@@ -1008,7 +1041,7 @@ class _ReportWriter:
             if page.exists and page.text.rstrip() == text.rstrip():
                 return counts
             try:
-                revid = wiki.save(page, text, words.SUMMARY["report"][ws.language].format(edition=ed.id))
+                revid = wiki.save(page, text, messages.msg(ws.language, "newsletter-summary-report", ed.id))
             except EditConflict:
                 self.page = wiki.read_pages([page.title])[page.title]
                 continue
@@ -1159,8 +1192,10 @@ def _comment_tasks(ctx, settings, ed, code, page_title, frozen, report, cache) -
     url = nl.page_url(ctx.settings.wikis[code].api_url, page_title)
     lang = ctx.settings.wikis[code].language
     # Our own words and a URL we built: trusted, so no Remarkup breakers inside them.
-    text = ctx.renderer.render("newsletter_comment", "en", "remarkup", language=Markup(LANGUAGE_NAMES.get(lang, lang)),
-                               name=Markup(_name(settings, "en")), edition=Markup(ed.id), url=Markup(url))
+    team = ctx.settings.phabricator.language
+    text = ctx.renderer.render("newsletter_comment", team, "remarkup",
+                               language=Markup(messages.language_name(team, lang)),
+                               name=Markup(_name(settings, team)), edition=Markup(ed.id), url=Markup(url))
     bot_phid = None
     for task in sorted(tasks, key=lambda t: t.id):
         key = nl.comment_key(ed.id, code, task.id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from bot import i18n
 from bot.domain.tasks import Task
 from bot.errors import BotError, ConfigError
 from bot.jobs import weekly_report
@@ -137,7 +138,7 @@ def preview(ctx: JobContext, name: str, wiki: str) -> str:
         raise BotError(f"no sample data for {document!r}; `ambassador templates check` checks its syntax")
     lang = ctx.settings.wikis[wiki].language
     if lang not in _languages(document, markup):
-        lang = "en"
+        lang = i18n.FALLBACK     # the renderer's own fallback for a language without this template
     context = sample(ctx, wiki, lang, markup)
     title = override_title(ctx, wiki, document, markup)
     source = override_source(read_overrides(ctx, wiki, [title]), title) if title else None

@@ -33,15 +33,16 @@ from dataclasses import dataclass
 import hashlib
 
 from bot.domain import newsletter as nl
-from bot.domain.weekly import (HEADINGS, SUMMARIES, Week, mw_timestamp, newcomer_pulse, parse_mw_timestamp,
+from bot.domain.weekly import (Week, mw_timestamp, newcomer_pulse, parse_mw_timestamp,
                                post_time, previous_week, replace_marked_section, report_week, section_text,
                                summarize_contributions, summarize_posts, summarize_tasks, time_spent,
-                               week_bounds, week_label, week_title)
+                               week_bounds, week_label)
 from bot.domain.wikitext import bot_may_edit
 from bot.errors import (BotError, EditConflict, PartialData, ServerError, TargetError, TransientError,
                         UncertainWriteError)
 from bot.jobs.base import JobContext, JobReport, emergency_stop, run_page_titles
 from bot.jobs.documents import override_source, override_title, read_overrides, render_document
+from bot.render import messages
 from bot.render.environment import Markup
 from bot.render.escape import UnsafeTitle, normal_title, remarkup_inline, title_url, wikilink, wikitext_inline
 from bot.settings.reports import Ambassador
@@ -292,7 +293,7 @@ def _context(ctx: JobContext, amb: Ambassador, label: str, contributions, posts,
     return {
         "ambassador": {"id": amb.id, "name": amb.name, "phabricator": amb.phabricator or "",
                        "wikis": [{"code": c, "username": u} for c, u in amb.wikis.items()]},
-        "week": {"label": label, "title": week_title(label, lang), "start": home_week.start,
+        "week": {"label": label, "title": messages.week_title(label, lang), "start": home_week.start,
                  "last": home_week.last_second, "tz": home_week.tz, "so_far": now < whole.end},
         "wikis": wikis,
         "tasks": task_data,
@@ -321,7 +322,7 @@ def _lang(ctx: JobContext, amb: Ambassador, dest: _Destination) -> str:
     """The manager's language on Phabricator, the ambassador's on the wiki page."""
     if dest.kind == "task":
         section = ctx.settings.reports
-        return section.language if section else "en"
+        return section.language if section else ctx.settings.phabricator.language
     return amb.language
 
 
@@ -643,9 +644,9 @@ def _post_page(ctx: JobContext, amb: Ambassador, label: str, dest: _Destination,
     text = _render(ctx, amb, dest, code, states, activity, report).rstrip("\n")
     lang = amb.language
     name = re.sub(r"[\[\]{}|<>]", "", amb.name)
-    week = week_title(label, lang)
-    heading = HEADINGS[lang].format(week=week, name=wikitext_inline(amb.name))
-    summary = SUMMARIES[lang].format(week=week, name=name)
+    week = messages.week_title(label, lang)
+    heading = messages.msg(lang, "wr-heading", week, wikitext_inline(amb.name))
+    summary = messages.msg(lang, "wr-summary", week, name)
     section_key = _section_key(amb, label, dest)
 
     def done(revid):

@@ -13,7 +13,7 @@ from pathlib import Path
 import jinja2
 
 from bot.render import messages
-from bot.render.escape import remarkup_inline, wikitext_inline
+from bot.render.escape import remarkup_inline, wikilink, wikitext_inline
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
 # Language-neutral templates whose words are message keys (`{{ "table-task"|msg(lang) }}`): used for a
@@ -56,6 +56,7 @@ def make_environment(markup: str, template_dir: Path = TEMPLATE_DIR) -> jinja2.E
         tasklink=task_link if markup == "wiki" else lambda t: Markup(f"T{int(t.id)}"),
         plural=lambda n, table, lang: messages.plural(getattr(messages, table), lang, int(n)),
         msg=lambda key, lang, *params: messages.msg(lang, str(key), *params),
+        wikilink=lambda title, text=None: Markup(wikilink(str(title), text)),
     )
     return env
 

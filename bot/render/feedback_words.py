@@ -1,24 +1,18 @@
 """Words of the feedback digest: wiki names in the reader's language, comment times in the wiki's zone.
 
-Kept apart from bot/render/messages.py (shared by other jobs); pure functions, standard library only.
+The words are messages (`feedback-wikiname-<code>`, `feedback-time-format` in bot/i18n/<lang>.json).
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-# reader's language -> wiki code -> the wiki's name
-WIKI_NAMES = {
-    "en": {"cs": "Czech Wikipedia", "ko": "Korean Wikipedia", "en": "English Wikipedia"},
-    "cs": {"cs": "česká Wikipedie", "ko": "korejská Wikipedie", "en": "anglická Wikipedie"},
-    "ko": {"cs": "체코어 위키백과", "ko": "한국어 위키백과", "en": "영어 위키백과"},
-}
-_MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-              "October", "November", "December")
+from babel.dates import format_datetime
 
+from bot import i18n
+from bot.render.messages import msg, wiki_name
 
-def wiki_name(reader_language: str, code: str) -> str:
-    return WIKI_NAMES.get(reader_language, WIKI_NAMES["en"]).get(code, code)
+__all__ = ["local_time", "wiki_name"]
 
 
 def local_time(stamp: str, zone: str, reader_language: str) -> str:
@@ -27,9 +21,6 @@ def local_time(stamp: str, zone: str, reader_language: str) -> str:
     (CET or CEST as the date falls; a zone without a name shows its offset, e.g. `+05`)."""
     utc = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
     t = utc.astimezone(ZoneInfo(zone or "UTC"))
-    abbr = t.strftime("%Z")
-    if reader_language == "cs":
-        return f"{t.day}. {t.month}. {t.year}, {t.hour}:{t.minute:02d} {abbr}"
-    if reader_language == "ko":
-        return f"{t.year}년 {t.month}월 {t.day}일 {t.hour:02d}:{t.minute:02d} {abbr}"
-    return f"{t.day} {_MONTHS_EN[t.month - 1]} {t.year}, {t.hour:02d}:{t.minute:02d} {abbr}"
+    source, _ = i18n.lookup(reader_language, "feedback-time-format")
+    text = format_datetime(t, msg(reader_language, "feedback-time-format"), locale=source.replace("-", "_"))
+    return f"{i18n.localize_digits(source, text)} {t.strftime('%Z')}"

@@ -16,9 +16,12 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
+from babel import Locale
+from babel.dates import format_date, format_datetime, get_month_names
 
 from bot import i18n
+from bot.domain.newsletter import Typography
+from bot.domain.weekly import parse_label
 
 # Phabricator's task statuses and priorities (Conduit's numeric values), as the bot knows them.
 STATUSES = ("open", "stalled", "progress", "resolved", "declined", "invalid", "duplicate", "wontfix", "spite")
@@ -184,3 +187,42 @@ def datetime_text(epoch: float, lang: str, tz: str) -> str:
     cs `6. 12. 2026, 6:08`, ko `2026년 12월 6일 오후 2:08` (for the run report)."""
     moment = datetime.fromtimestamp(float(epoch), timezone.utc).astimezone(ZoneInfo(tz))
     return _format(moment, lang, "datetime-format")
+
+
+def week_title(label: str, lang: str) -> str:
+    """An ISO week (`2026-W49`) as the language writes it (`weekly-week-title`): '49. týden 2026',
+    '2026년 49주차', 'week 49 of 2026'."""
+    year, number = parse_label(label)
+    return msg(lang, "weekly-week-title", year, number)
+
+
+def typography(lang: str) -> Typography:
+    """Where `lang` keeps words together: the words of `typography-nbsp-after` and CLDR's month names
+    (both the running-text and the stand-alone forms: cs "prosince" and "prosinec")."""
+    words = tuple(i18n.message(lang, "typography-nbsp-after").split())
+    if not words:
+        return Typography()
+    locale = lang.replace("-", "_")
+    months = tuple(dict.fromkeys(name for context in ("format", "stand-alone")
+                                 for name in get_month_names("wide", context, locale).values()))
+    return Typography(words, months)
+
+
+def nothing_happened_sentences() -> tuple[str, ...]:
+    """The "nothing changed" sentence of an empty newsletter period in every language the bot has."""
+    return tuple(dict.fromkeys(msg(lang, "newsletter-nothing-happened") for lang in languages()))
+
+
+def language_name(reader: str, code: str) -> str:
+    """The name of language `code` in `reader`'s language, from CLDR ("Czech", "čeština"), else the code."""
+    try:
+        return Locale.parse(reader.replace("-", "_")).languages.get(code.replace("-", "_"), code)
+    except (ValueError, LookupError):
+        return code
+
+
+def wiki_name(reader: str, code: str) -> str:
+    """A wiki's name in the reader's language (`feedback-wikiname-<code>`: "česká Wikipedie"); a wiki no
+    message names is shown by its code."""
+    key = f"feedback-wikiname-{code}"
+    return msg(reader, key) if i18n.has(reader, key) else code

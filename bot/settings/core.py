@@ -18,6 +18,7 @@ from typing import Any, Callable
 import yaml
 
 from bot.errors import ConfigError
+from bot.i18n import FALLBACK as FALLBACK_LANGUAGE
 from bot.settings.deployment import DeploymentSettings, parse as parse_deployment
 from bot.settings.feedback import FeedbackSettings, MentionSettings, parse as parse_feedback, parse_mentions
 from bot.settings.loader import Refused, load_yaml, read_config_text
@@ -41,6 +42,7 @@ class PhabricatorSettings:
     token_env: str = "AMBASSADOR_CONDUIT_TOKEN"
     timeout: float = 20.0
     page_size: int = 100
+    language: str = FALLBACK_LANGUAGE   # the team's language: comments, digests and mentions on Phabricator
 
     def token(self) -> str:
         value = os.environ.get(self.token_env, "").strip()
@@ -149,6 +151,23 @@ def load_settings(path: str | os.PathLike, *, job_names: Collection[str] | None 
     return parse_settings(data, path, job_names=job_names)
 
 
+
+def _parse_phabricator(r: _Reader, raw: Any) -> "PhabricatorSettings":
+    p = r.mapping(raw, "phabricator", {"url", "token_env", "timeout", "page_size", "language"},
+                  {"url"})
+    phab_url = r.typed(p["url"], "phabricator.url", str, _url)
+    return PhabricatorSettings(
+        url=phab_url if phab_url.endswith("/") else phab_url + "/",
+        token_env=r.typed(p.get("token_env", "AMBASSADOR_CONDUIT_TOKEN"), "phabricator.token_env", str, _env_name),
+        timeout=float(r.typed(p.get("timeout", 20), "phabricator.timeout", (int, float),
+                              lambda v: None if 0 < v <= 300 else "must be between 0 and 300 seconds")),
+        page_size=r.typed(p.get("page_size", 100), "phabricator.page_size", int,
+                          lambda v: None if 1 <= v <= 100 else "must be between 1 and 100 (Conduit's maximum)"),
+        language=r.typed(p.get("language", FALLBACK_LANGUAGE), "phabricator.language", str,
+                         lambda v: None if v in LANGUAGES else f"must be one of {', '.join(LANGUAGES)}"),
+    )
+
+
 def parse_settings(data: Any, path: Path, *, job_names: Collection[str] | None = None) -> Settings:
     r = _Reader(path)
     if data is None:
@@ -170,16 +189,7 @@ def parse_settings(data: Any, path: Path, *, job_names: Collection[str] | None =
     full_refresh = float(r.typed(b.get("full_refresh_hours", 24), "bot.full_refresh_hours", (int, float),
                                  _between(0, 24 * 366, " hours", low_open=True)))
 
-    p = r.mapping(top["phabricator"], "phabricator", {"url", "token_env", "timeout", "page_size"}, {"url"})
-    phab_url = r.typed(p["url"], "phabricator.url", str, _url)
-    phab = PhabricatorSettings(
-        url=phab_url if phab_url.endswith("/") else phab_url + "/",
-        token_env=r.typed(p.get("token_env", "AMBASSADOR_CONDUIT_TOKEN"), "phabricator.token_env", str, _env_name),
-        timeout=float(r.typed(p.get("timeout", 20), "phabricator.timeout", (int, float),
-                              lambda v: None if 0 < v <= 300 else "must be between 0 and 300 seconds")),
-        page_size=r.typed(p.get("page_size", 100), "phabricator.page_size", int,
-                          lambda v: None if 1 <= v <= 100 else "must be between 1 and 100 (Conduit's maximum)"),
-    )
+    phab = _parse_phabricator(r, top["phabricator"])
 
     wikis_raw = r.typed(top["wikis"], "wikis", dict, lambda v: None if v else "must name at least one wiki")
     wikis = {code: _parse_wiki(r, code, w) for code, w in wikis_raw.items()}

@@ -74,6 +74,23 @@ def _user_name(v: str) -> str | None:
     return None
 
 
+def _parse_wiki(reader: Reader, wkey: str, code: str, w, known_wikis: Mapping[str, str]) -> NewsletterWiki:
+    if code not in known_wikis:
+        raise reader.fail(wkey, f"no such wiki in 'wikis' (known: {', '.join(sorted(known_wikis))})")
+    w = reader.mapping(w, wkey, _PAGE_KEYS | {"approvers"}, {"draft_page", "page", "subscribers"})
+    w_keys = set(w)
+    approvers = reader.string_list(w.pop("approvers", []), f"{wkey}.approvers", _user_name)
+    if "approvers" in w_keys and not approvers:
+        raise reader.fail(f"{wkey}.approvers", "is empty; leave the key out to let anyone approve")
+    values = {k: reader.typed(v, f"{wkey}.{k}", str, _title) for k, v in w.items()}
+    if values["draft_page"] == values["page"]:
+        raise reader.fail(f"{wkey}.page", "must differ from draft_page (the draft keeps its approval marker)")
+    for k in ("draft_page", "page", "report_page"):
+        if k in values and "{edition}" not in values[k]:
+            raise reader.fail(f"{wkey}.{k}", "must contain {edition}, so every edition has its own page")
+    return NewsletterWiki(code=code, approvers=tuple(approvers), **values)
+
+
 def parse(reader: Reader, raw, known_wikis: Mapping[str, str]) -> NewsletterSettings:
     key = "newsletters"
     n = reader.mapping(raw, key, {"projects", "wikis", "sections", "progress_statuses", "resolved_statuses",
@@ -90,23 +107,8 @@ def parse(reader: Reader, raw, known_wikis: Mapping[str, str]) -> NewsletterSett
         raise reader.fail(f"{key}.sections", "must list each section at most once, and at least one")
     status_check = (lambda v: None if v in STATUS_KEYS else f"unknown status {v!r} (known: {', '.join(STATUS_KEYS)})")
     wikis_raw = reader.typed(n["wikis"], f"{key}.wikis", dict, lambda v: None if v else "must name at least one wiki")
-    wikis = {}
-    for code, w in wikis_raw.items():
-        wkey = f"{key}.wikis.{code}"
-        if code not in known_wikis:
-            raise reader.fail(wkey, f"no such wiki in 'wikis' (known: {', '.join(sorted(known_wikis))})")
-        w = reader.mapping(w, wkey, _PAGE_KEYS | {"approvers"}, {"draft_page", "page", "subscribers"})
-        w_keys = set(w)
-        approvers = reader.string_list(w.pop("approvers", []), f"{wkey}.approvers", _user_name)
-        if "approvers" in w_keys and not approvers:
-            raise reader.fail(f"{wkey}.approvers", "is empty; leave the key out to let anyone approve")
-        values = {k: reader.typed(v, f"{wkey}.{k}", str, _title) for k, v in w.items()}
-        if values["draft_page"] == values["page"]:
-            raise reader.fail(f"{wkey}.page", "must differ from draft_page (the draft keeps its approval marker)")
-        for k in ("draft_page", "page", "report_page"):
-            if k in values and "{edition}" not in values[k]:
-                raise reader.fail(f"{wkey}.{k}", "must contain {edition}, so every edition has its own page")
-        wikis[code] = NewsletterWiki(code=code, approvers=tuple(approvers), **values)
+    wikis = {code: _parse_wiki(reader, f"{key}.wikis.{code}", code, w, known_wikis)
+             for code, w in wikis_raw.items()}
     names = reader.mapping(n.get("names", {}), f"{key}.names", set(LANGUAGES))
     for lang, name in names.items():
         # That the name is plain text in wikitext and Remarkup is checked by the jobs, which know the

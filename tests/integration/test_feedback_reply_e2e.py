@@ -124,7 +124,7 @@ def test_project_page_reply_through_wikitext_once(world, monkeypatch):
     assert lines[second + 1].startswith(":Předáno do")
     revs = human["cs"].revisions(PROJECT, limit=2)
     assert revs[0]["user"] == "TestBot" and revs[1]["user"] == "OtherUser"   # all replies in one edit
-    assert revs[0]["comment"] == f"Robot: komentář předán do T{t}"
+    assert revs[0]["comment"] == f"Robot: komentář předán do úkolu T{t}"
 
     report = feedback.run(ctx)
     assert report.saved == [] and report.problems == []

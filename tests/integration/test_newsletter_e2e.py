@@ -5,6 +5,7 @@ import io
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import yaml
 from bot.domain import newsletter as nl
 from bot.jobs import newsletter
 from bot.jobs.registry import build_context
+from bot.render.escape import wikilink
 from bot.settings import parse_settings
 from tests.integration.helpers import config_data, set_secrets
 
@@ -127,8 +129,14 @@ def test_draft_approve_publish_deliver_exactly_once(world, conduit, tmp_path):
     assert "k&nbsp;úkolům" in draft                          # Czech typography
     parsed = mwparserfromhell.parse(draft)
     assert [str(t.name) for t in parsed.filter_templates()] == []      # nothing injected by titles or intro
+    talk = wikilink("Special:TalkPage/" + PAGES["cs"]["archive_page"], "diskusní stránku zpravodaje")
     assert sorted(str(link.title) for link in parsed.filter_wikilinks()) == sorted(
-        f"phab:T{ids[k]}" for k in ("done", "doing", "new"))
+        [f"phab:T{ids[k]}" for k in ("done", "doing", "new")] + [str(mwparserfromhell.parse(talk).nodes[0].title)])
+    assert f"pište na {talk} nebo" in draft
+    # The wiki knows Special:TalkPage (a special page it lacks would be a red link, class "new").
+    html = humans["cs"].get(action="parse", page=draft_title("cs"), prop="text", formatversion=2)["parse"]["text"]
+    anchor = re.search(r"<a [^>]*>diskusní stránku zpravodaje</a>", html)
+    assert anchor and 'class="new"' not in anchor.group(0) and "TalkPage" in anchor.group(0), anchor
     assert "~~~" not in draft and "Milí kolegové" in draft
     ko = humans["ko"].page_text(draft_title("ko"))
     assert "작업 1개를 해결했습니다." in ko and "&#123;&#123;틀&#125;&#125;" in ko

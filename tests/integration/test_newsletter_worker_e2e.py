@@ -53,7 +53,7 @@ def test_ready_on_the_wiki_is_enough_at_the_send_time_and_not_before(world, tmp_
         "status=draft", "status=ready send=2027년 1월 4일 오후 6시"), "승인")
     report = newsletter.run(ctx)                                 # 08:00 Prague = 16:00 Seoul: too early for both
     assert cs.page_text(page_title("cs")) is None and ko.page_text(page_title("ko")) is None
-    assert "pondělí 4. 1. 2027 10:00" in nl.help_of(cs.page_text(draft_title("cs")))
+    assert "dne 4. 1. 2027 (pondělí) v 10:00" in nl.help_of(cs.page_text(draft_title("cs")))
     assert "2027년 1월 4일 월요일 18:00" in nl.help_of(ko.page_text(draft_title("ko")))
     assert any("scheduled for" in h for h in report.held)
 

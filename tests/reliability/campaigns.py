@@ -957,7 +957,7 @@ class WeeklyWorld:
 
     def check(self, now: float) -> tuple[int, int, str]:
         """Exactly one report per ambassador and week on each of its destinations, from the servers only."""
-        from bot.domain.weekly import week_title
+        from bot.render.messages import week_title
         tally = Tally()
         count = tally.count
 

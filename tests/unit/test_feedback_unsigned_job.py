@@ -32,7 +32,8 @@ class FeedbackWiki(FakeWiki):
 
 def context(wiki, store=None):
     conf = FeedbackSettings(pages=(FeedbackPage("cs", PAGE, TASK),))
-    settings = SimpleNamespace(**{**dict.fromkeys(SECTIONS), "feedback": conf})
+    settings = SimpleNamespace(**{**dict.fromkeys(SECTIONS), "feedback": conf,
+                                  "phabricator": SimpleNamespace(language="en")})
     return JobContext(settings=settings, store=store or MemoryStore(), phab=FakePhab([task(TASK)]), wikis={"cs": wiki},
                       out=io.StringIO(), clock=lambda: datetime(2026, 11, 24, 1, tzinfo=timezone.utc).timestamp())
 

@@ -10,6 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from bot.domain import newsletter as nl
 from bot.errors import ConfigError
+from bot.render import messages
 from bot.render.environment import Markup, Renderer
 from bot.settings import parse_settings
 from tests.fakes import task
@@ -171,8 +172,16 @@ def test_keys_and_markers():
     ("Slovo ava a vlak", "Slovo ava a&nbsp;vlak"),
 ])
 def test_czech_typography(source, expected):
-    assert nl.czech_typography(source) == expected
-    assert nl.czech_typography(expected) == expected
+    rule = messages.typography("cs")
+    assert nl.typeset(source, rule) == expected
+    assert nl.typeset(expected, rule) == expected
+
+
+@pytest.mark.parametrize("lang", ["en", "ko", "ar", "vi"])
+def test_no_typography_where_the_language_has_no_rule(lang):
+    text = "Byl jsem v Praze a k tomu 1. 12. 2026."
+    assert not messages.typography(lang)
+    assert nl.typeset(text, messages.typography(lang)) == text
 
 
 PAYLOADS = ["{{subst:Foo}}", "[[Category:X]]", "[[Kategorie:X]]", "~~~~", "~~~", "<ref>x</ref>", "__NOTOC__",
@@ -189,8 +198,9 @@ def render_draft(lang, titles, intro):
     sections = nl.build_sections(tasks, (START, END), ["resolved"])
     text = RENDERER.render("newsletter_draft", lang, "wiki", marker=Markup(nl.STATUS_MARKER.format(status="draft")),
                            intro=Markup(__import__("bot.render.escape", fromlist=["x"]).wikitext_block(intro))
-                           if intro.strip() else None, sections=sections)
-    return nl.czech_typography(text) if lang == "cs" else text
+                           if intro.strip() else None, sections=sections,
+                           talk_page="Special:TalkPage/Wikipedie:Z/V/2026-12")
+    return nl.typeset(text, messages.typography(lang))
 
 
 def structure(text):

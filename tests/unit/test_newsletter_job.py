@@ -9,6 +9,7 @@ import pytest
 from bot.errors import ConfigError
 from bot.jobs import newsletter
 from bot.jobs.base import JobContext
+from bot.render.escape import wikilink
 from bot.settings import parse_settings
 from bot.store import MemoryStore
 from tests.fakes import FakePhab, FakeWiki, task
@@ -53,6 +54,18 @@ def test_scheduled_run_drafts_last_month_once_from_the_draft_day():
     assert "[[phab:T1|T1]]" in text and "status=draft" in text
     calls = len(ctx.phab.calls)
     assert newsletter.run(ctx).saved == [] and len(ctx.phab.calls) == calls     # once per edition
+
+
+def test_czech_typography_keeps_out_of_task_titles():
+    ctx, _ = context(1796256000)
+    ctx.phab.change(1, title="add a Korean FAQ link <b>")
+    newsletter.command(ctx, "draft", "2026-11", ["cs"])
+    text = ctx.wikis["cs"].text("Wikipedie:Z/2026-11")
+    assert "add a Korean FAQ link &lt;b&gt;" in text or "add a Korean FAQ link &lt;b>" in text, text
+    assert "a&nbsp;Korean" not in text
+    assert "k&nbsp;úkolům" in text     # the bot's own Czech words are typeset
+    link = wikilink("Special:TalkPage/Wikipedie:Z/V/2026-11", "diskusní stránku zpravodaje")
+    assert f"pište na {link} nebo" in text
 
 
 def test_draft_is_not_regenerated_over_human_edits():

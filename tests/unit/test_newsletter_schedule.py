@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from bot.domain import newsletter as nl
+from bot.render import messages
 
 MON_9_PRAGUE = 1797235200      # 2026-12-14 09:00 CET
 
@@ -59,7 +60,8 @@ def test_guards_untouched_and_nothing_happened():
     history = [nl.Revision(3, "TestBot", "t", nl.set_help(edited, "x")), nl.Revision(2, "Jana", "t", edited),
                nl.Revision(1, "TestBot", "t", bot_text)]
     assert not nl.untouched(history, edited, "TestBot")
-    assert nl.says_nothing_happened(nl.draft_body(edited))
+    assert nl.says_nothing_happened(nl.draft_body(edited), messages.nothing_happened_sentences())
+    assert not nl.says_nothing_happened(nl.draft_body(edited), ["Nothing changed in the project in this period."])
     forced = nl.Revision(4, "Jana", "t", nl.with_force(edited))
     assert nl.forced([forced] + history, history[1]) and not nl.forced(history, history[1])
     assert not nl.forced([forced] + history, history[1], approvers=["Admin"])

@@ -44,6 +44,7 @@ def mutate(path, value):
     (("phabricator", "timeout"), "fast", "phabricator.timeout: must be int or float"),
     (("phabricator", "page_size"), 500, "phabricator.page_size: must be between 1 and 100"),
     (("phabricator", "token_env"), "my token", "phabricator.token_env: must be an environment variable name"),
+    (("phabricator", "language"), "de", "phabricator.language: must be one of ar, cs, en, ko, vi"),
     (("wikis", "cs", "timezone"), "Mars/Olympus", "wikis.cs.timezone: unknown time zone"),
     (("wikis", "cs", "language"), "de", "wikis.cs.language: must be one of ar, cs, en, ko, vi"),
     (("wikis", "cs", "api_url"), "https://cs.wikipedia.org/wiki/", "wikis.cs.api_url: must end with api.php"),
@@ -154,3 +155,10 @@ def test_every_optional_section_is_a_typed_attribute():
     assert set(SECTIONS) <= set(hints)
     assert all(type(None) in typing.get_args(hints[name]) for name in SECTIONS)
     assert not hasattr(Settings, "section") and "sections" not in hints
+
+
+def test_phabricator_language_defaults_to_the_fallback_and_can_be_set():
+    from bot.i18n import FALLBACK
+    assert parse_settings(mutate(("phabricator", "url"), "http://127.0.0.1:1/"), Path("c.yaml")).phabricator.language \
+        == FALLBACK
+    assert parse_settings(mutate(("phabricator", "language"), "vi"), Path("c.yaml")).phabricator.language == "vi"

@@ -8,10 +8,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.domain.weekly import (Contribution, newcomer_pulse, parse_post_at, post_time, replace_marked_section,
-                               report_week, section_text, sessions, time_spent, week_bounds, week_title)
+                               report_week, section_text, sessions, time_spent, week_bounds)
 from bot.errors import ConfigError
 from bot.jobs import weekly_report
 from bot.jobs.base import JobContext
+from bot.render import messages
+from bot.render.messages import week_title
 from bot.store import MemoryStore
 from tests.unit.test_weekly_report_job import ContribWiki, FakeConduit, settings
 from tests.fakes import FakeWikiSettings
@@ -52,8 +54,9 @@ def test_labels_by_the_wikis_conventions():
     assert week_title("2026-W49", "cs") == "49. týden 2026"
     assert week_title("2026-W49", "ko") == "2026년 49주차"
     assert week_title("2026-W49", "en") == "week 49 of 2026"
-    from bot.domain.weekly import HEADINGS
-    assert HEADINGS["ko"].format(week=week_title("2026-W49", "ko"), name="X") == "2026년 49주차 주간 보고: X"
+    assert messages.msg("ko", "wr-heading", week_title("2026-W49", "ko"), "X") == "2026년 49주차 주간 보고: X"
+    assert week_title("2026-W49", "ar") == "الأسبوع ٤٩ من ٢٠٢٦"
+    assert week_title("2026-W49", "vi") == "tuần 49 năm 2026"
 
 
 def test_sunday_reports_the_current_week_so_far_or_the_last_complete_one():
