@@ -52,6 +52,11 @@ class FakeWikiSettings:
         self.run_page = None
         self.run_value = "run"
         self.timezone = "Europe/Prague"
+        self.api_url = f"https://{code}.wikipedia.example/w/api.php"
+        from tests.wiki_facts import wiki_settings
+        words = wiki_settings(language)
+        self.unsigned_templates, self.text_templates = words.unsigned_templates, words.text_templates
+        self.signature_format = None
 
 
 class FakeWiki:
@@ -72,6 +77,11 @@ class FakeWiki:
         self.seconds = 0            # the fake server clock, one second per edit
         for title, text in (pages or {}).items():
             self.edit(title, text, user="OtherUser")
+
+    def api(self, *, write=False, **params):
+        """The answers the real local wiki of this language gave to the wiki-facts reads."""
+        from tests.wiki_facts import api_answer
+        return api_answer(self.settings.language, params)
 
     def edit(self, title, text, user="OtherUser"):
         revid = next(self._revids)
