@@ -16,7 +16,7 @@ from bot.errors import ConfigError
 
 def wiki_facts(wiki, memo: dict | None = None) -> WikiFacts:
     """The facts of `wiki` (a WikiClient), once per process when given a memo (`ctx.memo`)."""
-    key = ("wiki_facts", wiki.code, wiki.settings.api_url)
+    key = ("wiki_facts", wiki.settings.code, wiki.settings.api_url)
     if memo is not None and key in memo:
         return memo[key]
     siteinfo, allmessages = _answers(wiki)
@@ -30,7 +30,7 @@ def wiki_facts(wiki, memo: dict | None = None) -> WikiFacts:
                                    unsigned_templates=dict(settings.unsigned_templates),
                                    text_templates=settings.text_templates)
     except WikiFactsError as exc:
-        raise ConfigError(f"wiki {wiki.code}: {exc}") from None
+        raise ConfigError(f"wiki {wiki.settings.code}: {exc}") from None
     if memo is not None:
         memo[key] = facts
     return facts
@@ -68,5 +68,5 @@ def signature_format_problem(wiki, facts: WikiFacts) -> str | None:
     minutes = {(written - timedelta(seconds=s)).strftime("%Y-%m-%dT%H:%M:00Z") for s in (0, 60)}
     if read in minutes:
         return None
-    return (f"wiki {wiki.code}: signature_format {facts.signature_format!r} does not read what the wiki "
+    return (f"wiki {wiki.settings.code}: signature_format {facts.signature_format!r} does not read what the wiki "
             f"writes for ~~~~~ now, {sample.strip()!r} (read as {read or 'nothing'})")
