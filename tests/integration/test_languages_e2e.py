@@ -19,6 +19,7 @@ from bot.jobs import status_sync
 from bot.jobs.registry import build_context
 from bot.settings import parse_settings
 from tests.conftest import forget_pywikibot_sessions, started_farm
+from tests.wiki_facts import WIKI_WORDS
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +63,8 @@ def _context(farm, conduit, tmp_path, pywikibot_dir, monkeypatch, codes):
         monkeypatch.setenv(f"AMBASSADOR_TEST_{code.upper()}_PASSWORD", farm.wikis[code].bot.password)
         wikis[code] = {"api_url": farm.wikis[code].api_url, "language": code, "timezone": TIMEZONES[code],
                        "username": "TestBot", "botpassword_app": "ci",
-                       "password_env": f"AMBASSADOR_TEST_{code.upper()}_PASSWORD", "throttle_seconds": 0}
+                       "password_env": f"AMBASSADOR_TEST_{code.upper()}_PASSWORD", "throttle_seconds": 0,
+                       **WIKI_WORDS[code]}
     data = {
         "bot": {"user_agent": "ambassador-bot-tests/0.1 (test@example.org)",
                 "state_url": f"sqlite:///{tmp_path}/state.sqlite", "pywikibot_dir": str(pywikibot_dir)},
