@@ -92,3 +92,27 @@ def test_config_words_reach_the_facts(tmp_path):
     assert dict(settings.unsigned_templates) == {"Nepodepsáno": (1, 2), "Unsigned2": (2, 1)}
     assert facts("cs", unsigned_templates=settings.unsigned_templates,
                  text_templates=settings.text_templates).text_templates == {"malé"}
+
+
+CONFIGURED = {"cs": "j. n. Y, H:i", "ko": "Y년 n월 j일 (D) H:i", "en": "H:i, j F Y", "ar": "H:i، j F Y",
+              "vi": 'H:i, "ngày" j "tháng" n "năm" Y'}
+
+
+# Day and month swapped, or minutes and hours: what the wiki wrote on 6 December reads as another time.
+WRONG = {"cs": "n. j. Y, H:i", "ko": "Y년 j월 n일 (D) H:i", "en": "i:H, j F Y", "ar": "i:H، j F Y",
+         "vi": 'H:i, "ngày" n "tháng" j "năm" Y'}
+
+
+@pytest.mark.parametrize("code", sorted(CONFIGURED))
+def test_check_config_accepts_the_documented_formats_and_names_a_wrong_one(code):
+    """`check-config --online` against what the local wiki wrote (the recorded ~~~~~ sample)."""
+    from bot.adapters.wiki_facts import signature_format_problem
+    from tests.fakes import FakeWiki, FakeWikiSettings
+
+    wiki = FakeWiki(FakeWikiSettings(code=code, language=code))
+    wiki.settings.signature_format = CONFIGURED[code]
+    assert signature_format_problem(wiki, facts(code, signature_format=CONFIGURED[code])) is None
+    wrong = WRONG[code]
+    wiki.settings.signature_format = wrong
+    problem = signature_format_problem(wiki, facts(code, signature_format=wrong))
+    assert problem.startswith(f"wiki {code}: signature_format {wrong!r} does not read") and "\n" not in problem
