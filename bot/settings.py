@@ -446,9 +446,10 @@ def _unsigned_templates(r: _Reader, value: Any, key: str) -> tuple[tuple[str, tu
     out = []
     for name, spec in value.items():
         r.typed(name, f"{key}", str, _template_title)
-        if not (isinstance(spec, list) and sorted(spec) == [1, 2] and all(type(p) is int for p in spec)):
+        if not (isinstance(spec, list) and all(type(p) is int for p in spec) and sorted(spec) == [1, 2]):
             raise r.fail(f"{key}.{name}", "must be [1, 2] (user first) or [2, 1] (time first)")
-        out.append((name[:1].upper() + " ".join(name[1:].replace("_", " ").split()), (spec[0], spec[1])))
+        canonical = " ".join(name.replace("_", " ").split())     # as comments.template_name writes it
+        out.append((canonical[:1].upper() + canonical[1:], (spec[0], spec[1])))
     return tuple(out)
 
 
