@@ -15,7 +15,7 @@ Pure: plain data in, plain data out; the adapter `bot/adapters/wiki_facts.py` as
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from zoneinfo import ZoneInfo
@@ -338,6 +338,5 @@ def facts_from_answers(siteinfo: dict, allmessages: dict, *, signature_format: s
 
 
 def replace_format(facts: WikiFacts, fmt: str) -> WikiFacts:
-    from dataclasses import replace
-    compile_signature_format(fmt, facts)
+    compile_signature_format(fmt, facts)    # a derived format must read back, or say why not
     return replace(facts, signature_format=fmt)
