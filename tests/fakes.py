@@ -140,6 +140,11 @@ class FakeWikiSettings:
         self.run_page = None
         self.run_value = "run"
         self.timezone = "Europe/Prague"
+        self.api_url = f"https://{code}.wikipedia.example/w/api.php"
+        from tests.wiki_facts import wiki_settings
+        words = wiki_settings(language)
+        self.unsigned_templates, self.text_templates = words.unsigned_templates, words.text_templates
+        self.signature_format = None
 
 
 class FakeWiki:
@@ -238,6 +243,10 @@ class FakeWiki:
     def api(self, *, write=False, **params):
         if not write and params.get("meta") == "userinfo":
             return {"query": {"userinfo": {"id": 1, "name": self.settings.username}}}
+        if not write and (params.get("meta") in ("siteinfo", "allmessages") or params.get("action") == "parse"):
+            # The answers the real local wiki of this language gave to the wiki-facts reads.
+            from tests.wiki_facts import api_answer
+            return api_answer(self.settings.language, params)
         raise AssertionError(f"FakeWiki.api has no answer for {params} (write={write}); "
                              f"use or add a WikiPort method")
 

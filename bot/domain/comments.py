@@ -6,18 +6,19 @@ DiscussionTools (`c-<author>-<YYYYMMDDHHMMSS>-<heading or parent>`, `-1`, `-2`�
 repeats) so that ids from the wikitext parser and from `discussiontoolspageinfo`
 are the same and survive later edits to the page.
 
-Signatures are recognised the way MediaWiki writes them with `~~~~`:
+Signatures are recognised the way MediaWiki writes them with `~~~~` on the wiki the page is
+on, from that wiki's facts (`bot.domain.wiki_facts.WikiFacts`: its user namespaces and their
+aliases, its signature timestamp format, month names, digits and time zone), e.g.
 
 * cs: `[[Wikipedista:X|X]] ([[Diskuse s wikipedistou:X|diskuse]]) 24. 11. 2026, 07:15 (CET)`
-* ko: `[[사용자:X|X]] ([[사용자토론:X|토론]]) 2026년 11월 24일 (화) 15:15 (KST)`
-* en: `[[User:X|X]] ([[User talk:X|talk]]) 06:15, 24 November 2026 (UTC)`
+* ar: `[[مستخدم:X|X]] ([[نقاش المستخدم:X|نقاش]]) ١١:٠٧، ٦ ديسمبر ٢٠٢٦ (+03)`
 
-All three are understood on every wiki (a signature is unambiguous); the time zone
-comes from the abbreviation, falling back to the wiki's own zone. A `{{Unsigned|User|time}}`
-template (and its cs/ko/en names, `UNSIGNED_TEMPLATES`) added after someone's unsigned
+The time is local to the wiki's zone; in the repeated autumn hour the written abbreviation
+says which of the two is meant. A `{{Unsigned|User|time}}` template (the wiki's names for
+it come from its config, `WikiFacts.unsigned_templates`) added after someone's unsigned
 text is a signature too: author from the template, time from its time parameter when
-that reads as one of the signature times above. Without a readable time the text is
-an unsigned chunk whose author is known (its time is the revision's).
+that reads as a signature time. Without a readable time the text is an unsigned chunk
+whose author is known (its time is the revision's).
 
 Comments between two revisions are compared by id (`changes_between`): a new id is
 new feedback, a known id with other text is an edit, an id whose author, time and
@@ -35,43 +36,20 @@ import html
 import ipaddress
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
 from html.parser import HTMLParser
-from zoneinfo import ZoneInfo
 
 import mwparserfromhell
 from mwparserfromhell.nodes import Tag, Template
 
+from bot.domain.wiki_facts import NS_FILE, NS_TEMPLATE, WikiFacts
+
 # -- signatures -----------------------------------------------------------------------------
 
-_MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-              "October", "November", "December")
-_TIMESTAMPS = (
-    re.compile(r"(?P<d>\d{1,2})\.\s(?P<m>\d{1,2})\.\s(?P<y>\d{4}),\s(?P<H>\d{1,2}):(?P<M>\d{2})\s"
-               r"\((?P<tz>CET|CEST|SEČ|SELČ|UTC)\)"),
-    re.compile(r"(?P<y>\d{4})년\s(?P<m>\d{1,2})월\s(?P<d>\d{1,2})일\s\(\w\)\s(?P<H>\d{1,2}):(?P<M>\d{2})\s"
-               r"\((?P<tz>KST|UTC)\)"),
-    re.compile(r"(?P<H>\d{1,2}):(?P<M>\d{2}),\s(?P<d>\d{1,2})\s(?P<mon>" + "|".join(_MONTHS_EN) +
-               r")\s(?P<y>\d{4})\s\((?P<tz>UTC|CET|CEST|KST)\)"),
-)
-_ZONES = {"UTC": "UTC", "CET": "Europe/Prague", "CEST": "Europe/Prague", "SEČ": "Europe/Prague",
-          "SELČ": "Europe/Prague", "KST": "Asia/Seoul"}
-_SUMMER = {"CEST", "SELČ"}
-
-# User pages, user talk pages and contributions, in the canonical and the cs/ko names.
-USER_NAMESPACES = {"user", "user talk", "u", "ut", "wikipedista", "wikipedistka", "uživatel", "uživatelka",
-                   "diskuse s wikipedistou", "diskuse s wikipedistkou", "diskuse s uživatelem",
-                   "diskuse s uživatelkou", "사용자", "사용자토론", "사용자 토론"}
-CONTRIBUTIONS = {"special:contributions", "speciální:příspěvky", "특수:기여", "특수:사용자기여"}
 _LINK_RE = re.compile(r"\[\[\s*:?\s*([^\[\]|#]+?)\s*(?:[|#][^\[\]]*)?\]\]")
 # How far before its timestamp a signature's user link may start, in visible characters
 # (DiscussionTools uses ~100), and in raw wikitext (MediaWiki's $wgMaxSigChars is 255).
 SIGNATURE_WINDOW = 120
 RAW_SIGNATURE_WINDOW = 400
-# Images: `[[Soubor:Flag….svg|15px]]` in a signature or a comment is no text of it.
-FILE_NAMESPACES = {"file", "image", "soubor", "obrázek", "파일", "그림"}
-# Templates whose one parameter is the writer's own words, only shown smaller or bigger: the words stay.
-TEXT_TEMPLATES = {"small", "smaller", "big", "nowrap", "malé"}
 # What sits right before a signature's user link and belongs to the signature: an image, an opening
 # tag, bold/italic quotes, the opening of a wrapping template, spaces.
 _SIG_LEAD = re.compile(r"(?:\[\[[^\[\]]*\]\]|<[A-Za-z][^<>]*>|'{2,}|\{\{[^{}|]+\||\s+)$")
@@ -92,17 +70,6 @@ def lines_with_headings(text: str):
         yield line, match
 
 
-# Templates that sign someone else's unsigned text, per wiki language: canonical name (first letter
-# upper case, spaces) -> (user parameter, time parameter). Either order is accepted when one value
-# reads as a signature time (enwiki's Unsigned takes both), so the order here only decides when
-# neither does. cs Šablona:Nepodepsáno takes the user, then the date.
-UNSIGNED_TEMPLATES = {
-    "cs": {"Nepodepsáno": (1, 2), "Unsigned": (1, 2), "Unsigned2": (2, 1)},
-    "ko": {"서명 안 함": (1, 2), "Unsigned": (1, 2), "Unsigned2": (2, 1)},
-    "en": {"Unsigned": (1, 2), "Unsigned2": (2, 1), "Unsigned IP": (1, 2), "Unsigned IP2": (2, 1)},
-}
-_TEMPLATE_NAMESPACES = {"template", "šablona", "틀"}
-
 _TASK_RE = re.compile(r"(?<![\w/])T(\d{1,9})(?!\w)")
 _INDENT_RE = re.compile(r"^[:*#]+")
 
@@ -116,58 +83,34 @@ class Signature:
     template: bool = False   # an {{Unsigned}}-style template; its timestamp is "" when it gives no readable time
 
 
-def _utc(m: re.Match, fallback_tz: str) -> str | None:
-    g = m.groupdict()
-    month = _MONTHS_EN.index(g["mon"]) + 1 if g.get("mon") else int(g["m"])
-    try:
-        local = datetime(int(g["y"]), month, int(g["d"]), int(g["H"]), int(g["M"]))
-    except ValueError:
-        return None
-    abbr = g["tz"]
-    zone = ZoneInfo(_ZONES.get(abbr, fallback_tz))
-    # In the repeated autumn hour the abbreviation says which of the two is meant.
-    candidates = [local.replace(tzinfo=zone, fold=f) for f in (0, 1)]
-    if abbr in ("CET", "CEST", "SEČ", "SELČ"):
-        summer = abbr in _SUMMER
-        candidates.sort(key=lambda d: bool(d.dst()) != summer)
-    return candidates[0].astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def user_from_link(target: str) -> str | None:
+def user_from_link(target: str, facts: WikiFacts) -> str | None:
     """The user a link points at (user page, user talk page or contributions), else None."""
     target = target.replace("_", " ").strip()
     ns, sep, rest = target.partition(":")
     if not sep:
         return None
     ns_l = " ".join(ns.split()).lower()
-    if ns_l in USER_NAMESPACES and "/" not in rest:
+    if ns_l in facts.user_namespaces and "/" not in rest:
         name = rest.strip()
-    elif "/" in rest and f"{ns_l}:{rest.split('/')[0].strip().lower()}" in CONTRIBUTIONS:
+    elif "/" in rest and f"{ns_l}:{' '.join(rest.split('/')[0].split()).lower()}" in facts.contribution_pages:
         name = rest.split("/", 1)[1].strip()
     else:
         return None
     return (name[:1].upper() + name[1:]) if name else None
 
 
-def template_name(raw: str) -> str:
+def template_name(raw: str, facts: WikiFacts) -> str:
     """A template's canonical name: spaces for underscores, first letter upper case, no namespace."""
     name = " ".join(raw.replace("_", " ").split())
     ns, sep, rest = name.partition(":")
-    if sep and ns.strip().lower() in _TEMPLATE_NAMESPACES:
+    if sep and ns.strip().lower() in facts.names(NS_TEMPLATE):
         name = rest.strip()
     return name[:1].upper() + name[1:]
 
 
-def _unsigned_templates(language: str | None) -> dict[str, tuple[int, int]]:
-    if language in UNSIGNED_TEMPLATES:
-        return UNSIGNED_TEMPLATES[language]
-    return {name: spec for table in UNSIGNED_TEMPLATES.values() for name, spec in table.items()}
-
-
-def _signature_time(value: str, fallback_tz: str) -> str | None:
-    for pattern in _TIMESTAMPS:
-        m = pattern.search(value)
-        if m and (stamp := _utc(m, fallback_tz)):
+def _signature_time(value: str, facts: WikiFacts) -> str | None:
+    for m in facts.timestamp_re.finditer(value):
+        if stamp := facts.to_utc(m):
             return stamp
     return None
 
@@ -192,9 +135,9 @@ def valid_user_name(name: str) -> bool:
         return not _NOT_IN_USER_NAMES.search(name)
 
 
-def _template_user(value) -> str:
+def _template_user(value, facts: WikiFacts) -> str:
     """The user a template parameter names, "" when it names none (not a valid user name)."""
-    name = next((u for u in (user_from_link(str(link.title)) for link in value.filter_wikilinks()) if u), None)
+    name = next((u for u in (user_from_link(str(link.title), facts) for link in value.filter_wikilinks()) if u), None)
     if name is None:
         name = value.strip_code()
     name = " ".join(_BIDI_MARKS.sub("", name).replace("_", " ").split())
@@ -202,38 +145,38 @@ def _template_user(value) -> str:
     return name if valid_user_name(name) else ""
 
 
-def template_signatures(line: str, fallback_tz: str = "UTC", language: str | None = None) -> list[Signature]:
+def template_signatures(line: str, facts: WikiFacts) -> list[Signature]:
     """`{{Unsigned|User|time}}`-style templates on one line, as signatures (timestamp "" if unreadable)."""
     if "{{" not in line:
         return []
-    names = _unsigned_templates(language)
+    names = facts.unsigned_templates
     found: list[Signature] = []
     pos = 0
     code = mwparserfromhell.parse(line)
     for tpl in code.filter_templates():
-        spec = names.get(template_name(str(tpl.name)))
+        spec = names.get(template_name(str(tpl.name), facts))
         if spec is None:
             continue
         # The signature is the template with what only wraps it (`<small>…</small>`, `{{small|…}}`):
         # the text before it is the comment, nothing of the wrapper is left to read as text.
-        raw = str(_wrapped(code, tpl, names))
+        raw = str(_wrapped(code, tpl, names, facts))
         start = line.find(raw, pos)
         if start < 0:
             continue
         values = {i: tpl.get(str(i)).value if tpl.has(str(i)) else mwparserfromhell.parse("") for i in (1, 2)}
         user_value, time_value = values[spec[0]], values[spec[1]]
-        if _signature_time(str(user_value), fallback_tz) and not _signature_time(str(time_value), fallback_tz):
+        if _signature_time(str(user_value), facts) and not _signature_time(str(time_value), facts):
             user_value, time_value = time_value, user_value
-        author = _template_user(user_value)
+        author = _template_user(user_value, facts)
         if not author:
             continue
-        stamp = _signature_time(str(time_value), fallback_tz) or ""
+        stamp = _signature_time(str(time_value), facts) or ""
         found.append(Signature(author, stamp, start, start + len(raw), True))
         pos = start + len(raw)
     return found
 
 
-def _wrapped(code, node, signature_templates):
+def _wrapped(code, node, signature_templates, facts: WikiFacts):
     """`node` with the tags and one-parameter templates around it that hold nothing else (but a dash),
     and with any template or tag attribute it sits in: their text is never part of a comment's
     plain text, and the comment's text must not end inside them."""
@@ -245,7 +188,7 @@ def _wrapped(code, node, signature_templates):
         if isinstance(parent, Tag):
             inside = parent.contents if not parent.self_closing else None
         elif isinstance(parent, Template) and len(parent.params) == 1 \
-                and template_name(str(parent.name)) not in signature_templates:
+                and template_name(str(parent.name), facts) not in signature_templates:
             inside = parent.params[0].value
         else:
             break
@@ -256,18 +199,18 @@ def _wrapped(code, node, signature_templates):
     return node
 
 
-def find_signatures(line: str, fallback_tz: str = "UTC", language: str | None = None) -> list[Signature]:
-    """Signatures on one line of wikitext: a user link followed by a signature timestamp, or an
-    `{{Unsigned}}`-style template (`language` picks the wiki's template names; None: all of them)."""
-    templates = template_signatures(line, fallback_tz, language)
+def find_signatures(line: str, facts: WikiFacts) -> list[Signature]:
+    """Signatures on one line of wikitext: a user link followed by a signature timestamp as this wiki
+    writes it, or one of the wiki's `{{Unsigned}}`-style templates."""
+    templates = template_signatures(line, facts)
     found: list[Signature] = list(templates)
     floor = 0
-    for pattern_match in sorted((m for p in _TIMESTAMPS for m in p.finditer(line)), key=lambda m: m.start()):
+    for pattern_match in facts.timestamp_re.finditer(line):
         if pattern_match.start() < floor:
             continue
         if any(t.start <= pattern_match.start() < t.end for t in templates):
             continue   # the time parameter of a template, read with the template
-        stamp = _utc(pattern_match, fallback_tz)
+        stamp = facts.to_utc(pattern_match)
         if stamp is None:
             continue
         # A user link inside an earlier template belongs to that template. The window is measured in
@@ -275,41 +218,41 @@ def find_signatures(line: str, fallback_tz: str = "UTC", language: str | None = 
         # push its user link out of reach.
         window_start = max([floor, pattern_match.start() - RAW_SIGNATURE_WINDOW]
                            + [t.end for t in templates if t.end <= pattern_match.start()])
-        links = [(lm, user_from_link(lm.group(1))) for lm in _LINK_RE.finditer(line, window_start, pattern_match.start())]
+        links = [(lm, user_from_link(lm.group(1), facts)) for lm in _LINK_RE.finditer(line, window_start, pattern_match.start())]
         links = [(lm, u) for lm, u in links if u]
         links = [(lm, u) for lm, u in links
-                 if len(_visible(line[lm.start():pattern_match.start()])) <= SIGNATURE_WINDOW]
+                 if len(_visible(line[lm.start():pattern_match.start()], facts)) <= SIGNATURE_WINDOW]
         if not links:
             continue
         author = links[-1][1]
         # The signature starts at the first link to the same user in the window: `[[User:X|X]] ([[User talk:X|…]])`,
         # and takes the decoration right before it (a flag image, an opening tag, bold quotes, `{{small|`).
         start = next(lm.start() for lm, u in links if u == author)
-        start = _signature_lead(line, window_start, start)
+        start = _signature_lead(line, window_start, start, facts)
         found.append(Signature(author, stamp, start, pattern_match.end()))
         floor = pattern_match.end()
     return sorted(found, key=lambda sig: sig.start)
 
 
-def _visible(wikitext: str) -> str:
+def _visible(wikitext: str, facts: WikiFacts) -> str:
     """Roughly what a reader sees of a piece of a line (for the signature window)."""
-    return plain_text(wikitext)
+    return plain_text(wikitext, facts)
 
 
-def _is_file_link(raw: str) -> bool:
+def _is_file_link(raw: str, facts: WikiFacts) -> bool:
     target = raw[2:].lstrip(" :")
     ns, sep, _ = target.partition(":")
-    return bool(sep) and " ".join(ns.split()).lower() in FILE_NAMESPACES
+    return bool(sep) and " ".join(ns.replace("_", " ").split()).lower() in facts.names(NS_FILE)
 
 
-def _signature_lead(line: str, floor: int, start: int) -> int:
+def _signature_lead(line: str, floor: int, start: int, facts: WikiFacts) -> int:
     """`start` moved back over the decoration right before a signature's user link (never past `floor`)."""
     while start > floor:
         m = _SIG_LEAD.search(line[floor:start])
         if not m or not m.group():
             break
         piece = m.group()
-        if piece.startswith("[[") and not _is_file_link(piece):
+        if piece.startswith("[[") and not _is_file_link(piece, facts):
             break   # a link that is no image is the comment's own
         if piece.isspace() and start - len(piece) > floor and not _SIG_LEAD.search(line[floor:start - len(piece)]):
             break   # plain space before the words: the space stays with the words (stripped anyway)
@@ -392,7 +335,7 @@ _HTML_TAGS = ("abbr|b|bdi|bdo|big|blockquote|br|caption|center|cite|code|data|dd
 _STRAY_TAG = re.compile(rf"</?(?:{_HTML_TAGS})(?:\s[^<>]*)?/?>", re.IGNORECASE)
 
 
-def plain_text(wikitext: str) -> str:
+def plain_text(wikitext: str, facts: WikiFacts) -> str:
     """Readable text of a comment's wikitext: links show their label, markup goes.
 
     Images (`[[Soubor:…|15px]]`) and templates (`{{od|::}}`, `{{Unsigned|…}}`) go entirely; the
@@ -400,10 +343,10 @@ def plain_text(wikitext: str) -> str:
     """
     code = mwparserfromhell.parse(wikitext)
     for link in code.filter_wikilinks(recursive=False):
-        if _is_file_link(str(link)):
+        if _is_file_link(str(link), facts):
             code.remove(link)
     for tpl in code.filter_templates(recursive=False):
-        if template_name(str(tpl.name)).lower() in TEXT_TEMPLATES and tpl.has("1"):
+        if template_name(str(tpl.name), facts).lower() in facts.text_templates and tpl.has("1"):
             code.replace(tpl, str(tpl.get("1").value))
     code = mwparserfromhell.parse(str(code))
     # Entities are decoded last, so that an escaped "&lt;small&gt;" is text, not a stray tag.
@@ -441,8 +384,7 @@ def _indent(line: str) -> int:
     return len(m.group()) if m else 0
 
 
-def parse_comments(text: str, *, timezone_name: str = "UTC",
-                   language: str | None = None) -> tuple[list[Comment], list[Comment]]:
+def parse_comments(text: str, facts: WikiFacts) -> tuple[list[Comment], list[Comment]]:
     """All signed comments of a page revision, and its unsigned chunks (author/time left empty).
 
     A comment runs back from its signature to the previous signature, the heading,
@@ -450,7 +392,7 @@ def parse_comments(text: str, *, timezone_name: str = "UTC",
     squeezed between two signed comments stays apart). Unsigned chunks get their
     author and time from the revision that added them (see `changes_between`); a
     chunk closed by an `{{Unsigned|User}}` template without a readable time keeps
-    the template's user as its author. `language` picks the wiki's template names.
+    the template's user as its author. `facts` are the wiki's (signatures, templates).
     """
     signed: list[Comment] = []
     unsigned: list[Comment] = []
@@ -462,16 +404,16 @@ def parse_comments(text: str, *, timezone_name: str = "UTC",
 
         def flush_unsigned():
             body = " ".join(t for _, t in pending if t.strip())
-            if plain_text(body):
+            if plain_text(body, facts):
                 level = min(i for i, t in pending if t.strip()) + 1
-                unsigned.append(Comment("", "", "", section.heading, plain_text(body), level, None, False,
+                unsigned.append(Comment("", "", "", section.heading, plain_text(body, facts), level, None, False,
                                         section.task))
             pending.clear()
 
         for line in section.lines:
             indent = _indent(line)
             content = line[indent:]
-            sigs = find_signatures(content, timezone_name, language)
+            sigs = find_signatures(content, facts)
             if not sigs:
                 if pending and content.strip() and indent != pending[-1][0]:
                     flush_unsigned()
@@ -485,7 +427,7 @@ def parse_comments(text: str, *, timezone_name: str = "UTC",
                     flush_unsigned()
                     own = []
                 pending.clear()
-                text = plain_text(" ".join(own + [content[pos:sig.start]]))
+                text = plain_text(" ".join(own + [content[pos:sig.start]]), facts)
                 if sig.template:
                     # "text -- {{Unsigned|X}}": the dash goes with the template, as it would with `--~~~~`
                     # in the writer's own hand; the text is what was there before it was marked.
@@ -510,7 +452,7 @@ def parse_comments(text: str, *, timezone_name: str = "UTC",
                 thread.append(comment)
                 pos = sig.end + signature_tail(content[sig.end:])
             rest = content[pos:]
-            if plain_text(rest):
+            if plain_text(rest, facts):
                 pending.append((indent, rest))
         if pending:
             flush_unsigned()
@@ -662,21 +604,21 @@ def changes_between(old: tuple[list[Comment], list[Comment]], new: tuple[list[Co
 
 
 def changes_in_history(baseline: Revision | None, revisions: list[Revision], *, bot_user: str,
-                       timezone_name: str = "UTC", parser=None, language: str | None = None) -> list[CommentChange]:
+                       facts: WikiFacts, parser=None) -> list[CommentChange]:
     """Comment changes over consecutive revisions (oldest first) after `baseline`.
 
     The bot's own revisions move the baseline but contribute nothing. A comment
     added and then edited within the same stretch is reported once, as new, with
     its last text; an unsigned comment edited twice is one edit from its first
     text. `parser(revision) -> (signed, unsigned)` replaces the wikitext parser (the
-    DiscussionTools path); `language` picks the wiki's `{{Unsigned}}` template names.
+    DiscussionTools path); `facts` are the wiki's (signatures, `{{Unsigned}}` templates).
     """
     def parse(rev: Revision | None):
         if rev is None:
             return [], []
         if parser is not None:
             return parser(rev)
-        return parse_comments(rev.text, timezone_name=timezone_name, language=language)
+        return parse_comments(rev.text, facts)
 
     prev = parse(baseline)
     out: dict[str, CommentChange] = {}
@@ -724,8 +666,9 @@ def _follow_unsigned_edit(out: dict[str, CommentChange], ch: CommentChange) -> t
 class _TextAndLinks(HTMLParser):
     """Plain text of a comment's HTML, remembering where each user link starts."""
 
-    def __init__(self):
+    def __init__(self, facts: WikiFacts):
         super().__init__(convert_charrefs=True)
+        self.facts = facts
         self.parts: list[str] = []
         self.user_links: list[tuple[int, str]] = []
         self._skip = 0
@@ -741,7 +684,7 @@ class _TextAndLinks(HTMLParser):
             if tag == self._skip_tag[0]:
                 self._skip_tag[1] += 1
             return
-        if _not_text(tag, attrs):
+        if _not_text(tag, attrs, self.facts):
             # An image, or a link to a missing file or template (a red link): no words of the writer.
             if tag not in _VOID_TAGS:
                 self._skip_tag = [tag, 1]
@@ -749,7 +692,7 @@ class _TextAndLinks(HTMLParser):
         if tag in ("style", "script"):
             self._skip += 1
         if tag == "a" and attrs.get("title"):
-            user = user_from_link(attrs["title"])
+            user = user_from_link(attrs["title"], self.facts)
             if user:
                 self.user_links.append((self.length, user))
         if tag in ("p", "dd", "li", "br", "div", "dl", "ul", "ol"):
@@ -771,23 +714,28 @@ class _TextAndLinks(HTMLParser):
 
 
 _VOID_TAGS = {"img", "br", "hr", "wbr", "input", "source", "track", "area", "col", "embed", "link", "meta"}
-_TEMPLATE_OR_FILE = re.compile(r"^(?:template|šablona|틀|" + "|".join(FILE_NAMESPACES) + r")\s*:", re.IGNORECASE)
 
 
-def _not_text(tag: str, attrs: dict) -> bool:
+def _not_text(tag: str, attrs: dict, facts: WikiFacts) -> bool:
     if tag == "img" or "mw:File" in (attrs.get("typeof") or "") or tag == "figure":
         return True
     if tag == "a":
         title = attrs.get("title") or ""
         cls = (attrs.get("class") or "").split()
-        return bool(_TEMPLATE_OR_FILE.match(title)) and ("new" in cls or "mw-file-description" in cls
+        ns, sep, _ = title.partition(":")
+        template_or_file = sep and _namespace_name(ns) in facts.names(NS_TEMPLATE) | facts.names(NS_FILE)
+        return bool(template_or_file) and ("new" in cls or "mw-file-description" in cls
                                                          or "image" in cls)
     return False
 
 
-def text_from_html(fragment: str, author: str) -> str:
+def _namespace_name(ns: str) -> str:
+    return " ".join(ns.replace("_", " ").split()).lower()
+
+
+def text_from_html(fragment: str, author: str, facts: WikiFacts) -> str:
     """A comment's text from DiscussionTools' HTML, without the signature."""
-    parser = _TextAndLinks()
+    parser = _TextAndLinks(facts)
     parser.feed(fragment)
     parser.close()
     text = "".join(parser.parts)
@@ -797,14 +745,14 @@ def text_from_html(fragment: str, author: str) -> str:
     return normalize(text)
 
 
-def comments_from_threaditems(items: list[dict]) -> list[Comment]:
+def comments_from_threaditems(items: list[dict], facts: WikiFacts) -> list[Comment]:
     """Signed comments from `discussiontoolspageinfo&prop=threaditemshtml`, in page order."""
     out: list[Comment] = []
 
     def walk(nodes, heading, task, parent):
         for node in nodes:
             if node.get("type") == "heading":
-                h = normalize(text_from_html(node.get("html", ""), "\0"))
+                h = normalize(text_from_html(node.get("html", ""), "\0", facts))
                 t = _TASK_RE.search(h)
                 walk(node.get("replies", []), h, int(t.group(1)) if t else None, None)
                 continue
@@ -812,7 +760,7 @@ def comments_from_threaditems(items: list[dict]) -> list[Comment]:
                 continue
             author = node.get("author", "")
             c = Comment(node["id"], author, node.get("timestamp", ""), heading,
-                        text_from_html(node.get("html", ""), author), int(node.get("level", 1)),
+                        text_from_html(node.get("html", ""), author, facts), int(node.get("level", 1)),
                         parent, True, task)
             out.append(c)
             walk(node.get("replies", []), heading, task, c.id)

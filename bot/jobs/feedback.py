@@ -38,9 +38,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from bot.adapters.wiki_facts import wiki_facts
 from bot.domain.comments import (HEADING_RE, Comment, CommentChange, Revision, changes_in_history,
                                  comments_from_threaditems, find_signatures, lines_with_headings, normalize,
                                  parse_comments, plain_heading, text_hash, author_from_id, thread_order)
+from bot.domain.wiki_facts import WikiFacts
 from bot.domain.wikitext import bot_may_edit
 from bot.errors import (Blocked, BotError, EditConflict, NotFound, PartialData, ServerError, TargetError,
                         TransientError, UncertainWriteError)
@@ -231,17 +233,16 @@ def use_discussiontools(conf, wiki) -> bool:
 
 
 def _page_changes(ctx, conf, wiki, title: str, baseline: dict | None, newer: list[dict]) -> list[CommentChange]:
-    tz, lang = wiki.settings.timezone, wiki.settings.language
+    facts = wiki_facts(wiki, ctx.memo)
     base_rev = _revision(baseline)
     revisions = [_revision(r) for r in newer]
     parser = None
     if use_discussiontools(conf, wiki):
-        parser = _discussiontools_parser(wiki, title, revisions[-1], tz, lang)
-    return changes_in_history(base_rev, revisions, bot_user=wiki.settings.username, timezone_name=tz,
-                              parser=parser, language=lang)
+        parser = _discussiontools_parser(wiki, title, revisions[-1], facts)
+    return changes_in_history(base_rev, revisions, bot_user=wiki.settings.username, facts=facts, parser=parser)
 
 
-def _discussiontools_parser(wiki, title: str, newest: Revision, tz: str, language: str | None = None):
+def _discussiontools_parser(wiki, title: str, newest: Revision, facts: WikiFacts):
     """Signed comments from DiscussionTools (one request per revision), unsigned from wikitext.
 
     DiscussionTools only reads pages it treats as discussions; on a page where it
@@ -251,15 +252,15 @@ def _discussiontools_parser(wiki, title: str, newest: Revision, tz: str, languag
     come from the wikitext, under the same id.
     """
     items = wiki.discussion_items(title, newest.revid)
-    found = comments_from_threaditems(items)
-    if not found and parse_comments(newest.text, timezone_name=tz, language=language)[0]:
+    found = comments_from_threaditems(items, facts)
+    if not found and parse_comments(newest.text, facts)[0]:
         return None
     cache = {newest.revid: found}
 
     def parse(rev: Revision):
         if rev.revid not in cache:
-            cache[rev.revid] = comments_from_threaditems(wiki.discussion_items(title, rev.revid))
-        signed, unsigned = parse_comments(rev.text, timezone_name=tz, language=language)
+            cache[rev.revid] = comments_from_threaditems(wiki.discussion_items(title, rev.revid), facts)
+        signed, unsigned = parse_comments(rev.text, facts)
         # The quoted text is read from the wikitext on both paths, so that signatures, images and
         # templates leave it the same way; DiscussionTools' own (cleaned) text only where the wikitext
         # parser has no comment of that id.
@@ -644,9 +645,9 @@ def reply_hashes(text: str) -> set[str]:
 _INDENT_CHARS = re.compile(r"^[:*#]*")
 
 
-def _comment_line(text: str, comment: Comment, timezone_name: str, language: str | None):
+def _comment_line(text: str, comment: Comment, facts: WikiFacts):
     """(line number, indentation prefix) of `comment`'s signature line, or None when it is gone."""
-    signed, _ = parse_comments(text, timezone_name=timezone_name, language=language)
+    signed, _ = parse_comments(text, facts)
     target = next((c for c in signed if c.id == comment.id), None)
     if target is None:
         return None
@@ -661,7 +662,7 @@ def _comment_line(text: str, comment: Comment, timezone_name: str, language: str
         if section != target.section:
             continue
         prefix = _INDENT_CHARS.match(line).group()
-        for sig in find_signatures(line[len(prefix):], timezone_name, language):
+        for sig in find_signatures(line[len(prefix):], facts):
             if (sig.author, sig.timestamp) == (target.author, target.timestamp):
                 if seen == wanted:
                     return n, prefix
@@ -669,8 +670,7 @@ def _comment_line(text: str, comment: Comment, timezone_name: str, language: str
     return None
 
 
-def insert_reply(text: str, comment: Comment, reply: str, *, timezone_name: str = "UTC",
-                 language: str | None = None) -> str | None:
+def insert_reply(text: str, comment: Comment, reply: str, *, facts: WikiFacts) -> str | None:
     """`text` with `reply` on a new line under `comment`, or None when the comment is no longer there.
 
     The comment is found the way `parse_comments` numbers it (same author, time and
@@ -679,7 +679,7 @@ def insert_reply(text: str, comment: Comment, reply: str, *, timezone_name: str 
     indented under it -- where DiscussionTools puts a reply -- with the comment's
     own indentation plus one `:`.
     """
-    found = _comment_line(text, comment, timezone_name, language)
+    found = _comment_line(text, comment, facts)
     if found is None:
         return None
     lines = text.split("\n")
@@ -696,8 +696,8 @@ def insert_reply(text: str, comment: Comment, reply: str, *, timezone_name: str 
     return "\n".join(lines[:end] + [prefix + ":" + reply] + lines[end:])
 
 
-def insert_thread_reply(text: str, comments: list[Comment], reply: str, *, bot_user: str = "",
-                        timezone_name: str = "UTC", language: str | None = None) -> str | None:
+def insert_thread_reply(text: str, comments: list[Comment], reply: str, *, facts: WikiFacts,
+                        bot_user: str = "") -> str | None:
     """`text` with one `reply` at the end of the thread (section) that holds `comments`, or None when
     none of them is on the page any more.
 
@@ -706,7 +706,7 @@ def insert_thread_reply(text: str, comments: list[Comment], reply: str, *, bot_u
     a Wikipedian answering the latest comment would indent), or at the level of the bot's own reply
     when that is the last one.
     """
-    anchor = next((f for f in (_comment_line(text, c, timezone_name, language) for c in comments) if f), None)
+    anchor = next((f for f in (_comment_line(text, c, facts) for c in comments) if f), None)
     if anchor is None:
         return None
     lines = text.split("\n")
@@ -716,7 +716,7 @@ def insert_thread_reply(text: str, comments: list[Comment], reply: str, *, bot_u
     prefix = anchor[1] + ":"
     for i in range(last, anchor[0] - 1, -1):
         line_prefix = _INDENT_CHARS.match(lines[i]).group()
-        sigs = find_signatures(lines[i][len(line_prefix):], timezone_name, language)
+        sigs = find_signatures(lines[i][len(line_prefix):], facts)
         if sigs:
             own = bot_user and sigs[-1].author == normal_title(bot_user)
             prefix = line_prefix if own else line_prefix + ":"
@@ -812,7 +812,7 @@ def _reply_on_page(ctx, conf, code: str, title: str, items: list[dict], report: 
         dt_items: list[Comment] = []
         if use_discussiontools(conf, wiki):
             # DiscussionTools only reads discussion pages: a thread it knows is replied to through it.
-            dt_items = comments_from_threaditems(wiki.discussion_items(title))
+            dt_items = comments_from_threaditems(wiki.discussion_items(title), wiki_facts(wiki, ctx.memo))
         via_text = []
         for thread in threads:
             ids = {i["comment"]["id"] for i in thread}
@@ -859,7 +859,7 @@ def _reply_wikitext(ctx, wiki, page, threads: list[list[dict]], report: JobRepor
     for thread in threads:
         comments = [Comment.from_json(i["comment"]) for i in thread]
         text = insert_thread_reply(new_text, comments, reply_text(ctx, lang, thread), bot_user=wiki.settings.username,
-                                   timezone_name=wiki.settings.timezone, language=lang)
+                                   facts=wiki_facts(wiki, ctx.memo))
         if text is None:
             report.problems.append(f"wiki {code} page {title!r}: comments {', '.join(c.id for c in comments)} are "
                                    f"no longer on the page; no reply")

@@ -207,6 +207,11 @@ def _check_wiki(settings: Settings, code: str, wiki, pages: dict[str, str]) -> l
     for title, state in wiki.read_pages(list(pages)).items():
         if not state.exists:
             problems.append(f"wiki {code}: {pages[title]}: the page {title!r} does not exist")
+    from bot.adapters.wiki_facts import signature_format_problem, wiki_facts
+    # The signatures the feedback job reads: the configured format against what the wiki writes now.
+    problem = signature_format_problem(wiki, wiki_facts(wiki))
+    if problem:
+        problems.append(problem)
     reports = settings.reports
     users = {name: f"reports.ambassadors[{amb.id}].wikis.{code}"
              for amb in getattr(reports, "ambassadors", ()) for c, name in amb.wikis.items() if c == code}

@@ -65,6 +65,12 @@ class WikiSettings:
     min_edit_interval_minutes: float = 0.0
     run_page: str | None = None
     run_value: str = "run"
+    # The wiki's own words for what siteinfo does not say (issue 15, docs/languages.md): templates that
+    # sign someone's unsigned text, name -> (user parameter, time parameter); templates that only
+    # resize their text; the signature date format (MediaWiki letters) if the wiki's sample is unclear.
+    unsigned_templates: tuple[tuple[str, tuple[int, int]], ...] = ()
+    text_templates: tuple[str, ...] = ()
+    signature_format: str | None = None
 
     @property
     def login_name(self) -> str:
@@ -275,7 +281,8 @@ def _parse_wiki(r: _Reader, code: Any, w: Any) -> WikiSettings:
     key = f"wikis.{code}"
     r.typed(code, key, str, lambda v: None if re.fullmatch(r"[a-z][a-z0-9-]{0,30}", v) else "wiki code must be like 'cs'")
     w = r.mapping(w, key, {"api_url", "language", "timezone", "username", "password_env", "botpassword_app",
-                           "throttle_seconds", "maxlag", "min_edit_interval_minutes", "run_page", "run_value"},
+                           "throttle_seconds", "maxlag", "min_edit_interval_minutes", "run_page", "run_value",
+                           "unsigned_templates", "text_templates", "signature_format"},
                   {"api_url", "language", "timezone", "username"})
     number = (int, float)
     return WikiSettings(
@@ -299,7 +306,33 @@ def _parse_wiki(r: _Reader, code: Any, w: Any) -> WikiSettings:
         run_page=w.get("run_page") and r.typed(w["run_page"], f"{key}.run_page", str, page_title),
         run_value=r.typed(w.get("run_value", "run"), f"{key}.run_value", str,
                           lambda v: _non_empty(v) or (None if v == v.strip() else "must not start or end with spaces")),
+        unsigned_templates=_unsigned_templates(r, w.get("unsigned_templates", {}), f"{key}.unsigned_templates"),
+        text_templates=r.string_list(w.get("text_templates", []), f"{key}.text_templates", _template_title),
+        signature_format=w.get("signature_format") and r.typed(
+            w["signature_format"], f"{key}.signature_format", str,
+            lambda v: None if re.search(r"Y", v) and re.search(r"H|G", v) and "i" in v
+            else "must be MediaWiki date letters with Y, H (or G) and i, e.g. 'j. n. Y, H:i'"),
     )
+
+
+def _template_title(v: str) -> str | None:
+    if not v.strip() or v != v.strip() or re.search(r"[#<>\[\]|{}]", v):
+        return "must be a template name (no namespace needed), e.g. 'Unsigned'"
+    return None
+
+
+def _unsigned_templates(r: _Reader, value: Any, key: str) -> tuple[tuple[str, tuple[int, int]], ...]:
+    """`{name: [user parameter, time parameter]}`, e.g. `{Unsigned: [1, 2], Unsigned2: [2, 1]}`."""
+    if not isinstance(value, dict):
+        raise r.fail(key, "must be a mapping of template name to [user parameter, time parameter]")
+    out = []
+    for name, spec in value.items():
+        r.typed(name, f"{key}", str, _template_title)
+        if not (isinstance(spec, list) and all(type(p) is int for p in spec) and sorted(spec) == [1, 2]):
+            raise r.fail(f"{key}.{name}", "must be [1, 2] (user first) or [2, 1] (time first)")
+        canonical = " ".join(name.replace("_", " ").split())     # as comments.template_name writes it
+        out.append((canonical[:1].upper() + canonical[1:], (spec[0], spec[1])))
+    return tuple(out)
 
 
 def _parse_table(r: _Reader, i: int, t: Any, wikis: dict[str, WikiSettings]) -> StatusTable:

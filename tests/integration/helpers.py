@@ -6,6 +6,7 @@ from pathlib import Path
 
 from bot.jobs.registry import build_context
 from bot.settings import parse_settings
+from tests.wiki_facts import WIKI_WORDS
 
 TIMEZONES = {"cs": "Europe/Prague", "ko": "Asia/Seoul", "en": "UTC"}
 STATUS_PAGES = {"cs": "Wikipedie:Growth/Stav", "ko": "위키백과:성장/현황"}
@@ -21,7 +22,7 @@ def config_data(farm, conduit, tmp_path: Path, pywikibot_dir: Path, *, codes=("c
         "wikis": {code: {"api_url": farm.wikis[code].api_url, "language": code, "timezone": TIMEZONES[code],
                          "username": "TestBot", "botpassword_app": "ci",
                          "password_env": f"AMBASSADOR_TEST_{code.upper()}_PASSWORD", "throttle_seconds": 0,
-                         **wiki_extra}
+                         **WIKI_WORDS[code], **wiki_extra}
                   for code in codes},
         "status_tables": tables if tables is not None else [{
             "id": "growth-current",

@@ -165,3 +165,15 @@ def test_check_config_online_finds_wrong_password_missing_task_and_page(config_f
     # nothing was written anywhere
     assert {code: _last_change(wikis, code) for code in ("cs", "ko")} == before
     assert len(conduit.call("transaction.search", {"objectIdentifier": f"T{task}"})["data"]) == transactions
+
+
+def test_check_config_online_compares_the_signature_format_with_what_the_wiki_writes(config_file, wikis, conduit,
+                                                                                     capsys):
+    right, _ = _online_config(config_file, wikis, conduit, **{"wikis.cs.signature_format": "j. n. Y, H:i"})
+    assert main(["--config", right, "check-config", "--online"]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    # Day and month, hour and minute swapped: reads what the wiki writes now as another time.
+    wrong, _ = _online_config(config_file, wikis, conduit, **{"wikis.cs.signature_format": "n. j. Y, i:H"})
+    assert main(["--config", wrong, "check-config", "--online"]) == 2
+    problems = [line for line in capsys.readouterr().err.splitlines() if line.startswith("ambassador: problem: ")]
+    assert len(problems) == 1 and "wiki cs: signature_format 'n. j. Y, i:H' does not read" in problems[0], problems

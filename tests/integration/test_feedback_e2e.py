@@ -5,6 +5,7 @@ import io
 
 import pytest
 
+from bot.adapters.wiki_facts import wiki_facts
 from bot.domain.comments import comments_from_threaditems, parse_comments
 from bot.jobs import feedback
 from bot.jobs.registry import build_context
@@ -167,6 +168,7 @@ def test_discussiontools_and_wikitext_agree(world):
                                 "::Druhá\n::řádka. ~~~~\n:Další. ~~~~\n\n== B ==\n나중. ~~~~\n", "t")
         wiki = ctx.wikis[code]
         text = human[code].page_text(title)
-        from_wikitext, _ = parse_comments(text, timezone_name=wiki.settings.timezone)
-        from_dt = comments_from_threaditems(wiki.discussion_items(title))
+        facts = wiki_facts(wiki)     # read from the live wiki
+        from_wikitext, _ = parse_comments(text, facts)
+        from_dt = comments_from_threaditems(wiki.discussion_items(title), facts)
         assert len(from_wikitext) == 5 and from_wikitext == from_dt

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.adapters.wiki_facts import wiki_facts
 from bot.domain.comments import comments_from_threaditems, parse_comments
 from bot.jobs import feedback
 from bot.jobs.registry import build_context
@@ -250,14 +251,15 @@ def test_both_paths_give_the_same_quoted_text(world):
     wiki = ctx.wikis["cs"]
     [rev] = [r for r in wiki.revisions_by_id({human["cs"].revisions(TALK, limit=1)[0]["revid"]}).values()]
     newest = feedback._revision(rev)
-    parse = feedback._discussiontools_parser(wiki, TALK, newest, "Europe/Prague", "cs")
+    facts = wiki_facts(wiki)     # read from the live wiki
+    parse = feedback._discussiontools_parser(wiki, TALK, newest, facts)
     assert parse is not None
     dt_signed, _ = parse(newest)
-    wt_signed, _ = parse_comments(newest.text, timezone_name="Europe/Prague", language="cs")
+    wt_signed, _ = parse_comments(newest.text, facts)
     assert [(c.id, c.author, c.text, c.parent, c.level) for c in dt_signed] == \
         [(c.id, c.author, c.text, c.parent, c.level) for c in wt_signed]
     assert [c.text for c in wt_signed] == list(QUOTES.values())
-    raw_dt = comments_from_threaditems(wiki.discussion_items(TALK))
+    raw_dt = comments_from_threaditems(wiki.discussion_items(TALK), facts)
     assert [c.id for c in raw_dt] == [c.id for c in wt_signed]
     for c in raw_dt:
         assert not any(d in c.text for d in ("15px", "Soubor:", "Šablona:", "Shrnuto")), c.text

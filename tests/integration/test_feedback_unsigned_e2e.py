@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.adapters.wiki_facts import wiki_facts
 from bot.domain.comments import comments_from_threaditems, parse_comments
 from bot.jobs import feedback
 from bot.jobs.registry import build_context
@@ -97,9 +98,9 @@ def test_unsigned_edit_forwarded_once_as_edit_and_unsigned_template_names_the_au
         # DiscussionTools sees no signature in a template that renders none (a red link on this wiki), so
         # the two parsers differ on that comment only; the job takes it from the wikitext, same id.
         wiki = ctx.wikis["cs"]
-        from_wikitext, _ = parse_comments(human.page_text(title), timezone_name=wiki.settings.timezone,
-                                          language="cs")
-        from_dt = comments_from_threaditems(wiki.discussion_items(title))
+        facts = wiki_facts(wiki)     # read from the live wiki
+        from_wikitext, _ = parse_comments(human.page_text(title), facts)
+        from_dt = comments_from_threaditems(wiki.discussion_items(title), facts)
         assert [c.author for c in from_wikitext if c.by_template] == ["Alice"]
         assert [c for c in from_wikitext if not c.by_template] == from_dt
 

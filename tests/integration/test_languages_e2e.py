@@ -19,6 +19,7 @@ from bot.jobs import status_sync
 from bot.jobs.registry import build_context
 from bot.settings import parse_settings
 from tests.conftest import forget_pywikibot_sessions, started_farm
+from tests.wiki_facts import WIKI_WORDS
 
 pytestmark = pytest.mark.integration
 
@@ -55,14 +56,15 @@ def farm(language_farm):
     return language_farm
 
 
-def _context(farm, conduit, tmp_path, pywikibot_dir, monkeypatch, codes):
+def _context(farm, conduit, tmp_path, pywikibot_dir, monkeypatch, codes, **sections):
     monkeypatch.setenv("AMBASSADOR_CONDUIT_TOKEN", conduit.bot_token)
     wikis = {}
     for code in codes:
         monkeypatch.setenv(f"AMBASSADOR_TEST_{code.upper()}_PASSWORD", farm.wikis[code].bot.password)
         wikis[code] = {"api_url": farm.wikis[code].api_url, "language": code, "timezone": TIMEZONES[code],
                        "username": "TestBot", "botpassword_app": "ci",
-                       "password_env": f"AMBASSADOR_TEST_{code.upper()}_PASSWORD", "throttle_seconds": 0}
+                       "password_env": f"AMBASSADOR_TEST_{code.upper()}_PASSWORD", "throttle_seconds": 0,
+                       **WIKI_WORDS[code]}
     data = {
         "bot": {"user_agent": "ambassador-bot-tests/0.1 (test@example.org)",
                 "state_url": f"sqlite:///{tmp_path}/state.sqlite", "pywikibot_dir": str(pywikibot_dir)},
@@ -71,6 +73,7 @@ def _context(farm, conduit, tmp_path, pywikibot_dir, monkeypatch, codes):
         "status_tables": [{"id": "growth-current",
                            "query": {"projects": ["growth-team"], "statuses": ["open", "progress", "resolved"]},
                            "pages": {c: PAGES[c] for c in codes}}],
+        **sections,
     }
     ctx = build_context(parse_settings(data, tmp_path / "config" / "test.yaml"), dry_run=False)
     ctx.out = io.StringIO()
@@ -161,16 +164,62 @@ def test_a_fifth_wiki_needs_only_config_and_a_message_file(farm, conduit, tmp_pa
     assert "status-stalled" in i18n.missing("pl") and "table-task" not in i18n.missing("pl")
 
 
-SIGNATURE_GAP = ("bot/domain/comments.py knows only cs/ko/en signature timestamps, zones and user namespaces "
-                 "(issue 15: they must come from siteinfo and per-wiki config)")
+def _wiki_facts(farm, conduit, tmp_path, pywikibot_dir, monkeypatch, code):
+    """The facts the bot reads from the live wiki (siteinfo, allmessages, its ~~~~~ sample)."""
+    from bot.adapters.wiki_facts import wiki_facts
+    ctx = _context(farm, conduit, tmp_path, pywikibot_dir, monkeypatch, (code,))
+    return ctx, wiki_facts(ctx.wikis[code], ctx.memo)
 
 
-@pytest.mark.xfail(strict=True, reason=SIGNATURE_GAP)
 @pytest.mark.parametrize("code", ["ar", "vi"])
-def test_feedback_parser_reads_signatures_written_by_the_wiki(farm, code):
+def test_feedback_parser_reads_signatures_written_by_the_wiki(farm, conduit, tmp_path, pywikibot_dir, monkeypatch, code):
     from bot.domain.comments import find_signatures
     line = _signed_date(farm, code)
-    found = find_signatures(line, TIMEZONES[code], code)
-    assert len(found) == 1 and found[0].author == "OtherUser"
+    _, facts = _wiki_facts(farm, conduit, tmp_path, pywikibot_dir, monkeypatch, code)
+    found = find_signatures(line, facts)
+    assert len(found) == 1 and found[0].author == "OtherUser", (line, facts.signature_format)
     stamp = datetime.strptime(found[0].timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
     assert abs((datetime.now(timezone.utc) - stamp).total_seconds()) < 600
+
+
+FEEDBACK_PAGES = {"ar": "ويكيبيديا:النمو/ملاحظات", "vi": "Wikipedia:Tăng trưởng/Phản hồi"}
+FEEDBACK_TEXT = {"ar": "أقترح إضافة مرشح للمهام.", "vi": "Tôi đề nghị thêm bộ lọc nhiệm vụ."}
+
+
+@pytest.mark.parametrize("code", ["ar", "vi"])
+def test_feedback_signed_on_the_wiki_reaches_phabricator_once(farm, conduit, tmp_path, pywikibot_dir, monkeypatch,
+                                                             code):
+    """A comment a person signs with ~~~~ on the ar or vi wiki goes to its task as a digest: author, the
+    signature's time, the comment's permalink; a second run posts nothing."""
+    import urllib.parse
+
+    from bot.domain.comments import comment_id
+    from bot.jobs import feedback
+    from bot.render.feedback_words import local_time
+
+    project = conduit.create_project("Growth-Team", "growth-team")
+    task = conduit.create_task(f"Feedback {code}", projects=[project])
+    title = FEEDBACK_PAGES[code]
+    human = farm.api(code, farm.wikis[code].human)
+    human.login(farm.wikis[code].human)
+    human.edit(title, "== Old ==\nOld. ~~~~\n", "start")
+    monkeypatch.setenv("AMBASSADOR_CONDUIT_TOKEN", conduit.bot_token)
+    monkeypatch.setenv(f"AMBASSADOR_TEST_{code.upper()}_PASSWORD", farm.wikis[code].bot.password)
+    ctx = _context(farm, conduit, tmp_path, pywikibot_dir, monkeypatch, (code,),
+                   feedback={"pages": [{"wiki": code, "title": title, "task": task}]})
+    assert feedback.run(ctx).problems == []         # the first run takes the page as it is as the baseline
+    assert conduit.comments(task) == []
+
+    human.edit(title, human.page_text(title).rstrip("\n") + f"\n\n== New ==\n{FEEDBACK_TEXT[code]} ~~~~\n", "comment")
+    rev = human.revisions(title, limit=1)[0]
+    report = feedback.run(ctx)
+    assert report.problems == [], report
+    [posted] = [c["text"].replace("\u2060", "") for c in conduit.comments(task)]
+    assert FEEDBACK_TEXT[code] in posted and "OtherUser" in posted and "Old." not in posted
+    minute = rev["timestamp"][:16] + ":00Z"
+    assert local_time(minute, TIMEZONES[code], "en") in posted, posted
+    permalink = "Special:GoToComment/" + comment_id("OtherUser", minute, "New")
+    assert urllib.parse.quote(permalink, safe="/:") in posted, posted
+
+    again = feedback.run(ctx)
+    assert again.problems == [] and len(conduit.comments(task)) == 1

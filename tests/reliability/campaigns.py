@@ -28,6 +28,8 @@ from pathlib import Path
 
 import yaml
 
+from tests.wiki_facts import WIKI_WORDS
+
 ROOT = Path(__file__).resolve().parents[2]
 TIMEZONES = {"cs": "Europe/Prague", "ko": "Asia/Seoul"}
 
@@ -58,7 +60,7 @@ def base_config(farm, conduit, workdir: Path, *, wiki_urls=None, phab_url=None, 
         "phabricator": {"url": phab_url or conduit.url, "timeout": phab_timeout},
         "wikis": {c: {"api_url": wiki_urls[c], "language": c, "timezone": TIMEZONES[c], "username": "TestBot",
                       "botpassword_app": "ci", "password_env": f"RELIABILITY_{c.upper()}_PASSWORD",
-                      "throttle_seconds": 0} for c in ("cs", "ko")},
+                      "throttle_seconds": 0, **WIKI_WORDS[c]} for c in ("cs", "ko")},
         "status_tables": [],
     }
 

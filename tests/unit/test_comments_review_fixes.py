@@ -10,9 +10,10 @@ import pytest
 from bot.domain.comments import Revision, changes_in_history, parse_comments, similar
 from bot.jobs import feedback
 from bot.store.memory import MemoryStore
+from tests.wiki_facts import facts
 from tests.unit.test_feedback_unsigned_job import PAGE, append, context, posted, replace_text, world
 
-TZ = "Europe/Prague"
+CS = facts("cs")   # the local cs wiki's recorded answers and its config words
 CS_TIME = "24. 11. 2026, 01:15 (CET)"
 
 MARKINGS = [
@@ -49,11 +50,10 @@ def test_patroller_marking_a_forwarded_unsigned_comment_forwards_nothing(marking
 def test_marking_old_text_is_no_change_and_leaves_no_markup_behind(marking):
     old = "== Otázka ==\nNefunguje mi tlačítko uložit.\n"
     new = old.replace("uložit.", "uložit." + marking)
-    assert changes_in_history(rev(1, old, "Jana"), [rev(2, new, "Patrolář")], bot_user="Bot",
-                              timezone_name=TZ, language="cs") == []
+    assert changes_in_history(rev(1, old, "Jana"), [rev(2, new, "Patrolář")], bot_user="Bot", facts=CS) == []
     # The same marking on a new comment: the comment is Anna's, its text without the wrapper or the
     # dash, and nothing of the wrapper is left over as someone's unsigned text.
-    signed, unsigned = parse_comments(new, timezone_name=TZ, language="cs")
+    signed, unsigned = parse_comments(new, CS)
     [c] = signed + unsigned
     assert (c.author, c.text, c.by_template) == ("Anna", "Nefunguje mi tlačítko uložit.", True)
 
@@ -64,16 +64,15 @@ def test_unsigned_text_ending_in_a_dash_marked_later_is_no_change():
                    f"Nefunguje mi tlačítko uložit. {{{{Nepodepsáno|Jana|{CS_TIME}}}}}",
                    "Nefunguje mi tlačítko uložit. -- {{Unsigned|Jana}}"):
         new = f"== Otázka ==\n{marked}\n"
-        assert changes_in_history(rev(1, old, "Jana"), [rev(2, new, "Patrolář")], bot_user="Bot",
-                                  timezone_name=TZ, language="cs") == [], marked
+        assert changes_in_history(rev(1, old, "Jana"), [rev(2, new, "Patrolář")], bot_user="Bot", facts=CS) == [], marked
 
 
 def test_wrapper_holding_more_than_the_signature_keeps_its_text():
     text = "== H ==\n<small>Drobnost: překlep v nabídce {{Unsigned|Anna}}</small>\n"
-    signed, unsigned = parse_comments(text, timezone_name=TZ, language="cs")
+    signed, unsigned = parse_comments(text, CS)
     assert [(c.author, c.text) for c in signed + unsigned] == [("Anna", "Drobnost: překlep v nabídce")]
     # Escaped markup typed as text stays text.
-    [c] = parse_comments("== H ==\nPište &lt;small&gt; ručně\n", timezone_name=TZ)[1]
+    [c] = parse_comments("== H ==\nPište &lt;small&gt; ručně\n", CS)[1]
     assert c.text == "Pište <small> ručně"
 
 
@@ -170,7 +169,7 @@ def test_discussiontools_comment_under_another_id_is_not_added_again_from_the_wi
              "timestamp": "2026-11-24T00:15:00Z", "level": 1, "html": "Přidejte filtr. ", "replies": []}
     wiki.discussion[revid] = [{"type": "heading", "html": "Nápady", "replies": [alice]}]
     newest = feedback._revision(wiki.revisions_by_id([revid])[revid])
-    found, _ = feedback._discussiontools_parser(wiki, PAGE, newest, TZ, "cs")(newest)
+    found, _ = feedback._discussiontools_parser(wiki, PAGE, newest, CS)(newest)
     assert [c.id for c in found] == ["c-Alice-20261124001500-Nápady-rendered"]
     assert feedback.run(ctx).problems == []
     [msg] = posted(ctx)
@@ -185,7 +184,7 @@ def test_discussiontools_path_still_adds_a_template_comment_next_to_a_signature_
                   "timestamp": "2026-11-24T00:15:00Z", "level": 1, "html": "Podepsaný. ", "replies": []}
     wiki.discussion[revid] = [{"type": "heading", "html": "Nápady", "replies": [signed_one]}]
     newest = feedback._revision(wiki.revisions_by_id([revid])[revid])
-    found, _ = feedback._discussiontools_parser(wiki, PAGE, newest, TZ, "cs")(newest)
+    found, _ = feedback._discussiontools_parser(wiki, PAGE, newest, CS)(newest)
     assert [(c.id, c.text) for c in found] == [("c-Alice-20261124001500-Nápady", "Podepsaný."),
                                               ("c-Alice-20261124001500-Nápady-1", "Přidejte filtr.")]
 
@@ -199,7 +198,7 @@ def test_discussiontools_path_adds_no_more_template_comments_than_it_lacks():
                 "timestamp": "2026-11-24T00:15:00Z", "level": 1, "html": "První. ", "replies": []}
     wiki.discussion[revid] = [{"type": "heading", "html": "Nápady", "replies": [rendered]}]
     newest = feedback._revision(wiki.revisions_by_id([revid])[revid])
-    found, _ = feedback._discussiontools_parser(wiki, PAGE, newest, TZ, "cs")(newest)
+    found, _ = feedback._discussiontools_parser(wiki, PAGE, newest, CS)(newest)
     assert len(found) == 2
 
 
@@ -209,10 +208,9 @@ def test_discussiontools_path_adds_no_more_template_comments_than_it_lacks():
                                   "A/B", "Jana\u200bNová", "Jana\x07", "x" * 256, "가" * 86])
 def test_template_author_that_is_no_user_name_leaves_plain_unsigned_text(name):
     text = f"== H ==\nPřidejte filtr. {{{{Unsigned|1={name}}}}}\n"
-    signed, unsigned = parse_comments(text, timezone_name=TZ, language="cs")
+    signed, unsigned = parse_comments(text, CS)
     assert signed == [] and [(c.author, c.by_template, c.text) for c in unsigned] == [("", False, "Přidejte filtr.")]
-    [change] = changes_in_history(rev(1, "== H ==\n", "Jana"), [rev(2, text, "Patrolář")], bot_user="Bot",
-                                  timezone_name=TZ, language="cs")
+    [change] = changes_in_history(rev(1, "== H ==\n", "Jana"), [rev(2, text, "Patrolář")], bot_user="Bot", facts=CS)
     assert (change.comment.author, change.comment.id.endswith("-unsigned")) == ("Patrolář", True)
 
 
@@ -221,5 +219,5 @@ def test_template_author_that_is_no_user_name_leaves_plain_unsigned_text(name):
                                          ("[[Wikipedista:Jana|J.]]", "Jana"), ("x" * 255, "X" + "x" * 254)])
 def test_template_author_that_is_a_user_name_or_an_ip(name, author):
     text = f"== H ==\nPřidejte filtr. {{{{Unsigned|{name}}}}}\n"
-    [c] = parse_comments(text, timezone_name=TZ, language="cs")[1]
+    [c] = parse_comments(text, CS)[1]
     assert (c.author, c.by_template) == (author, True)

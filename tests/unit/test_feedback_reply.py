@@ -10,8 +10,9 @@ from hypothesis import given, settings, strategies as st
 from bot.domain.comments import parse_comments
 from bot.jobs.feedback import insert_reply, reply_key, reply_marker, reply_text
 from bot.render.environment import Renderer
+from tests.wiki_facts import facts
 
-TZ = "Europe/Prague"
+CS = facts("cs")   # the local cs wiki's recorded answers and its config words
 
 
 def sig(user="OtherUser", minute=15):
@@ -23,12 +24,12 @@ REPLY = "Předáno do úkolu [[phab:T5|T5]]. <!-- ambassador-bot:key=x --> ~~~~"
 
 
 def comment(text, pred):
-    return next(c for c in parse_comments(text, timezone_name=TZ)[0] if pred(c))
+    return next(c for c in parse_comments(text, CS)[0] if pred(c))
 
 
 def test_top_level_comment_gets_a_reply_one_level_deeper_right_under_it():
     text = f"== A ==\nNávrh. {sig()}\nDalší návrh. {sig('Jiný', 20)}\n"
-    out = insert_reply(text, comment(text, lambda c: c.author == "OtherUser"), REPLY, timezone_name=TZ)
+    out = insert_reply(text, comment(text, lambda c: c.author == "OtherUser"), REPLY, facts=CS)
     assert out == f"== A ==\nNávrh. {sig()}\n:{REPLY}\nDalší návrh. {sig('Jiný', 20)}\n"
 
 
@@ -36,27 +37,27 @@ def test_reply_goes_after_existing_replies_even_past_a_blank_line_and_stays_in_i
     text = (f"== A ==\nNávrh. {sig()}\n:Odpověď. {sig('B', 16)}\n\n::Další. {sig('C', 17)}\n"
             f"Nový bod. {sig('D', 18)}\n== B ==\nX. {sig('E', 19)}\n")
     target = comment(text, lambda c: c.author == "OtherUser")
-    out = insert_reply(text, target, REPLY, timezone_name=TZ)
+    out = insert_reply(text, target, REPLY, facts=CS)
     assert out.split("\n")[5] == ":" + REPLY
     assert out.split("\n")[6].startswith("Nový bod.")
 
 
 def test_a_reply_and_a_bulleted_comment_keep_their_indentation_plus_one_colon():
     text = f"== A ==\nNávrh. {sig()}\n:Odpověď. {sig('B', 16)}\n* Bod. {sig('C', 17)}\n"
-    out = insert_reply(text, comment(text, lambda c: c.author == "B"), REPLY, timezone_name=TZ)
+    out = insert_reply(text, comment(text, lambda c: c.author == "B"), REPLY, facts=CS)
     assert f":Odpověď. {sig('B', 16)}\n::{REPLY}\n* Bod." in out
-    out = insert_reply(text, comment(text, lambda c: c.author == "C"), REPLY, timezone_name=TZ)
+    out = insert_reply(text, comment(text, lambda c: c.author == "C"), REPLY, facts=CS)
     assert out.endswith(f"* Bod. {sig('C', 17)}\n*:{REPLY}\n")
 
 
 def test_repeated_signature_and_same_signature_in_another_section_find_the_right_line():
     text = (f"== A ==\nPrvní. {sig()}\n== B ==\nDruhý. {sig()}\nTřetí. {sig()}\nKonec. {sig('Z', 30)}\n")
-    signed = parse_comments(text, timezone_name=TZ)[0]
+    signed = parse_comments(text, CS)[0]
     assert [c.id for c in signed][:3] == ["c-OtherUser-20261124061500-A", "c-OtherUser-20261124061500-B",
                                           "c-OtherUser-20261124061500-B-1"]
-    out = insert_reply(text, signed[2], REPLY, timezone_name=TZ).split("\n")
+    out = insert_reply(text, signed[2], REPLY, facts=CS).split("\n")
     assert out[5] == ":" + REPLY and out[4].startswith("Třetí.")
-    out = insert_reply(text, signed[0], REPLY, timezone_name=TZ).split("\n")
+    out = insert_reply(text, signed[0], REPLY, facts=CS).split("\n")
     assert out[2] == ":" + REPLY and out[1].startswith("První.")
 
 
@@ -64,25 +65,25 @@ def test_heading_inside_an_html_comment_is_not_a_section():
     text = f"== A ==\n<!--\n== B ==\n-->\nNávrh. {sig()}\n"
     target = comment(text, lambda c: True)
     assert target.section == "A"
-    assert insert_reply(text, target, REPLY, timezone_name=TZ).endswith(f"{sig()}\n:{REPLY}\n")
+    assert insert_reply(text, target, REPLY, facts=CS).endswith(f"{sig()}\n:{REPLY}\n")
 
 
 def test_a_comment_no_longer_on_the_page_gets_no_reply():
     text = f"== A ==\nNávrh. {sig()}\n"
     gone = comment(text, lambda c: True)
-    assert insert_reply(f"== A ==\nJiný. {sig('B', 16)}\n", gone, REPLY, timezone_name=TZ) is None
-    assert insert_reply("", gone, REPLY, timezone_name=TZ) is None
+    assert insert_reply(f"== A ==\nJiný. {sig('B', 16)}\n", gone, REPLY, facts=CS) is None
+    assert insert_reply("", gone, REPLY, facts=CS) is None
 
 
 def test_the_signed_reply_changes_no_other_comment_id():
     text = (f"== A ==\nNávrh. {sig()}\n:Odpověď. {sig('B', 16)}\n\n::Další. {sig('C', 17)}\n"
             f"Nový bod. {sig('D', 18)}\n:Re. {sig('E', 19)}\n")
-    before = parse_comments(text, timezone_name=TZ)[0]
+    before = parse_comments(text, CS)[0]
     for target in before:
-        out = insert_reply(text, target, REPLY, timezone_name=TZ).replace("~~~~", BOT_SIG)
-        after = [c for c in parse_comments(out, timezone_name=TZ)[0] if c.author != "TestBot"]
+        out = insert_reply(text, target, REPLY, facts=CS).replace("~~~~", BOT_SIG)
+        after = [c for c in parse_comments(out, CS)[0] if c.author != "TestBot"]
         assert [c.id for c in after] == [c.id for c in before]
-        [bot] = [c for c in parse_comments(out, timezone_name=TZ)[0] if c.author == "TestBot"]
+        [bot] = [c for c in parse_comments(out, CS)[0] if c.author == "TestBot"]
         assert bot.parent == target.id and bot.level == target.level + 1
 
 
@@ -97,10 +98,10 @@ def test_any_thread_shape_reply_lands_under_its_comment(rows, data):
             lines.append("")
         lines.append(":" * depth + f"Text {user}. {sig(user, minute)}")
     text = "\n".join(lines) + "\n"
-    signed = parse_comments(text, timezone_name=TZ)[0]
+    signed = parse_comments(text, CS)[0]
     target = data.draw(st.sampled_from(signed))
-    out = insert_reply(text, target, REPLY, timezone_name=TZ)
-    signed_out = parse_comments(out.replace("~~~~", BOT_SIG), timezone_name=TZ)[0]
+    out = insert_reply(text, target, REPLY, facts=CS)
+    signed_out = parse_comments(out.replace("~~~~", BOT_SIG), CS)[0]
     [bot] = [c for c in signed_out if c.author == "TestBot"]
     assert bot.parent == target.id and bot.level == target.level + 1 and bot.section == "Téma"
     assert [c.id for c in signed_out if c.author != "TestBot"] == [c.id for c in signed]

@@ -11,9 +11,11 @@ from bot.jobs import feedback
 from bot.render.environment import Renderer
 from bot.render.feedback_words import local_time, wiki_name
 from tests.fakes import FakeWiki, FakeWikiSettings
+from tests.wiki_facts import facts
 from tests.unit.test_feedback_escape_sparing import plain_name
 
 TZ = "Europe/Prague"
+CS = facts("cs")   # the local cs wiki's recorded answers and its config words
 BOT_SIG = "[[Wikipedista:TestBot|TestBot]] ([[Diskuse s wikipedistou:TestBot|diskuse]]) 24. 11. 2026, 08:00 (CET)"
 CONF = SimpleNamespace(max_quote_chars=800)
 
@@ -54,7 +56,7 @@ def test_author_from_id():
 def test_thread_order_puts_each_reply_after_its_parent_whatever_the_names_or_minutes():
     text = (f"== A ==\nNávrh. {sig('Zuzana', 10)}\n:Re. {sig('Adam', 12)}\n::Re re. {sig('Bára', 12)}\n"
             f":Druhá odpověď. {sig('Cyril', 11)}\nJiný bod. {sig('Adam', 10)}\n== B ==\nJinde. {sig('Adam', 5)}\n")
-    signed, _ = parse_comments(text, timezone_name=TZ)
+    signed, _ = parse_comments(text, CS)
     shuffled = sorted(signed, key=lambda c: (c.timestamp, c.author))     # what the old digest did
     order = [(c.author, depth) for c, depth in thread_order(shuffled)]
     # B's thread started earlier (07:05); in A: the two top-level comments by time, replies under their parent.
@@ -70,7 +72,7 @@ def _item(c: Comment, wiki="cs", title="Wikipedie:Growth", task=3, kind="new"):
 
 def test_phabricator_digest_reads_like_the_thread():
     text = f"== Nápad ==\nPadá to. {sig('Eva Dvořáková', 10)}\n:Souhlas. {sig('Petr', 10)}\n"
-    eva, petr = parse_comments(text, timezone_name=TZ)[0]
+    eva, petr = parse_comments(text, CS)[0]
     items = {"k1": _item(petr), "k2": _item(eva)}
     entries = [feedback._entry(ctx(), CONF, k, v, "en") for k, v in items.items()]
     out = feedback.render_digest(ctx(), CONF, entries)
@@ -122,21 +124,21 @@ def test_digest_page_puts_each_wiki_under_its_own_heading_in_the_readers_languag
 def test_one_reply_at_the_end_of_the_thread_after_an_outdent():
     text = (f"== Nápad ==\nPadá to. {sig('A', 10)}\n:Souhlas. {sig('B', 11)}\n::Ověřím. {sig('C', 12)}\n"
             f"{{{{od|::}}}}Mně to funguje. {sig('D', 13)}\n\n== Další ==\nJinde. {sig('E', 14)}\n")
-    signed, _ = parse_comments(text, timezone_name=TZ)
-    out = feedback.insert_thread_reply(text, signed[:4], "Předáno. ~~~~", timezone_name=TZ)
+    signed, _ = parse_comments(text, CS)
+    out = feedback.insert_thread_reply(text, signed[:4], "Předáno. ~~~~", facts=CS)
     lines = out.split("\n")
     d = next(i for i, ln in enumerate(lines) if "Mně to funguje" in ln)
     assert lines[d + 1] == ":Předáno. ~~~~" and lines[d + 2] == "" and lines[d + 3] == "== Další =="
-    after = parse_comments(out.replace("~~~~", BOT_SIG), timezone_name=TZ)[0]
+    after = parse_comments(out.replace("~~~~", BOT_SIG), CS)[0]
     assert [c.id for c in after if c.author != "TestBot"] == [c.id for c in signed]
 
 
 def test_thread_reply_after_the_bots_own_reply_stays_at_its_level():
     text = f"== Nápad ==\nPadá to. {sig('A', 10)}\n:Předáno. {BOT_SIG}\n"
-    signed, _ = parse_comments(text, timezone_name=TZ)
-    out = feedback.insert_thread_reply(text, signed[:1], "Znovu. ~~~~", bot_user="TestBot", timezone_name=TZ)
+    signed, _ = parse_comments(text, CS)
+    out = feedback.insert_thread_reply(text, signed[:1], "Znovu. ~~~~", bot_user="TestBot", facts=CS)
     assert out.split("\n")[3] == ":Znovu. ~~~~"
-    assert feedback.insert_thread_reply("== X ==\nNic.\n", signed[:1], "R", timezone_name=TZ) is None
+    assert feedback.insert_thread_reply("== X ==\nNic.\n", signed[:1], "R", facts=CS) is None
 
 
 def test_one_reply_names_every_task_and_carries_every_marker():

@@ -13,7 +13,10 @@ from bot.render.feedback_words import local_time
 from bot.settings.core import SECTIONS
 from bot.settings.feedback import FeedbackPage, FeedbackSettings
 from bot.store.memory import MemoryStore
+from tests.wiki_facts import facts
 from tests.fakes import FakePhab, FakeWiki, task
+
+CS = facts("cs")   # the local cs wiki's recorded answers and its config words
 
 PAGE = "Wikipedie:Growth/Zpětná vazba"
 TASK = 7
@@ -125,7 +128,7 @@ def test_unsigned_edit_is_queued_once_even_when_the_cycle_is_repeated():
     base = {"revid": 0, "since": "2026-11-24T00:00:00Z"}
     rev_before = Revision(1, "Anna", "2026-11-24T00:00:10Z", wiki.text(PAGE))
     rev_after = Revision(2, "Anna", "2026-11-24T00:00:20Z", wiki.text(PAGE).replace("data.", "data a autora."))
-    changes = changes_in_history(rev_before, [rev_after], bot_user="TestBot")
+    changes = changes_in_history(rev_before, [rev_after], bot_user="TestBot", facts=CS)
     assert [c.kind for c in changes] == ["edit"]
     assert feedback._queue(ctx, "cs", page, base, changes) == 1
     assert feedback._queue(ctx, "cs", page, base, changes) == 0      # a re-run after a crash
@@ -163,7 +166,7 @@ def test_discussiontools_path_adds_the_template_comments_it_does_not_see():
     wiki.discussion.update({r: [{"type": "heading", "html": "Nápady", "replies": [signed]}]
                            for r, _, _ in wiki.pages[PAGE]})
     newest = feedback._revision(wiki.revisions_by_id([revid])[revid])
-    parse = feedback._discussiontools_parser(wiki, PAGE, newest, "Europe/Prague", "cs")
+    parse = feedback._discussiontools_parser(wiki, PAGE, newest, CS)
     found, unsigned = parse(newest)
     assert [c.id for c in found] == ["c-Jiný-20261124001500-Nápady", "c-Alice-20261124001500-Nápady"]
     assert unsigned == []
@@ -175,6 +178,6 @@ def test_discussiontools_path_adds_the_template_comments_it_does_not_see():
 def test_reply_goes_under_a_comment_signed_by_template():
     text = ("== Nápady ==\nPřidejte filtr. {{Nepodepsáno|Alice|24. 11. 2026, 01:15 (CET)}}\n"
             "Další. " + CS_SIG + "\n")
-    [alice, _] = parse_comments(text, timezone_name="Europe/Prague", language="cs")[0]
-    out = feedback.insert_reply(text, alice, "Předáno. ~~~~", timezone_name="Europe/Prague", language="cs")
+    [alice, _] = parse_comments(text, CS)[0]
+    out = feedback.insert_reply(text, alice, "Předáno. ~~~~", facts=CS)
     assert out.split("\n")[2] == ":Předáno. ~~~~"
