@@ -33,11 +33,6 @@ def test_the_check_finds_a_code_and_leaves_words_alone():
     assert language_literals(source, {"cs", "ko", "en"}) == [(1, "cs"), (2, "ko"), (6, "en")]
 
 
-# The unsigned-comment templates per wiki are being moved to siteinfo/config by another change
-# (helper `sig`); strict, so this mark must go once that lands.
-PENDING = "bot/domain/comments.py"
-
-
 def found_in(paths) -> list[str]:
     known = codes()
     assert {"cs", "ko", "en", "ar", "vi"} <= known
@@ -47,10 +42,5 @@ def found_in(paths) -> list[str]:
 
 @pytest.mark.parametrize("folder", CHECKED)
 def test_no_language_code_in_jobs_or_domain(folder):
-    found = found_in(p for p in sorted((ROOT / folder).rglob("*.py")) if p != ROOT / PENDING)
+    found = found_in(p for p in sorted((ROOT / folder).rglob("*.py")))
     assert not found, "language codes in code (make them messages or settings):\n" + "\n".join(found)
-
-
-@pytest.mark.xfail(strict=True, reason="unsigned templates per language until the siteinfo/config change lands")
-def test_no_language_code_in_the_comment_parser():
-    assert not found_in([ROOT / PENDING])
