@@ -130,8 +130,10 @@ class Writer:
         if self.dry_run:
             preview_edit(self.ctx, self.report, code, title, page.text, new_text)
             return Outcome(WOULD_SAVE)
+        # merge_ok=False only when asked: the call stays the one the jobs made before the writer
+        options = {} if merge_ok else {"merge_ok": False}
         with issuing():
-            revid = self.ctx.wikis[code].save(page, new_text, summary, merge_ok=merge_ok)
+            revid = self.ctx.wikis[code].save(page, new_text, summary, **options)
         if key is not None:
             self.ctx.store.record_post(key, kind, f"{code}:{title}", revid)
         if paced_by:
