@@ -111,11 +111,13 @@ class Writer:
 
     # -- how ----------------------------------------------------------------------------------
     def edit(self, code: str, page, new_text: str, summary: str, *, key: str | None = None, kind: str = "edit",
-             merge_ok: bool = True, paced_by: tuple[str, str] | None = None) -> Outcome:
+             merge_ok: bool = True, paced_by: tuple[str, str] | None = None,
+             preview: str | None = None) -> Outcome:
         """Replace `page`'s text (a PageState read in this run) with `new_text`.
 
         `paced_by` (namespace, key) names where the time of the page's last edit is kept,
         for jobs that keep the wiki's minimum edit interval between their edits of a page.
+        Dry run prints the diff, or `preview` (the job's words for the change) when given.
         """
         title = page.title
         why = self.refusal(code, page)
@@ -128,7 +130,10 @@ class Writer:
         if interval and self.ctx.clock() - self.ctx.store.get(*paced_by, 0) < interval:
             return Outcome(REFUSED, reason=INTERVAL)
         if self.dry_run:
-            preview_edit(self.ctx, self.report, code, title, page.text, new_text)
+            if preview is None:
+                preview_edit(self.ctx, self.report, code, title, page.text, new_text)
+            else:
+                self._preview(preview, code, title)
             return Outcome(WOULD_SAVE)
         # merge_ok=False only when asked: the call stays the one the jobs made before the writer
         options = {} if merge_ok else {"merge_ok": False}
@@ -153,8 +158,9 @@ class Writer:
         if self.dry_run:
             self._preview(preview, code, title)
             return Outcome(WOULD_SAVE)
+        options = {"createonly": True} if createonly else {}   # the call the jobs made before the writer
         with issuing():
-            revid = self.ctx.wikis[code].new_section(title, heading, text, summary, createonly=createonly)
+            revid = self.ctx.wikis[code].new_section(title, heading, text, summary, **options)
         if key is not None:
             self.ctx.store.record_post(key, kind, f"{code}:{title}", revid)
         return Outcome(SAVED, revid=revid)
