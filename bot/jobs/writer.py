@@ -22,7 +22,7 @@ through unchanged: what to do after a conflict or an unknown outcome is the job'
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
 from bot.adapters.writes import issuing
 from bot.domain.wikitext import bot_may_edit
@@ -38,6 +38,10 @@ STOPPED = "emergency-stop"
 NOBOTS = "nobots"
 INTERVAL = "interval"
 BLOCKED = "blocked"
+
+
+# an idempotency key, or one per item a single write delivers
+Keys = "str | Iterable[str] | None"
 
 
 @dataclass(frozen=True)
@@ -102,15 +106,15 @@ class Writer:
         """The post recorded under an idempotency key, or None."""
         return self.ctx.store.get_post(key)
 
-    def found(self, key: str, kind: str, target: str, revision: Any = "found") -> None:
+    def found(self, key: str | Iterable[str], kind: str, target: str, revision: Any = "found") -> None:
         """A write found already done (after a crash, or by a human): recorded so it is not sent again.
 
         Dry run records nothing."""
         if not self.dry_run:
-            self.ctx.store.record_post(key, kind, target, revision)
+            self._record(key, kind, target, revision)
 
     # -- how ----------------------------------------------------------------------------------
-    def edit(self, code: str, page, new_text: str, summary: str, *, key: str | None = None, kind: str = "edit",
+    def edit(self, code: str, page, new_text: str, summary: str, *, key: Keys = None, kind: str = "edit",
              merge_ok: bool = True, paced_by: tuple[str, str] | None = None,
              preview: str | None = None) -> Outcome:
         """Replace `page`'s text (a PageState read in this run) with `new_text`.
@@ -139,13 +143,12 @@ class Writer:
         options = {} if merge_ok else {"merge_ok": False}
         with issuing():
             revid = self.ctx.wikis[code].save(page, new_text, summary, **options)
-        if key is not None:
-            self.ctx.store.record_post(key, kind, f"{code}:{title}", revid)
+        self._record(key, kind, f"{code}:{title}", revid)
         if paced_by:
             self.ctx.store.put(*paced_by, self.ctx.clock())
         return Outcome(SAVED, revid=revid)
 
-    def new_section(self, code: str, title: str, heading: str, text: str, summary: str, *, key: str | None = None,
+    def new_section(self, code: str, title: str, heading: str, text: str, summary: str, *, key: Keys = None,
                     kind: str = "new-section", page=None, createonly: bool = False,
                     preview: str | None = None) -> Outcome:
         """Add a section to `title`. `page`, when the job read it, is checked for `{{nobots}}`.
@@ -161,11 +164,10 @@ class Writer:
         options = {"createonly": True} if createonly else {}   # the call the jobs made before the writer
         with issuing():
             revid = self.ctx.wikis[code].new_section(title, heading, text, summary, **options)
-        if key is not None:
-            self.ctx.store.record_post(key, kind, f"{code}:{title}", revid)
+        self._record(key, kind, f"{code}:{title}", revid)
         return Outcome(SAVED, revid=revid)
 
-    def reply(self, code: str, page, comment_id: str, text: str, summary: str, *, key: str | None = None,
+    def reply(self, code: str, page, comment_id: str, text: str, summary: str, *, key: Keys = None,
               kind: str = "reply", preview: str | None = None) -> Outcome:
         """Reply under a comment of a talk page (DiscussionTools), `page` as read in this run."""
         why = self.refusal(code, page)
@@ -176,11 +178,10 @@ class Writer:
             return Outcome(WOULD_SAVE)
         with issuing():
             revid = self.ctx.wikis[code].discussiontools_add_comment(page.title, comment_id, text, summary)
-        if key is not None:
-            self.ctx.store.record_post(key, kind, f"{code}:{page.title}", revid)
+        self._record(key, kind, f"{code}:{page.title}", revid)
         return Outcome(SAVED, revid=revid)
 
-    def task_comment(self, task_id: int, text: str, *, key: str | None = None, kind: str = "task-comment",
+    def task_comment(self, task_id: int, text: str, *, key: Keys = None, kind: str = "task-comment",
                      target: str | None = None, preview: str | None = None) -> Outcome:
         """Comment on a Phabricator task; the key is recorded with the comment's PHID.
 
@@ -192,9 +193,13 @@ class Writer:
             return Outcome(WOULD_SAVE)
         with issuing():
             phids = self.ctx.phab.comment(task_id, text)
-        if key is not None:
-            self.ctx.store.record_post(key, kind, target or f"T{task_id}", phids[0] if phids else None)
+        self._record(key, kind, target or f"T{task_id}", phids[0] if phids else None)
         return Outcome(SAVED, revid=phids)
+
+    def _record(self, key: Keys, kind: str, target: str, revision: Any) -> None:
+        # One write may deliver several items (a digest, one reply for a thread): one key each.
+        for k in ([key] if isinstance(key, str) else key or ()):
+            self.ctx.store.record_post(k, kind, target, revision)
 
     def _preview(self, preview: str | None, code: str, title: str) -> None:
         if preview is not None:
