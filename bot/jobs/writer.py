@@ -110,6 +110,10 @@ class Writer:
         """A write found already done (after a crash, or by a human): recorded so it is not sent again.
 
         Dry run records nothing."""
+        self.record(key, kind, target, revision)
+
+    def record(self, key: str | Iterable[str], kind: str, target: str, revision: Any) -> None:
+        """Record a post whose key names the revision the write made (known only after it). Dry run: nothing."""
         if not self.dry_run:
             self._record(key, kind, target, revision)
 
@@ -182,14 +186,14 @@ class Writer:
         return Outcome(SAVED, revid=revid)
 
     def task_comment(self, task_id: int, text: str, *, key: Keys = None, kind: str = "task-comment",
-                     target: str | None = None, preview: str | None = None) -> Outcome:
+                     target: str | None = None, preview: str | None = None, site: str = "phabricator") -> Outcome:
         """Comment on a Phabricator task; the key is recorded with the comment's PHID.
 
         Whether the comment is already there (on the task, or in the store) is the job's
         question: each job recognises its own comments (a marker line, a digest)."""
         if self.dry_run:
             self.ctx.out.write(preview if preview is not None else f"--- would comment on T{task_id} ---\n{text}\n")
-            self.report.would_save.append(("phabricator", target or f"T{task_id}"))
+            self.report.would_save.append((site, target or f"T{task_id}"))
             return Outcome(WOULD_SAVE)
         with issuing():
             phids = self.ctx.phab.comment(task_id, text)
