@@ -10,6 +10,7 @@ import itertools
 from dataclasses import replace
 
 from bot.adapters.wiki import PageState, RecentChange
+from bot.adapters.writes import write_method
 from bot.domain.tasks import Task
 from bot.errors import Blocked, EditConflict, PartialData, Protected
 
@@ -113,6 +114,7 @@ class FakeWiki:
         self.blocked = self.block
         return self.blocked
 
+    @write_method     # like WikiClient.save: refused unless the job's writer issued it
     def save(self, page, text, summary, minor=False, merge_ok=True):
         if self.blocked:
             raise Blocked(f"{self.blocked}; nothing sent")

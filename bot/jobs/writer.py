@@ -72,23 +72,28 @@ class Writer:
     def dry_run(self) -> bool:
         return self.ctx.dry_run
 
+    def _settings(self, code: str):
+        # The run's settings (the scheduler narrows them to the entry's wiki); the adapters are
+        # built from the same objects.
+        return self.ctx.settings.wikis[code]
+
     # -- the emergency stop -------------------------------------------------------------------
     def run_page_titles(self, code: str) -> list[str]:
         """The run page to read in the job's own batch (none when the wiki has none)."""
-        return run_page_titles(self.ctx.settings.wikis[code])
+        return run_page_titles(self._settings(code))
 
     def note_run_page(self, code: str, states: dict):
         """Take the run page from a batch the job read; the `EmergencyStop`, or None.
 
         From now on every edit on that wiki in this run is refused while it stands."""
-        stop = emergency_stop(self.ctx.settings.wikis[code], states)
+        stop = emergency_stop(self._settings(code), states)
         self._stops[code] = stop
         return stop
 
     def stop(self, code: str):
         """The emergency stop on `code`; the run page is read (one request) only if no batch brought it."""
         if code not in self._stops:
-            ws = self.ctx.settings.wikis[code]
+            ws = self._settings(code)
             titles = run_page_titles(ws)
             self._stops[code] = emergency_stop(ws, self.ctx.wikis[code].read_pages(titles)) if titles else None
         return self._stops[code]
@@ -98,7 +103,7 @@ class Writer:
         """Why the bot may not edit `page` (a PageState) on `code` now, or None."""
         if self.stop(code) is not None:
             return STOPPED
-        if page.exists and not bot_may_edit(page.text, self.ctx.settings.wikis[code].username):
+        if page.exists and not bot_may_edit(page.text, self._settings(code).username):
             return NOBOTS
         return None
 
@@ -133,7 +138,7 @@ class Writer:
             return Outcome(REFUSED, reason=why, detail=str(self._stops.get(code) or ""))
         if page.exists and new_text == page.text:
             return Outcome(UNCHANGED, revid=page.revid)
-        ws = self.ctx.settings.wikis[code]
+        ws = self._settings(code)
         interval = ws.min_edit_interval_minutes * 60 if paced_by else 0
         if interval and self.ctx.clock() - self.ctx.store.get(*paced_by, 0) < interval:
             return Outcome(REFUSED, reason=INTERVAL)
@@ -160,7 +165,7 @@ class Writer:
         Dry run prints `preview` (the job's words for what would be posted)."""
         if self.stop(code) is not None:
             return Outcome(REFUSED, reason=STOPPED, detail=str(self._stops[code]))
-        if page is not None and page.exists and not bot_may_edit(page.text, self.ctx.settings.wikis[code].username):
+        if page is not None and page.exists and not bot_may_edit(page.text, self._settings(code).username):
             return Outcome(REFUSED, reason=NOBOTS)
         if self.dry_run:
             self._preview(preview, code, title)
