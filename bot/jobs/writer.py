@@ -7,9 +7,9 @@ Jobs decide *what* to write; the writer decides *whether and how*:
   the job had no batch to add it to;
 * `{{nobots}}` / `{{bots}}` in the text about to be replaced;
 * the minimum edit interval of the wiki (for the jobs whose policy is to keep it);
-* dry run: the diff on the output, the page in `report.would_save`, nothing sent and
+* dry run: the diff (or the job's `preview`) on the output, the page in `report.would_save`, nothing sent and
   no post recorded;
-* idempotency keys: `store.record_post` after each write, and `posted()` before;
+* idempotency keys: `store.record_post` after each write (`found` for one found done);
 * the stop/lease guard: the scheduler's `_WriteGuard` wraps the adapters the writer calls,
   so the write after SIGTERM or a lost lease raises `Stopping`.
 
@@ -37,11 +37,10 @@ REFUSED = "refused"
 STOPPED = "emergency-stop"
 NOBOTS = "nobots"
 INTERVAL = "interval"
-BLOCKED = "blocked"
 
 
 # an idempotency key, or one per item a single write delivers
-Keys = "str | Iterable[str] | None"
+Keys = str | Iterable[str] | None
 
 
 @dataclass(frozen=True)
@@ -106,10 +105,6 @@ class Writer:
         if page.exists and not bot_may_edit(page.text, self._settings(code).username):
             return NOBOTS
         return None
-
-    def posted(self, key: str):
-        """The post recorded under an idempotency key, or None."""
-        return self.ctx.store.get_post(key)
 
     def found(self, key: str | Iterable[str], kind: str, target: str, revision: Any = "found") -> None:
         """A write found already done (after a crash, or by a human): recorded so it is not sent again.
