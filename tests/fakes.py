@@ -219,7 +219,7 @@ class FakeWiki:
         self.blocked = self.block
         return self.blocked
 
-    @write_method
+    @write_method     # like WikiClient.save: refused unless the job's writer issued it
     def save(self, page, text, summary, minor=False, merge_ok=True):
         if self.blocked:
             raise Blocked(f"{self.blocked}; nothing sent")

@@ -43,11 +43,10 @@ from bot.domain.comments import (HEADING_RE, Comment, CommentChange, Revision, c
                                  comments_from_threaditems, find_signatures, lines_with_headings, normalize,
                                  parse_comments, plain_heading, text_hash, author_from_id, thread_order)
 from bot.domain.wiki_facts import WikiFacts
-from bot.domain.wikitext import bot_may_edit
 from bot.errors import (Blocked, BotError, EditConflict, NotFound, PartialData, ServerError, TargetError,
                         TransientError, UncertainWriteError)
-from bot.jobs.base import (JobContext, JobReport, emergency_stop, preview_edit, reachable_tasks,
-                           run_page_titles)
+from bot.jobs.base import JobContext, JobReport, reachable_tasks
+from bot.jobs.writer import NOBOTS, WOULD_SAVE, Writer
 from bot.render import messages
 from bot.render.environment import Markup
 from bot.render.escape import remarkup_sparing_inline, remarkup_sparing_quote, wikitext_inline
@@ -482,27 +481,23 @@ def _post_digest(ctx, conf, task_id: int, items, bot_phid: str, report: JobRepor
     """Post one digest comment; returns the keys a dry run would have posted (recorded ones are in the store)."""
     # The target itself is the truth: a digest posted before a crash shows its markers there.
     already = posted_markers(ctx.phab.transactions(f"T{task_id}", author_phids=[bot_phid]))
+    writer = Writer(ctx, report)
     todo = []
     for key, item in items:
         if marker_hash(key) in already:
-            if not ctx.dry_run:
-                ctx.store.record_post("fb-phab:" + key, "task-comment", f"T{task_id}", "found")
+            writer.found("fb-phab:" + key, "task-comment", f"T{task_id}")
             continue
         todo.append(_entry(ctx, conf, key, item, ctx.settings.phabricator.language))
     if not todo:
         return set()
     text = render_digest(ctx, conf, todo)
-    if ctx.dry_run:
-        ctx.out.write(f"--- would comment on T{task_id} ---\n{text}\n")
-        report.would_save.append(("phabricator", f"T{task_id}"))
-        return {e["key"] for e in todo}
     try:
-        phids = ctx.phab.comment(task_id, text)
+        outcome = writer.task_comment(task_id, text, key=["fb-phab:" + e["key"] for e in todo])
     except UncertainWriteError as exc:
         # Next cycle looks at the task's transactions before posting again.
         raise TransientError(f"T{task_id}: {exc}") from None
-    for e in todo:
-        ctx.store.record_post("fb-phab:" + e["key"], "task-comment", f"T{task_id}", phids[0] if phids else None)
+    if outcome.status == WOULD_SAVE:
+        return {e["key"] for e in todo}
     report.saved.append(("phabricator", f"T{task_id}", 0))
     return set()
 
@@ -520,20 +515,19 @@ def _append_digest_page(ctx, conf, code: str, title: str, items, public: set[int
     wiki = ctx.wikis[code]
     lang = wiki.settings.language
     label = f"wiki {code} page {title!r}"
-    ws = wiki.settings
+    writer = Writer(ctx, report)
     for attempt in range(CONFLICT_ATTEMPTS):
-        states = wiki.read_pages([title] + run_page_titles(ws))
+        states = wiki.read_pages([title] + writer.run_page_titles(code))
         page = states[title]
-        stop = emergency_stop(ws, states)
+        stop = writer.note_run_page(code, states)
         if stop:
             raise TargetError(f"{stop}; digest page {title!r} not written")
-        if page.exists and not bot_may_edit(page.text, wiki.settings.username):
+        if writer.refusal(code, page) == NOBOTS:
             raise TargetError(f"{label}: the page excludes the bot ({{{{nobots}}}}); digest not written")
         todo = []
         for key, item in items:
             if f"ambassador-bot:key={marker_hash(key)}" in page.text:
-                if not ctx.dry_run:
-                    ctx.store.record_post("fb-wiki:" + key, "edit", f"{code}:{title}", page.revid)
+                writer.found("fb-wiki:" + key, "edit", f"{code}:{title}", page.revid)
                 continue
             e = _entry(ctx, conf, key, item, reader=lang)
             e["text_wiki"] = Markup(wikitext_inline(e["text"], max_chars=conf.max_quote_chars))
@@ -542,21 +536,17 @@ def _append_digest_page(ctx, conf, code: str, title: str, items, public: set[int
         if not todo:
             return
         new_text = digest_page_text(ctx, lang, page.text, todo)
-        if ctx.dry_run:
-            preview_edit(ctx, report, code, title, page.text, new_text)
-            return
         summary = messages.msg(lang, "feedback-summary-digest", len(todo))
         try:
-            revid = wiki.save(page, new_text, summary)
+            outcome = writer.edit(code, page, new_text, summary, key=["fb-wiki:" + e["key"] for e in todo])
         except EditConflict:
             continue
         except NotFound:
             continue
         except UncertainWriteError as exc:
             raise TransientError(f"{label}: {exc}") from None
-        for e in todo:
-            ctx.store.record_post("fb-wiki:" + e["key"], "edit", f"{code}:{title}", revid)
-        report.saved.append((code, title, revid))
+        if outcome.saved:
+            report.saved.append((code, title, outcome.revid))
         return
     raise TargetError(f"{label}: still in edit conflict after {CONFLICT_ATTEMPTS} attempts")
 
@@ -733,10 +723,9 @@ def _task_policies(ctx, task_ids: set[int]) -> set[int] | None:
         return None
 
 
-def _skip_reply(ctx, item: dict, why: str) -> None:
+def _skip_reply(writer: Writer, item: dict, why: str) -> None:
     # Recorded so the queue can let go of the comment; the reason is the record's revision field.
-    if not ctx.dry_run:
-        ctx.store.record_post(reply_post_key(item), "reply-skipped", f"{item['wiki']}:{item['title']}", why)
+    writer.found(reply_post_key(item), "reply-skipped", f"{item['wiki']}:{item['title']}", why)
 
 
 def _replies(ctx, conf, queue: dict, would_post: set[str], report: JobReport) -> None:
@@ -753,20 +742,21 @@ def _replies(ctx, conf, queue: dict, would_post: set[str], report: JobReport) ->
     if public is None:
         report.problems.append("Phabricator: task view policies unknown; wiki replies wait for the next cycle")
         return
+    writer = Writer(ctx, report)
     by_page: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for item in due.values():
         if int(item["task"]) not in public:
             # A private task's number never reaches a wiki.
-            _skip_reply(ctx, item, "private task")
+            _skip_reply(writer, item, "private task")
             continue
         if not item["comment"].get("signed", True):
             # Unsigned text has no stable place (DiscussionTools gives it no id) to reply under.
-            _skip_reply(ctx, item, "unsigned")
+            _skip_reply(writer, item, "unsigned")
             continue
         by_page[(item["wiki"], normal_title(item["title"]))].append(item)
     for (code, title), items in sorted(by_page.items()):
         try:
-            _reply_on_page(ctx, conf, code, title, items, report)
+            _reply_on_page(ctx, writer, conf, code, title, items, report)
         except Blocked as exc:
             report.problems.append(str(exc))
         except (TargetError, TransientError, ServerError, PartialData) as exc:
@@ -782,28 +772,26 @@ def _by_thread(items: list[dict]) -> list[list[dict]]:
             for _, t in sorted(threads.items(), key=lambda kv: min(i["comment"]["timestamp"] for i in kv[1]))]
 
 
-def _reply_on_page(ctx, conf, code: str, title: str, items: list[dict], report: JobReport) -> None:
+def _reply_on_page(ctx, writer: Writer, conf, code: str, title: str, items: list[dict], report: JobReport) -> None:
     """One reply per thread: after the thread's last comment, naming every task its new comments went to."""
     wiki = ctx.wikis[code]
-    ws = wiki.settings
     label = f"wiki {code} page {title!r}"
     for attempt in range(CONFLICT_ATTEMPTS):
-        states = wiki.read_pages([title] + run_page_titles(ws))
-        stop = emergency_stop(ws, states)
+        states = wiki.read_pages([title] + writer.run_page_titles(code))
+        stop = writer.note_run_page(code, states)
         if stop:
             raise TargetError(f"{stop}; no reply on {title!r}")
         page = states[title]
         if not page.exists:
             raise NotFound(f"{label}: the page does not exist")
-        if not bot_may_edit(page.text, ws.username):
+        if writer.refusal(code, page) == NOBOTS:
             raise TargetError(f"{label}: the page excludes the bot ({{{{nobots}}}}); no reply written")
         done = reply_hashes(page.text)
         todo = []
         for item in items:
             # The page itself is the truth: a reply saved before a crash carries its marker.
             if reply_marker(item).split("=", 1)[1] in done:
-                if not ctx.dry_run:
-                    ctx.store.record_post(reply_post_key(item), "reply", f"{code}:{title}", page.revid)
+                writer.found(reply_post_key(item), "reply", f"{code}:{title}", page.revid)
                 continue
             todo.append(item)
         if not todo:
@@ -820,24 +808,24 @@ def _reply_on_page(ctx, conf, code: str, title: str, items: list[dict], report: 
             in_thread = [c for c in dt_items if c.section == section]
             if in_thread and ids & {c.id for c in in_thread}:
                 # The thread's last comment in page order (also one written after an {{od}} outdent).
-                _reply_discussiontools(ctx, wiki, title, thread, in_thread[-1].id, report)
+                _reply_discussiontools(ctx, writer, wiki, page, thread, in_thread[-1].id, report)
             else:
                 via_text.append(thread)
-        if not via_text or _reply_wikitext(ctx, wiki, page, via_text, report):
+        if not via_text or _reply_wikitext(ctx, writer, wiki, page, via_text, report):
             return
     raise TargetError(f"{label}: still in edit conflict after {CONFLICT_ATTEMPTS} attempts; no reply written")
 
 
-def _reply_discussiontools(ctx, wiki, title: str, thread: list[dict], last_id: str, report: JobReport) -> None:
-    code, lang = wiki.code, wiki.settings.language
+def _reply_discussiontools(ctx, writer: Writer, wiki, page, thread: list[dict], last_id: str,
+                           report: JobReport) -> None:
+    code, lang, title = wiki.code, wiki.settings.language, page.title
     text = reply_text(ctx, lang, thread)
     tasks = ", ".join(dict.fromkeys(f"T{int(i['task'])}" for i in thread))
-    if ctx.dry_run:
-        ctx.out.write(f"--- would reply on {code}:{title} under {last_id} (DiscussionTools) ---\n{text}\n")
-        report.would_save.append((code, title))
-        return
     try:
-        revid = wiki.discussiontools_add_comment(title, last_id, text, _reply_summary(lang, tasks))
+        outcome = writer.reply(
+            code, page, last_id, text, _reply_summary(lang, tasks),
+            key=[reply_post_key(item) for item in thread],
+            preview=f"--- would reply on {code}:{title} under {last_id} (DiscussionTools) ---\n{text}\n")
     except UncertainWriteError as exc:
         # The next cycle looks for the marker on the page before replying again.
         raise TransientError(f"wiki {code} page {title!r}: {exc}") from None
@@ -847,12 +835,11 @@ def _reply_discussiontools(ctx, wiki, title: str, thread: list[dict], last_id: s
                                    f"the reply waits for the next cycle")
             return
         raise
-    for item in thread:
-        ctx.store.record_post(reply_post_key(item), "reply", f"{code}:{title}", revid)
-    report.saved.append((code, title, revid))
+    if outcome.saved:
+        report.saved.append((code, title, outcome.revid))
 
 
-def _reply_wikitext(ctx, wiki, page, threads: list[list[dict]], report: JobReport) -> bool:
+def _reply_wikitext(ctx, writer: Writer, wiki, page, threads: list[list[dict]], report: JobReport) -> bool:
     """All threads' replies for one page in one edit; False on an edit conflict (the caller reads again)."""
     code, lang, title = wiki.code, wiki.settings.language, page.title
     new_text, placed = page.text, []
@@ -864,25 +851,22 @@ def _reply_wikitext(ctx, wiki, page, threads: list[list[dict]], report: JobRepor
             report.problems.append(f"wiki {code} page {title!r}: comments {', '.join(c.id for c in comments)} are "
                                    f"no longer on the page; no reply")
             for item in thread:
-                _skip_reply(ctx, item, "comment gone")
+                _skip_reply(writer, item, "comment gone")
             continue
         new_text = text
         placed.extend(thread)
     if not placed:
         return True
-    if ctx.dry_run:
-        preview_edit(ctx, report, code, title, page.text, new_text)
-        return True
     tasks = ", ".join(dict.fromkeys(f"T{int(i['task'])}" for i in placed))
     try:
-        revid = wiki.save(page, new_text, _reply_summary(lang, tasks))
+        outcome = writer.edit(code, page, new_text, _reply_summary(lang, tasks),
+                              key=[reply_post_key(item) for item in placed], kind="reply")
     except (EditConflict, NotFound):
         return False
     except UncertainWriteError as exc:
         raise TransientError(f"wiki {code} page {title!r}: {exc}") from None
-    for item in placed:
-        ctx.store.record_post(reply_post_key(item), "reply", f"{code}:{title}", revid)
-    report.saved.append((code, title, revid))
+    if outcome.saved:
+        report.saved.append((code, title, outcome.revid))
     return True
 
 

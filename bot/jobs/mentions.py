@@ -22,6 +22,7 @@ from bot.errors import (Blocked, BotError, PartialData, ServerError, TargetError
                         UncertainWriteError)
 from bot.jobs.base import JobContext, JobReport, reachable_tasks
 from bot.jobs.feedback import changes_since_cursor, marker_hash, normal_title
+from bot.jobs.writer import Writer
 from bot.render.environment import Markup
 
 log = logging.getLogger(__name__)
@@ -107,11 +108,11 @@ def _post(ctx: JobContext, task_id: int, items, bot_phid: str, report: JobReport
             for line in ((comment.get("content") or {}).get("raw") or "").splitlines():
                 if line.startswith(MARKER_PREFIX):
                     already.update(line[len(MARKER_PREFIX):].split())
+    writer = Writer(ctx, report)
     for key, item in items:
         if marker_hash(key) in already:
-            if not ctx.dry_run:
-                ctx.store.record_post(key, "task-comment", f"T{task_id}", "found")
-                ctx.store.delete(NS_QUEUE, key)
+            writer.found(key, "task-comment", f"T{task_id}")
+            ctx.store.delete(NS_QUEUE, key)    # a dry run's store is an overlay: nothing is lost
             continue
         wiki = ctx.wikis[item["wiki"]]
         when = datetime.strptime(item["timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
@@ -120,14 +121,10 @@ def _post(ctx: JobContext, task_id: int, items, bot_phid: str, report: JobReport
             time=when.strftime("%Y-%m-%d %H:%M UTC"),
             diff_url=Markup(f"{wiki.index_url()}?title=Special:Diff/{int(item['revid'])}"),
             marker=Markup(f"{MARKER_PREFIX} {marker_hash(key)}"))
-        if ctx.dry_run:
-            ctx.out.write(f"--- would comment on T{task_id} ---\n{text}\n")
-            report.would_save.append(("phabricator", f"T{task_id}"))
-            continue
         try:
-            phids = ctx.phab.comment(task_id, text)
+            outcome = writer.task_comment(task_id, text, key=key)
         except UncertainWriteError as exc:
             raise TransientError(f"T{task_id}: {exc}") from None
-        ctx.store.record_post(key, "task-comment", f"T{task_id}", phids[0] if phids else None)
-        ctx.store.delete(NS_QUEUE, key)
-        report.saved.append(("phabricator", f"T{task_id}", 0))
+        if outcome.saved:
+            ctx.store.delete(NS_QUEUE, key)
+            report.saved.append(("phabricator", f"T{task_id}", 0))

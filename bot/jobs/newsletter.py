@@ -35,11 +35,11 @@ from babel.dates import format_datetime, format_skeleton
 from bot import i18n
 from bot.domain import newsletter as nl
 from bot.domain.tasks import publishable
-from bot.domain.wikitext import bot_may_edit
 from bot.errors import (Blocked, BotError, ConfigError, EditConflict, PartialData, Protected, ServerError,
                         TargetError, TransientError, UncertainWriteError)
 from bot.jobs import newsletter_text as words
-from bot.jobs.base import JobContext, JobReport, emergency_stop, preview_edit, run_page_titles
+from bot.jobs.base import JobContext, JobReport
+from bot.jobs.writer import NOBOTS, STOPPED, WOULD_SAVE, Writer
 from bot.jobs.deployment_status import split_done
 from bot.render import messages
 from bot.render.environment import Markup
@@ -207,8 +207,8 @@ def _summary(kind: str, lang: str, ed: nl.Edition, settings) -> str:
                                                           month=_month(ed, lang))
 
 
-def _check_run_page(ctx: JobContext, code: str, states: dict) -> str | None:
-    stop = emergency_stop(ctx.settings.wikis[code], states)
+def _check_run_page(writer: Writer, code: str, states: dict) -> str | None:
+    stop = writer.note_run_page(code, states)
     return f"{stop}; no edits on {code}" if stop else None
 
 
@@ -226,9 +226,10 @@ def _draft(ctx, settings, ed, code, report, cache) -> None:
         report.held.append(f"{label}: edition {ed.id} is already being published; the draft is not regenerated")
         return
     intro_title = nw.title("intro_page", ed.id)
-    wanted = [title] + ([intro_title] if intro_title else []) + run_page_titles(ws)
+    writer = Writer(ctx, report)
+    wanted = [title] + ([intro_title] if intro_title else []) + writer.run_page_titles(code)
     states = wiki.read_pages(wanted)
-    stop = _check_run_page(ctx, code, states)
+    stop = _check_run_page(writer, code, states)
     if stop:
         report.problems.append(stop)
         return
@@ -247,7 +248,7 @@ def _draft(ctx, settings, ed, code, report, cache) -> None:
                           intro=intro, help=Markup(_help(ctx, settings, ed, code, "draft")),
                           talk_page=_talk_page(settings, ed, code))
     page = states[title]
-    if page.exists and not bot_may_edit(page.text, ws.username):
+    if writer.refusal(code, page) == NOBOTS:
         report.held.append(f"{label}: the page excludes the bot ({{{{nobots}}}}/{{{{bots}}}}); left alone")
         return
     if page.exists:
@@ -265,13 +266,10 @@ def _draft(ctx, settings, ed, code, report, cache) -> None:
             report.held.append(f"{label}: people edited the draft since the bot wrote it; not regenerated "
                                f"(move or delete the page to draft afresh)")
             return
-    if ctx.dry_run:
-        preview_edit(ctx, report, code, title, page.text, text)
-        return
     key = f"nld:{ed.id}:{code}:{nl.body_hash(text)}:{page.revid}"
     try:
         # merge_ok=False: a draft merged with a person's edit is theirs now, never regenerated over
-        revid = wiki.save(page, text, _summary("draft", lang, ed, settings), merge_ok=False)
+        outcome = writer.edit(code, page, text, _summary("draft", lang, ed, settings), key=key, merge_ok=False)
     except EditConflict:
         report.held.append(f"{label}: edited while the bot was drafting; left to the people editing it")
         return
@@ -281,9 +279,10 @@ def _draft(ctx, settings, ed, code, report, cache) -> None:
     except TargetError as exc:
         report.problems.append(str(exc))
         return
-    ctx.store.record_post(key, "edit", f"{code}:{title}", revid)
-    ctx.store.put(NS_EDITION, _edition_key(code, ed), {**stored, "draft_revid": revid})
-    report.saved.append((code, title, revid))
+    if outcome.status == WOULD_SAVE:
+        return
+    ctx.store.put(NS_EDITION, _edition_key(code, ed), {**stored, "draft_revid": outcome.revid})
+    report.saved.append((code, title, outcome.revid))
 
 
 def _period_tasks(ctx, settings, since: int, cache: dict):
@@ -360,7 +359,7 @@ def _describe(a: nl.Approval, title: str) -> str:
             f"it needs approving again")
 
 
-def _set_marker(ctx, wiki, title, status, summary_kind, lang, ed, settings, report,
+def _set_marker(ctx, writer: Writer, wiki, title, status, summary_kind, lang, ed, settings, report,
                 expect_revid: int | None = None, force: bool = False) -> int | None:
     """Set the draft's status marker; the revision id that says it, or None.
 
@@ -373,28 +372,31 @@ def _set_marker(ctx, wiki, title, status, summary_kind, lang, ed, settings, repo
             report.problems.append(f"wiki {wiki.code} page {title!r}: edited (revision {page.revid}) since "
                                    f"revision {expect_revid} was checked; status not set to {status}, run it again")
             return None
-        if page.exists and not bot_may_edit(page.text, ctx.settings.wikis[wiki.code].username):
+        why = writer.refusal(wiki.code, page)
+        if why == NOBOTS:
             report.held.append(f"wiki {wiki.code} page {title!r}: excludes the bot; status not set to {status}")
+            return None
+        if why == STOPPED:
+            report.problems.append(f"{writer.stop(wiki.code)}; status not set to {status}")
             return None
         new_text = nl.set_status(page.text, status)
         if force and status == nl.READY:
             # --force is said on the wiki too, where the worker reads it.
             new_text = nl.with_force(new_text)
-        if new_text == page.text:
-            return page.revid
-        if ctx.dry_run:
-            preview_edit(ctx, report, wiki.code, title, page.text, new_text)
-            return page.revid
         try:
-            revid = wiki.save(page, new_text, _summary(summary_kind, lang, ed, settings),
-                              merge_ok=expect_revid is None)
+            outcome = writer.edit(wiki.code, page, new_text, _summary(summary_kind, lang, ed, settings),
+                                  merge_ok=expect_revid is None)
         except EditConflict as exc:
             if exc.saved_revid and status == nl.READY:
                 # Our "ready" was merged into text nobody checked: take it back at once.
-                _set_marker(ctx, wiki, title, nl.DRAFT, "reset", lang, ed, settings, report,
+                _set_marker(ctx, writer, wiki, title, nl.DRAFT, "reset", lang, ed, settings, report,
                             expect_revid=exc.saved_revid)
             continue    # with expect_revid, the re-read sees the other edit (or the merge) and stops
-        ctx.store.record_post(f"nls:{ed.id}:{wiki.code}:{status}:{revid}", "edit", f"{wiki.code}:{title}", revid)
+        if not outcome.saved:     # unchanged, or a dry run: the marker says it (or would)
+            return page.revid
+        revid = outcome.revid
+        # The key names the revision, so it is recorded once the save answered.
+        writer.record(f"nls:{ed.id}:{wiki.code}:{status}:{revid}", "edit", f"{wiki.code}:{title}", revid)
         report.saved.append((wiki.code, title, revid))
         return revid
     report.problems.append(f"wiki {wiki.code} page {title!r}: still in edit conflict; try again")
@@ -403,6 +405,7 @@ def _set_marker(ctx, wiki, title, status, summary_kind, lang, ed, settings, repo
 
 def _approve(ctx, settings, ed, code, report, cache, force: bool = False) -> None:
     wiki = ctx.wikis[code]
+    writer = Writer(ctx, report)
     lang = ctx.settings.wikis[code].language
     title = settings.wikis[code].title("draft_page", ed.id)
     a, history = _approval_and_history(wiki, title, _approvers(ctx, settings, code))
@@ -412,7 +415,7 @@ def _approve(ctx, settings, ed, code, report, cache, force: bool = False) -> Non
     # The operator's approval is refused for the same reasons as anyone's, unless --force.
     reason = _guard(ctx, code, history, a.current.text, force or nl.marker_options(a.current.text).force)
     if reason:
-        _refuse(ctx, settings, ed, code, report, reason, worker=False, status=None)
+        _refuse(ctx, writer, settings, ed, code, report, reason, worker=False, status=None)
         return
     if a.state == "approved":
         report.unchanged += 1
@@ -421,10 +424,11 @@ def _approve(ctx, settings, ed, code, report, cache, force: bool = False) -> Non
     expect = a.current.revid
     if a.state in ("changed", "not-approver", "too-long"):
         # Approving means a new revision that switches the marker to ready: go via draft.
-        expect = _set_marker(ctx, wiki, title, nl.DRAFT, "reset", lang, ed, settings, report, expect_revid=expect)
+        expect = _set_marker(ctx, writer, wiki, title, nl.DRAFT, "reset", lang, ed, settings, report,
+                             expect_revid=expect)
         if expect is None:
             return
-    if _set_marker(ctx, wiki, title, nl.READY, "approve", lang, ed, settings, report, expect_revid=expect,
+    if _set_marker(ctx, writer, wiki, title, nl.READY, "approve", lang, ed, settings, report, expect_revid=expect,
                    force=force) is not None:
         ctx.out.write(f"{code}: approved the current text of {title} (revision {a.current.revid}, "
                       f"last edited by {a.current.user})\n")
@@ -498,20 +502,20 @@ def _report_title(ctx, settings, ed, code) -> str:
                                                                            "newsletter-report-subpage"))
 
 
-def _rewrite_draft(ctx, settings, ed, code, report, *, help_text: str, status: str | None = None,
+def _rewrite_draft(ctx, writer: Writer, settings, ed, code, report, *, help_text: str, status: str | None = None,
                    summary: str | None = None) -> None:
     """Put `help_text` (and `status`) on the draft, only over the revision read; silent when nothing changes.
 
     The help is one of the bot's own comments, so it never changes the approved body. A person's edit
     made meanwhile wins: the next run writes the help again.
     """
-    if ctx.dry_run:
+    if writer.dry_run:    # the help describes what was done; a dry run does nothing, so not even read
         return
     wiki = ctx.wikis[code]
     ws = ctx.settings.wikis[code]
     title = settings.wikis[code].title("draft_page", ed.id)
     page = wiki.read_pages([title])[title]
-    if not page.exists or not bot_may_edit(page.text, ws.username) or nl.draft_status(page.text) is None:
+    if not page.exists or writer.refusal(code, page) is not None or nl.draft_status(page.text) is None:
         return
     new_text = nl.set_help(page.text, help_text)
     if status is not None:
@@ -520,12 +524,15 @@ def _rewrite_draft(ctx, settings, ed, code, report, *, help_text: str, status: s
         return
     stored = ctx.store.get(NS_EDITION, _edition_key(code, ed), {})
     try:
-        revid = wiki.save(page, new_text, summary or messages.msg(ws.language, "newsletter-summary-help", ed.id),
-                          merge_ok=False)
+        outcome = writer.edit(code, page, new_text,
+                              summary or messages.msg(ws.language, "newsletter-summary-help", ed.id), merge_ok=False)
     except (EditConflict, TargetError, UncertainWriteError) as exc:
         log.info("wiki %s page %r: help text not updated (%s); the next run tries again", code, title, exc,
                  extra={"job": JOB})
         return
+    if not outcome.saved:
+        return
+    revid = outcome.revid
     if stored.get("draft_revid") == page.revid:
         # Still only the bot's own text: a later draft run may regenerate it.
         ctx.store.put(NS_EDITION, _edition_key(code, ed), {**ctx.store.get(NS_EDITION, _edition_key(code, ed), {}),
@@ -544,8 +551,8 @@ def _guard(ctx, code, history, text: str, forced: bool) -> str | None:
     return None
 
 
-def _refuse(ctx, settings, ed, code, report, reason_key: str, worker: bool, *, status: str | None = nl.DRAFT,
-            **fmt) -> None:
+def _refuse(ctx, writer: Writer, settings, ed, code, report, reason_key: str, worker: bool, *,
+            status: str | None = nl.DRAFT, **fmt) -> None:
     """One line in the CLI (English) and the same reason on the draft, in the wiki's language."""
     lang = ctx.settings.wikis[code].language
     title = settings.wikis[code].title("draft_page", ed.id)
@@ -555,7 +562,7 @@ def _refuse(ctx, settings, ed, code, report, reason_key: str, worker: bool, *, s
             f"Edit it and set it to ready again, or write 'status=ready force' on the wiki (or use --force).")
     (report.held if worker else report.problems).append(line)
     local = messages.msg(lang, "newsletter-refusal-" + reason_key, *fmt.values())
-    _rewrite_draft(ctx, settings, ed, code, report, status=status,
+    _rewrite_draft(ctx, writer, settings, ed, code, report, status=status,
                    help_text=_help(ctx, settings, ed, code, "refused", reason=local),
                    summary=messages.msg(lang, "newsletter-summary-refused", ed.id, local)[:250])
 
@@ -590,10 +597,11 @@ def _publish(ctx, settings, ed, code, report, cache, force: bool = False, worker
     if worker and stored.get("done"):
         return
     report_title = _report_title(ctx, settings, ed, code)
+    writer = Writer(ctx, report)
     titles = [draft_title, page_title, nw.subscribers, report_title] + ([archive_title] if archive_title else []) + \
-        run_page_titles(ws)
+        writer.run_page_titles(code)
     states = wiki.read_pages(titles)
-    stop = _check_run_page(ctx, code, states)
+    stop = _check_run_page(writer, code, states)
     if stop:
         report.problems.append(stop)
         return
@@ -608,27 +616,27 @@ def _publish(ctx, settings, ed, code, report, cache, force: bool = False, worker
         if a.state in ("changed", "not-approver"):
             # Back to draft, so that one edit to `ready` by an approver approves this text.
             report.held.append(f"wiki {code}: {_describe(a, draft_title)}; marker set back to draft")
-            _set_marker(ctx, wiki, draft_title, nl.DRAFT, "reset", lang, ed, settings, report)
-            _rewrite_draft(ctx, settings, ed, code, report, help_text=_help(ctx, settings, ed, code, "draft"))
+            _set_marker(ctx, writer, wiki, draft_title, nl.DRAFT, "reset", lang, ed, settings, report)
+            _rewrite_draft(ctx, writer, settings, ed, code, report, help_text=_help(ctx, settings, ed, code, "draft"))
             return
         if not a.approved:
             report.held.append(f"wiki {code}: {_describe(a, draft_title)}; nothing published")
             return
         reason = _guard(ctx, code, history, a.approving.text, force or nl.forced(history, a.approving, approvers))
         if reason:
-            _refuse(ctx, settings, ed, code, report, reason, worker)
+            _refuse(ctx, writer, settings, ed, code, report, reason, worker)
             return
         try:
             send_at = _send_time(ctx, settings, code, a.current.text, a.approving)
         except nl.SendTimeError:
-            _refuse(ctx, settings, ed, code, report, "send-time", worker,
+            _refuse(ctx, writer, settings, ed, code, report, "send-time", worker,
                     value=nl.marker_options(a.current.text).send)
             return
         if send_at is not None and ctx.clock() < send_at:
             when = _local_time(ctx, code, send_at)
             report.held.append(f"wiki {code}: {draft_title} approved in revision {a.approving.revid} by "
                                f"{a.approving.user}; scheduled for {when} ({ws.timezone}), nothing sent before")
-            _rewrite_draft(ctx, settings, ed, code, report, help_text=_help(
+            _rewrite_draft(ctx, writer, settings, ed, code, report, help_text=_help(
                 ctx, settings, ed, code, "scheduled", approved_by=a.approving.user,
                 when=messages.msg(lang, "newsletter-when-at", when)))
             return
@@ -643,14 +651,14 @@ def _publish(ctx, settings, ed, code, report, cache, force: bool = False, worker
         if draft.exists and nl.body_hash(draft.text) != frozen["hash"]:
             report.held.append(f"wiki {code}: {draft_title} changed after publication began; deliveries keep "
                                f"the approved revision {frozen['revid']}")
-    if not _publish_page(ctx, settings, ed, code, states[page_title], frozen, report):
+    if not _publish_page(ctx, writer, settings, ed, code, states[page_title], frozen, report):
         return
     if archive_title:
-        _link_from_archive(ctx, settings, ed, code, states[archive_title], page_title, report)
-    outcome = _deliver(ctx, settings, ed, code, states[nw.subscribers], page_title, frozen, report,
+        _link_from_archive(ctx, writer, settings, ed, code, states[archive_title], page_title, report)
+    outcome = _deliver(ctx, writer, settings, ed, code, states[nw.subscribers], page_title, frozen, report,
                        report_page=states[report_title])
     if settings.comment_tasks:
-        _comment_tasks(ctx, settings, ed, code, page_title, frozen, report, cache)
+        _comment_tasks(ctx, writer, settings, ed, code, page_title, frozen, report, cache)
     if outcome is not None and not ctx.dry_run:
         counts = outcome
         sent_at = ctx.store.get(NS_EDITION, _edition_key(code, ed), {}).get("sent_at") or ctx.clock()
@@ -658,7 +666,7 @@ def _publish(ctx, settings, ed, code, report, cache, force: bool = False, worker
             ctx.store.put(NS_EDITION, _edition_key(code, ed),
                           {**ctx.store.get(NS_EDITION, _edition_key(code, ed), {}), "sent_at": sent_at})
         finished = counts["pending"] == 0 and counts["failed"] == 0 and counts["interrupted"] == 0
-        _rewrite_draft(ctx, settings, ed, code, report, help_text=_help(
+        _rewrite_draft(ctx, writer, settings, ed, code, report, help_text=_help(
             ctx, settings, ed, code, "sent", approved_by=frozen["approved_by"], done=counts["delivered"],
             total=counts["total"], failed=counts["failed"] + counts["interrupted"] + counts["pending"],
             when=messages.msg(lang, "newsletter-when-at-done", _local_time(ctx, code, sent_at))))
@@ -667,8 +675,7 @@ def _publish(ctx, settings, ed, code, report, cache, force: bool = False, worker
                           {**ctx.store.get(NS_EDITION, _edition_key(code, ed), {}), "done": ctx.clock()})
 
 
-def _publish_page(ctx, settings, ed, code, page, frozen, report) -> bool:
-    wiki = ctx.wikis[code]
+def _publish_page(ctx, writer: Writer, settings, ed, code, page, frozen, report) -> bool:
     lang = ctx.settings.wikis[code].language
     key = nl.page_key(ed.id, code)
     label = f"wiki {code} page {page.title!r}"
@@ -676,19 +683,16 @@ def _publish_page(ctx, settings, ed, code, page, frozen, report) -> bool:
         return True
     if page.exists:
         if nl.has_key_marker(page.text, key):
-            ctx.store.record_post(key, "edit", f"{code}:{page.title}", page.revid)
+            writer.found(key, "edit", f"{code}:{page.title}", page.revid)
             return True
         report.problems.append(f"{label}: exists and was not written by the bot; not overwritten, nothing "
                                f"delivered (move it away or change newsletters.wikis.{code}.page)")
         return False
     text = ctx.renderer.render("newsletter_page", lang, "wiki", marker=Markup(nl.key_marker(key)),
                                body=Markup(frozen["body"]))
-    if ctx.dry_run:
-        ctx.out.write(f"would create {code}:{page.title}:\n{text}\n")
-        report.would_save.append((code, page.title))
-        return True
     try:
-        revid = wiki.save(page, text, _summary("publish", lang, ed, settings))
+        outcome = writer.edit(code, page, text, _summary("publish", lang, ed, settings), key=key,
+                              preview=f"would create {code}:{page.title}:\n{text}\n")
     except UncertainWriteError as exc:
         report.problems.append(f"{label}: {exc}; run publish again (it checks the page first)")
         return False
@@ -696,12 +700,12 @@ def _publish_page(ctx, settings, ed, code, page, frozen, report) -> bool:
         # NotFound(articleexists): created meanwhile, possibly by our own lost answer; the next run looks.
         report.problems.append(f"{exc}; nothing delivered")
         return False
-    ctx.store.record_post(key, "edit", f"{code}:{page.title}", revid)
-    report.saved.append((code, page.title, revid))
+    if outcome.saved:
+        report.saved.append((code, page.title, outcome.revid))
     return True
 
 
-def _link_from_archive(ctx, settings, ed, code, page, page_title, report) -> None:
+def _link_from_archive(ctx, writer: Writer, settings, ed, code, page, page_title, report) -> None:
     wiki = ctx.wikis[code]
     lang = ctx.settings.wikis[code].language
     key = f"nla:{ed.id}:{code}"
@@ -710,18 +714,15 @@ def _link_from_archive(ctx, settings, ed, code, page, page_title, report) -> Non
     line = ctx.renderer.render("newsletter_archive", lang, "wiki",
                                link=Markup(f"[[{page_title}|{_month(ed, lang)}]]"))
     for _ in range(CONFLICT_ATTEMPTS):
-        if page.exists and not bot_may_edit(page.text, ctx.settings.wikis[code].username):
+        if writer.refusal(code, page) == NOBOTS:
             report.held.append(f"wiki {code} page {page.title!r}: excludes the bot; archive link not added")
             return
         if _links_to(page.text, page_title):
-            ctx.store.record_post(key, "edit", f"{code}:{page.title}", page.revid or None)
+            writer.found(key, "edit", f"{code}:{page.title}", page.revid or None)
             return
         new_text = (page.text.rstrip("\n") + "\n" if page.text.strip() else "") + line
-        if ctx.dry_run:
-            preview_edit(ctx, report, code, page.title, page.text, new_text)
-            return
         try:
-            revid = wiki.save(page, new_text, _summary("archive", lang, ed, settings))
+            outcome = writer.edit(code, page, new_text, _summary("archive", lang, ed, settings), key=key)
         except EditConflict:
             page = wiki.read_pages([page.title])[page.title]
             continue
@@ -729,8 +730,8 @@ def _link_from_archive(ctx, settings, ed, code, page, page_title, report) -> Non
             # The link is a convenience; its absence never blocks delivery. Next run checks the page again.
             report.problems.append(f"wiki {code} page {page.title!r}: archive link not added: {exc}")
             return
-        ctx.store.record_post(key, "edit", f"{code}:{page.title}", revid)
-        report.saved.append((code, page.title, revid))
+        if outcome.saved:
+            report.saved.append((code, page.title, outcome.revid))
         return
     report.problems.append(f"wiki {code} page {page.title!r}: archive link not added: edit conflicts")
 
@@ -843,7 +844,8 @@ class _Records:
                  detail=detail)
 
 
-def _deliver(ctx, settings, ed, code, subscribers, page_title, frozen, report, report_page=None) -> dict | None:
+def _deliver(ctx, writer: Writer, settings, ed, code, subscribers, page_title, frozen, report,
+             report_page=None) -> dict | None:
     """Deliver to every target; the counts of the report built from the store afterwards (None: dry run)."""
     wiki = ctx.wikis[code]
     ws = ctx.settings.wikis[code]
@@ -917,7 +919,7 @@ def _deliver(ctx, settings, ed, code, subscribers, page_title, frozen, report, r
             report.held.append(f"{where}: in the opt-out category; skipped")
             records.put(target.key, outcome="skipped", why="optout")
             skipped += 1
-        elif not bot_may_edit(target.text, ws.username):
+        elif writer.refusal(code, target) == NOBOTS:
             report.held.append(f"{where}: excludes the bot ({{{{nobots}}}}/{{{{bots}}}}); skipped")
             records.put(target.key, outcome="skipped", why="nobots")
             skipped += 1
@@ -936,18 +938,18 @@ def _deliver(ctx, settings, ed, code, subscribers, page_title, frozen, report, r
             already += 1
     heading = messages.NEWSLETTER_HEADING[lang].format(name=_name(settings, lang), month=_month(ed, lang))
     progress = Progress(f"wiki {code} newsletter {ed.id}", len(unique) - skipped, clock=time.monotonic, done=already)
-    writer = _ReportWriter(ctx, settings, ed, code, report_page, report)
+    report_saver = _ReportWriter(ctx, writer, settings, ed, code, report_page, report)
     if todo and not ctx.dry_run:
-        _rewrite_draft(ctx, settings, ed, code, report, help_text=_help(
+        _rewrite_draft(ctx, writer, settings, ed, code, report, help_text=_help(
             ctx, settings, ed, code, "sending", approved_by=frozen["approved_by"], total=len(unique) - skipped))
-        writer.write(final=False)
+        report_saver.write(final=False)
     failed = created = 0
     stopped = None
     for number, target in enumerate(todo):
         where = f"wiki {code} page {target.title!r}"
         if number and number % RUN_PAGE_EVERY == 0 and ws.run_page and not ctx.dry_run:
             # A long delivery must notice the emergency stop, not only its start.
-            stop = _check_run_page(ctx, code, wiki.read_pages([ws.run_page]))
+            stop = _check_run_page(writer, code, wiki.read_pages([ws.run_page]))
             if stop:
                 report.problems.append(f"{stop}; delivery stopped after {number} of {len(todo)}")
                 stopped = ("stop", todo[number:])
@@ -955,21 +957,20 @@ def _deliver(ctx, settings, ed, code, subscribers, page_title, frozen, report, r
         message = ctx.renderer.render(
             "newsletter_message", lang, "wiki", marker=Markup(nl.key_marker(target.key)), body=Markup(frozen["body"]),
             page_link=Markup(f"[[{page_title}]]"), subscribers_link=Markup(f"[[{nw.subscribers}]]"))
-        if ctx.dry_run:
-            if target.exists:
-                ctx.out.write(f"would post to {code}:{target.title}: section {heading!r} ({len(message)} characters)\n")
-            else:
-                ctx.out.write(f"would create {code}:{target.title} with section {heading!r} "
-                              f"({len(message)} characters)\n")
-            report.would_save.append((code, target.title))
+        if writer.dry_run:    # no pending mark and no look at the page's history: nothing is sent
+            writer.new_section(code, target.title, heading, message, summary, preview=(
+                f"would post to {code}:{target.title}: section {heading!r} ({len(message)} characters)\n"
+                if target.exists else f"would create {code}:{target.title} with section {heading!r} "
+                                      f"({len(message)} characters)\n"))
             continue
         try:
-            outcome = _send(ctx, wiki, target, heading, message, summary, ws.username, nw.optout_category, ed, code)
+            outcome = _send(ctx, writer, wiki, target, heading, message, summary, ws.username, nw.optout_category,
+                            ed, code)
         except Blocked:
             stopped = ("blocked", todo[number:])
             for rest in stopped[1]:
                 records.put(rest.key, outcome="skipped", why="blocked")
-            writer.write(final=True)
+            report_saver.write(final=True)
             raise
         if outcome.kind == "saved":
             _record_delivery(ctx, code, target, outcome.revid)
@@ -990,13 +991,13 @@ def _deliver(ctx, settings, ed, code, subscribers, page_title, frozen, report, r
             report.problems.append(f"{where}: {outcome.why}")
             failed += 1
             progress.tick(kind="failed")
-        writer.maybe()
+        report_saver.maybe()
     if stopped:
         for rest in stopped[1]:
             records.put(rest.key, outcome="skipped", why=stopped[0])
     if ctx.dry_run:
         return None
-    counts = writer.write(final=True)
+    counts = report_saver.write(final=True)
     progress.finish(f"wiki {code} newsletter {ed.id}: {progress.done} of {progress.total} delivered "
                     f"({already} before this run, {words.plural_en(created, 'talk page', 'talk pages')} created), "
                     f"{skipped} opted out, {words.plural_en(unusable, 'unusable entry', 'unusable entries')}, "
@@ -1008,8 +1009,9 @@ class _ReportWriter:
     """Saves the delivery report page from the store's records: at the start, at most once a minute while
     delivery runs, and at the end."""
 
-    def __init__(self, ctx, settings, ed, code, page, report):
+    def __init__(self, ctx, writer: Writer, settings, ed, code, page, report):
         self.ctx, self.settings, self.ed, self.code, self.page, self.report = ctx, settings, ed, code, page, report
+        self.writer = writer
         self.last = None
 
     def maybe(self) -> None:
@@ -1041,7 +1043,7 @@ class _ReportWriter:
             if page.exists and page.text.rstrip() == text.rstrip():
                 return counts
             try:
-                revid = wiki.save(page, text, messages.msg(ws.language, "newsletter-summary-report", ed.id))
+                outcome = self.writer.edit(code, page, text, messages.msg(ws.language, "newsletter-summary-report", ed.id))
             except EditConflict:
                 self.page = wiki.read_pages([page.title])[page.title]
                 continue
@@ -1051,7 +1053,10 @@ class _ReportWriter:
                 self.page = wiki.read_pages([page.title])[page.title] if isinstance(exc, UncertainWriteError) \
                     else page
                 return counts
-            self.page = replace(page, exists=True, text=text, revid=revid)
+            if not outcome.saved:     # refused (the page now excludes the bot): the next run looks again
+                log.info("wiki %s page %r: report not saved: %s", code, page.title, outcome.reason, extra={"job": JOB})
+                return counts
+            self.page = replace(page, exists=True, text=text, revid=outcome.revid)
             ctx.store.put(NS_EDITION, state_key, {**ctx.store.get(NS_EDITION, state_key, {}), "report_hash": digest})
             return counts
         return counts
@@ -1103,15 +1108,19 @@ def _render_report(ctx, settings, ed, code, rows, counts, final: bool) -> str:
                                final=final, updated=_local_time(ctx, code, ctx.clock()))
 
 
-def _send(ctx, wiki, target: _Target, heading, message, summary, username, optout, ed, code) -> _Outcome:
+def _send(ctx, writer: Writer, wiki, target: _Target, heading, message, summary, username, optout, ed,
+          code) -> _Outcome:
     """Post one message, exactly once; a page missing at the read is created only if it is still missing.
 
     Raises Blocked (the wiki's delivery stops).
     """
     ctx.store.put(NS_PENDING, target.key, {"title": target.title, "at": ctx.clock()})
     try:
-        revid = wiki.new_section(target.title, heading, message, summary, createonly=not target.exists)
-        return _Outcome("saved", revid, created=not target.exists)
+        sent = writer.new_section(code, target.title, heading, message, summary, createonly=not target.exists)
+        if sent.refused:      # the emergency stop: nothing was sent, the next run delivers
+            ctx.store.delete(NS_PENDING, target.key)
+            return _Outcome("failed", why=f"{sent.detail or sent.reason}; retried on the next run")
+        return _Outcome("saved", sent.revid, created=not target.exists)
     except Blocked:
         ctx.store.delete(NS_PENDING, target.key)
         raise
@@ -1140,13 +1149,13 @@ def _send(ctx, wiki, target: _Target, heading, message, summary, username, optou
     if state["in_category"]:
         ctx.store.delete(NS_PENDING, target.key)
         return _Outcome("held", why="created meanwhile, in the opt-out category; skipped", code="optout")
-    if not bot_may_edit(state["text"], username):
+    if writer.refusal(code, replace(target, exists=True, text=state["text"])) == NOBOTS:
         ctx.store.delete(NS_PENDING, target.key)
         return _Outcome("held", why="created meanwhile, excluding the bot ({{nobots}}/{{bots}}); skipped",
                         code="nobots")
     # Now an existing page: createonly is off, so this cannot come back here.
-    return _send(ctx, wiki, replace(target, exists=True, text=state["text"]), heading, message, summary, username,
-                 optout, ed, code)
+    return _send(ctx, writer, wiki, replace(target, exists=True, text=state["text"]), heading, message, summary,
+                 username, optout, ed, code)
 
 
 def _refused(ctx, target: _Target, error: str, why: str | None = None) -> _Outcome:
@@ -1184,7 +1193,7 @@ def _delivered_now(wiki, target: _Target, username: str, summary: str) -> tuple[
 
 # -- task comments ------------------------------------------------------------------------------------
 
-def _comment_tasks(ctx, settings, ed, code, page_title, frozen, report, cache) -> None:
+def _comment_tasks(ctx, writer: Writer, settings, ed, code, page_title, frozen, report, cache) -> None:
     ids = nl.mentioned_task_ids(frozen["body"])
     if not ids:
         return
@@ -1201,24 +1210,26 @@ def _comment_tasks(ctx, settings, ed, code, page_title, frozen, report, cache) -
         key = nl.comment_key(ed.id, code, task.id)
         if ctx.store.has_post(key):
             continue
-        if ctx.dry_run:
-            ctx.out.write(f"would comment on T{task.id}: {text.strip()}\n")
-            report.would_save.append(("phab", f"T{task.id}"))
-            continue
         try:
-            if bot_phid is None:
-                bot_phid = _bot_phid(ctx)
-            # The task itself is the witness: a comment of ours with this edition's link means done.
-            for xact in ctx.phab.transactions(f"T{task.id}", author_phids=[bot_phid]):
-                if any(url in (c.get("content") or {}).get("raw", "") for c in xact.get("comments") or []):
-                    ctx.store.record_post(key, "task-comment", f"T{task.id}", xact.get("phid"))
-                    break
-            else:
-                phids = ctx.phab.comment(task.id, text)
-                ctx.store.record_post(key, "task-comment", f"T{task.id}", phids[0] if phids else None)
+            if not writer.dry_run:    # a dry run posts nothing, so it need not look on the task
+                if bot_phid is None:
+                    bot_phid = _bot_phid(ctx)
+                # The task itself is the witness: a comment of ours with this edition's link means done.
+                found = _own_comment(ctx.phab.transactions(f"T{task.id}", author_phids=[bot_phid]), url)
+                if found is not None:
+                    writer.found(key, "task-comment", f"T{task.id}", found.get("phid"))
+                    continue
+            outcome = writer.task_comment(task.id, text, key=key, site="phab",
+                                          preview=f"would comment on T{task.id}: {text.strip()}\n")
+            if outcome.saved:
                 report.saved.append(("phab", f"T{task.id}", None))   # a comment, not a revision
         except (UncertainWriteError, PartialData, TransientError, ServerError, TargetError) as exc:
             report.problems.append(f"T{task.id}: comment for {code} edition {ed.id}: {exc}; checked on the next run")
+
+
+def _own_comment(transactions, url: str) -> dict | None:
+    return next((xact for xact in transactions
+                 if any(url in (c.get("content") or {}).get("raw", "") for c in xact.get("comments") or [])), None)
 
 
 def _bot_phid(ctx) -> str:

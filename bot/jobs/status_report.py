@@ -27,9 +27,10 @@ import logging
 from dataclasses import dataclass, field
 
 from bot.domain.problems import FAILED, PHABRICATOR, RUN_REPORT, WEEKLY_REPORT, Problem
-from bot.domain.wikitext import MARKER, RegionError, bot_may_edit, find_region, replace_region
+from bot.domain.wikitext import MARKER, RegionError, find_region, replace_region
 from bot.errors import Blocked, EditConflict, TargetError, TransientError
-from bot.jobs.base import JobContext, JobReport, emergency_stop, preview_edit, run_page_titles
+from bot.jobs.base import JobContext, JobReport
+from bot.jobs.writer import NOBOTS, UNCHANGED, WOULD_SAVE, Writer
 from bot.logs import redact
 from bot.render import messages
 from bot.render.escape import wikitext_inline
@@ -183,8 +184,9 @@ def _update_page(ctx: JobContext, code: str, title: str, config, report: JobRepo
         return
     body = render_table(runs, lang, tz, config.max_problems, with_times=True)
     wiki = ctx.wikis[code]
-    states = wiki.read_pages([title] + run_page_titles(wiki_settings))
-    stop = emergency_stop(wiki_settings, states)
+    writer = Writer(ctx, report)
+    states = wiki.read_pages([title] + writer.run_page_titles(code))
+    stop = writer.note_run_page(code, states)
     if stop:
         report.problems.append(f"{stop}; run report not edited")
         log.warning("emergency stop: run report not edited", extra={"job": JOB, "wiki": code, "page": title,
@@ -192,30 +194,28 @@ def _update_page(ctx: JobContext, code: str, title: str, config, report: JobRepo
         return
     page = states[title]
     for attempt in (1, 2):
-        if page.exists and not bot_may_edit(page.text, wiki_settings.username):
+        if writer.refusal(code, page) == NOBOTS:
             raise TargetError(f"wiki {code} page {title!r}: the page excludes the bot; run report not edited")
         try:
             new_text = place(page.text if page.exists else "", body, lang)
         except RegionError as exc:
             raise TargetError(f"wiki {code} page {title!r}: {exc}") from None
-        if page.exists and new_text == page.text:
-            ctx.store.put(NS_PAGE, code, {"hash": digest, "edited_at": ctx.clock()})
-            report.unchanged += 1
-            return
-        if ctx.dry_run:
-            preview_edit(ctx, report, code, title, page.text, new_text)
-            return
+        key = f"run-report:{code}:{title}:{page.revid}:{hashlib.sha256(new_text.encode()).hexdigest()[:16]}"
         try:
-            revid = wiki.save(page, new_text, messages.RUN_REPORT[lang]["summary"])
+            outcome = writer.edit(code, page, new_text, messages.RUN_REPORT[lang]["summary"], key=key)
         except EditConflict:
             if attempt == 2:
                 raise
             page = wiki.read_pages([title])[title]
             continue
-        key = f"run-report:{code}:{title}:{page.revid}:{hashlib.sha256(new_text.encode()).hexdigest()[:16]}"
-        ctx.store.record_post(key, "edit", f"{code}:{title}", revid)
+        if outcome.status == UNCHANGED:
+            ctx.store.put(NS_PAGE, code, {"hash": digest, "edited_at": ctx.clock()})
+            report.unchanged += 1
+            return
+        if outcome.status == WOULD_SAVE:
+            return
         ctx.store.put(NS_PAGE, code, {"hash": digest, "edited_at": ctx.clock()})
-        report.saved.append((code, title, revid))
+        report.saved.append((code, title, outcome.revid))
         log.info("run report saved", extra={"job": JOB, "wiki": code, "page": title, "outcome": "saved"})
         return
 

@@ -21,9 +21,10 @@ from datetime import datetime, timedelta, timezone
 
 from bot.domain.status import TableEdit, body_hash, plan_table_edit, select_rows
 from bot.domain.tasks import Task, newest_modification, same_but_for_activity
-from bot.domain.wikitext import RegionError, bot_may_edit
+from bot.domain.wikitext import RegionError
 from bot.errors import (BotError, Blocked, EditConflict, PartialData, TargetError, TransientError, UncertainWriteError)
-from bot.jobs.base import JobContext, JobReport, emergency_stop, preview_edit, run_page_titles
+from bot.jobs.base import JobContext, JobReport
+from bot.jobs.writer import INTERVAL, NOBOTS, UNCHANGED, WOULD_SAVE, Writer
 from bot.jobs.deployment_status import DeploymentTracker
 from bot.render import messages
 from bot.settings import StatusTable
@@ -294,15 +295,16 @@ def _sync_wiki(ctx: JobContext, code: str, pages: list[_PagePlan], report: JobRe
         report.unchanged += len(pages)
         _advance_rc_cursor(ctx, code)
         return
-    states = wiki.read_pages([p.title for p in due] + run_page_titles(settings))
-    stop = emergency_stop(settings, states)
+    writer = Writer(ctx, report)
+    states = wiki.read_pages([p.title for p in due] + writer.run_page_titles(code))
+    stop = writer.note_run_page(code, states)
     if stop:
         report.problems.append(f"{stop}; no edits on {code}")
         return
     report.unchanged += len(pages) - len(due)
     for plan in due:
         try:
-            _sync_page(ctx, wiki, plan, states[plan.title], report)
+            _sync_page(ctx, writer, wiki, plan, states[plan.title], report)
         except Blocked:
             raise
         except (TargetError, TransientError) as exc:
@@ -360,33 +362,21 @@ def _normal(title: str) -> str:
     return title[:1].upper() + title[1:]
 
 
-def _sync_page(ctx: JobContext, wiki, plan: _PagePlan, page, report: JobReport) -> None:
+def _sync_page(ctx: JobContext, writer: Writer, wiki, plan: _PagePlan, page, report: JobReport) -> None:
     code, title = plan.wiki, plan.title
     label = f"wiki {code} page {title!r}"
     for attempt in range(1, CONFLICT_ATTEMPTS + 1):
         if not page.exists:
             raise TargetError(f"{label}: the page does not exist; create it with the table markers")
-        if not bot_may_edit(page.text, wiki.settings.username):
+        if writer.refusal(code, page) == NOBOTS:
             raise TargetError(f"{label}: the page excludes the bot ({{{{nobots}}}} or {{{{bots}}}}); left alone")
         new_text, applied, held, total_rows = _apply_tables(ctx, code, plan, page.text, report)
-        if new_text == page.text:
-            _remember(ctx, code, plan, applied, held)
-            report.unchanged += 1
-            return
-        interval = wiki.settings.min_edit_interval_minutes * 60
-        last = ctx.store.get(NS_PAGE, _page_key(code, title) + "|edited", 0)
-        if interval and ctx.clock() - last < interval:
-            report.held.append(f"{label}: edited less than {wiki.settings.min_edit_interval_minutes:g} min ago; "
-                               f"update deferred")
-            return
-        if ctx.dry_run:
-            preview_edit(ctx, report, code, title, page.text, new_text)
-            return
         lang = wiki.settings.language
         summary = messages.status_summary(lang, [t.id for t, _ in plan.tables if t.id in applied], total_rows)
         key = f"status:{code}:{title}:{page.revid}:{hashlib.sha256(new_text.encode()).hexdigest()[:16]}"
         try:
-            revid = wiki.save(page, new_text, summary)
+            outcome = writer.edit(code, page, new_text, summary, key=key,
+                                  paced_by=(NS_PAGE, _page_key(code, title) + "|edited"))
         except EditConflict:
             log.info("%s: edit conflict, re-reading (attempt %d)", label, attempt, extra={"job": JOB})
             page = wiki.read_pages([title])[title]
@@ -395,11 +385,19 @@ def _sync_page(ctx: JobContext, wiki, plan: _PagePlan, page, report: JobReport) 
             # The next cycle re-reads the page and compares: a save that happened is then a no-op.
             ctx.store.put(NS_PAGE, _page_key(code, title) + "|dirty", True)
             raise TransientError(f"{label}: {exc}") from None
-        ctx.store.record_post(key, "edit", f"{code}:{title}", revid)
-        ctx.store.put(NS_PAGE, _page_key(code, title) + "|edited", ctx.clock())
+        if outcome.status == UNCHANGED:
+            _remember(ctx, code, plan, applied, held)
+            report.unchanged += 1
+            return
+        if outcome.reason == INTERVAL:
+            report.held.append(f"{label}: edited less than {wiki.settings.min_edit_interval_minutes:g} min ago; "
+                               f"update deferred")
+            return
+        if outcome.status == WOULD_SAVE:
+            return
         _remember(ctx, code, plan, applied, held)
-        report.saved.append((code, title, revid))
-        log.info("%s: saved revision %s", label, revid, extra={"job": JOB})
+        report.saved.append((code, title, outcome.revid))
+        log.info("%s: saved revision %s", label, outcome.revid, extra={"job": JOB})
         return
     raise TargetError(f"{label}: still in edit conflict after {CONFLICT_ATTEMPTS} attempts; will retry next cycle")
 

@@ -37,11 +37,11 @@ from bot.domain.weekly import (Week, mw_timestamp, newcomer_pulse, parse_mw_time
                                post_time, previous_week, replace_marked_section, report_week, section_text,
                                summarize_contributions, summarize_posts, summarize_tasks, time_spent,
                                week_bounds, week_label)
-from bot.domain.wikitext import bot_may_edit
 from bot.errors import (BotError, EditConflict, PartialData, ServerError, TargetError, TransientError,
                         UncertainWriteError)
-from bot.jobs.base import JobContext, JobReport, emergency_stop, run_page_titles
+from bot.jobs.base import JobContext, JobReport
 from bot.jobs.documents import override_source, override_title, read_overrides, render_document
+from bot.jobs.writer import NOBOTS, Writer
 from bot.render import messages
 from bot.render.environment import Markup
 from bot.render.escape import UnsafeTitle, normal_title, remarkup_inline, title_url, wikilink, wikitext_inline
@@ -601,24 +601,24 @@ def _post_task(ctx: JobContext, amb: Ambassador, label: str, dest: _Destination,
     states = read_overrides(ctx, home, [title]) if title else {}
     marker = _marker(amb, label, "remarkup")
     text = _render(ctx, amb, dest, home, states, activity, report).rstrip("\n") + "\n\n" + marker
-    if ctx.dry_run:
-        ctx.out.write(f"--- weekly report {label} for {amb.id} -> {dest.title} (dry run) ---\n{text}\n\n")
-        report.would_save.append(("phabricator", dest.title))
-        return
-    bot_phid = _bot_phid(ctx)
-    for x in ctx.phab.transactions(dest.title, author_phids=[bot_phid]):
-        if any(marker in ((c.get("content") or {}).get("raw") or "") for c in x.get("comments") or []):
-            # Posted before the record was written (crash or uncertain write): record it now.
-            ctx.store.record_post(dest.key, "task-comment", dest.title, x.get("phid"))
-            report.unchanged += 1
-            return
+    writer = Writer(ctx, report)
+    if not writer.dry_run:  # a dry run posts nothing, so it need not ask whether the comment is there
+        bot_phid = _bot_phid(ctx)
+        for x in ctx.phab.transactions(dest.title, author_phids=[bot_phid]):
+            if any(marker in ((c.get("content") or {}).get("raw") or "") for c in x.get("comments") or []):
+                # Posted before the record was written (crash or uncertain write): record it now.
+                writer.found(dest.key, "task-comment", dest.title, x.get("phid"))
+                report.unchanged += 1
+                return
     try:
-        phids = ctx.phab.comment(dest.task, text)
+        outcome = writer.task_comment(
+            dest.task, text, key=dest.key, target=dest.title,
+            preview=f"--- weekly report {label} for {amb.id} -> {dest.title} (dry run) ---\n{text}\n\n")
     except UncertainWriteError as exc:
         raise TransientError(f"{exc}; the next run looks at {dest.title} before posting again") from None
-    ctx.store.record_post(dest.key, "task-comment", dest.title, phids[0] if phids else None)
-    report.saved.append(("phabricator", dest.title, 0))
-    log.info("weekly report %s for %s posted on %s", label, amb.id, dest.title, extra={"job": JOB})
+    if outcome.saved:
+        report.saved.append(("phabricator", dest.title, 0))
+        log.info("weekly report %s for %s posted on %s", label, amb.id, dest.title, extra={"job": JOB})
 
 
 def _bot_phid(ctx: JobContext) -> str:
@@ -629,17 +629,16 @@ def _post_page(ctx: JobContext, amb: Ambassador, label: str, dest: _Destination,
                report: JobReport, final: bool = True) -> None:
     """The week's section: added once, then edited in place while the week runs; `final` records it."""
     code, page_title = dest.wiki, dest.title
-    wiki = ctx.wikis[code]
-    settings = ctx.settings.wikis[code]
+    writer = Writer(ctx, report)
     override = override_title(ctx, code, DOCUMENT, "wiki")
-    states = read_overrides(ctx, code, [override], also=[page_title] + run_page_titles(settings))
+    states = read_overrides(ctx, code, [override], also=[page_title] + writer.run_page_titles(code))
     label_target = f"wiki {code} page {page_title!r}"
-    stop = emergency_stop(settings, states)
+    stop = writer.note_run_page(code, states)
     if stop:
         raise TargetError(f"{stop}; not posted on {code}")
     page = states[page_title]
     marker = _marker(amb, label, "wiki")
-    if page.exists and not bot_may_edit(page.text, settings.username):
+    if writer.refusal(code, page) == NOBOTS:
         raise TargetError(f"{label_target}: the page excludes the bot ({{{{nobots}}}} or {{{{bots}}}})")
     text = _render(ctx, amb, dest, code, states, activity, report).rstrip("\n")
     lang = amb.language
@@ -648,50 +647,54 @@ def _post_page(ctx: JobContext, amb: Ambassador, label: str, dest: _Destination,
     heading = messages.msg(lang, "wr-heading", week, wikitext_inline(amb.name))
     summary = messages.msg(lang, "wr-summary", week, name)
     section_key = _section_key(amb, label, dest)
+    # The post is recorded only with the week's last version (`final`); until then the section is edited.
+    post_key = dest.key if final else None
 
     def done(revid):
         ctx.store.put(NS_SECTION, section_key, {"hash": _digest(heading + "\n" + text), "revid": revid})
-        if final:
-            ctx.store.record_post(dest.key, "edit", f"{code}:{page_title}", revid)
 
     if page.exists and marker in page.text:
         new_text = replace_marked_section(page.text, marker, heading, text)
         stored = ctx.store.get(NS_SECTION, section_key) or {}
         if new_text == page.text or stored.get("hash") == _digest(heading + "\n" + text):
             done(page.revid)
+            if post_key:
+                writer.found(post_key, "edit", f"{code}:{page_title}", page.revid)
             report.unchanged += 1
             return
-        if ctx.dry_run:
-            ctx.out.write(f"--- weekly report {label} for {amb.id} -> {code}:{page_title}, section updated "
-                          f"(dry run) ---\n== {heading} ==\n{text}\n\n")
-            report.would_save.append((code, page_title))
-            return
         try:
-            revid = wiki.save(page, new_text, summary, merge_ok=False)
+            outcome = writer.edit(
+                code, page, new_text, summary, key=post_key, merge_ok=False,
+                preview=f"--- weekly report {label} for {amb.id} -> {code}:{page_title}, section updated "
+                        f"(dry run) ---\n== {heading} ==\n{text}\n\n")
         except EditConflict as exc:
             if exc.saved_revid:
                 done(exc.saved_revid)
+                if post_key:
+                    writer.found(post_key, "edit", f"{code}:{page_title}", exc.saved_revid)
                 report.saved.append((code, page_title, exc.saved_revid))
                 return
             raise TransientError(f"{label_target}: edited meanwhile; the section is updated on the next run") from None
         except UncertainWriteError as exc:
             raise TransientError(f"{exc}; the next run compares the section before editing again") from None
-        done(revid)
-        report.saved.append((code, page_title, revid))
+        if not outcome.saved:
+            return
+        done(outcome.revid)
+        report.saved.append((code, page_title, outcome.revid))
         log.info("weekly report %s for %s updated on %s:%s", label, amb.id, code, page_title, extra={"job": JOB})
         return
     body = text + "\n" + marker
-    if ctx.dry_run:
-        ctx.out.write(f"--- weekly report {label} for {amb.id} -> {code}:{page_title} (dry run) ---\n"
-                      f"== {heading} ==\n{body}\n\n")
-        report.would_save.append((code, page_title))
-        return
     try:
-        revid = wiki.new_section(page_title, heading, body, summary)
+        outcome = writer.new_section(
+            code, page_title, heading, body, summary, key=post_key, kind="edit", page=page,
+            preview=f"--- weekly report {label} for {amb.id} -> {code}:{page_title} (dry run) ---\n"
+                    f"== {heading} ==\n{body}\n\n")
     except UncertainWriteError as exc:
         raise TransientError(f"{exc}; the next run looks for the report's marker before posting again") from None
-    done(revid)
-    report.saved.append((code, page_title, revid))
+    if not outcome.saved:
+        return
+    done(outcome.revid)
+    report.saved.append((code, page_title, outcome.revid))
     log.info("weekly report %s for %s saved on %s:%s", label, amb.id, code, page_title, extra={"job": JOB})
 
 

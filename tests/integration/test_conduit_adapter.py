@@ -8,7 +8,16 @@ import threading
 import pytest
 
 from bot.adapters.phab import ConduitClient
+from bot.adapters.writes import issuing
 from bot.errors import AuthError, ConfigError, PartialData, ServerError, TransientError, UncertainWriteError
+
+
+@pytest.fixture(autouse=True)
+def _issued_by_the_writer():
+    """These tests are about the adapter itself; in the bot its writes come from the writer."""
+    with issuing():
+        yield
+
 
 UA = "ambassador-bot-tests/0.1 (test@example.org)"
 

@@ -6,6 +6,7 @@ import io
 import pytest
 
 from bot.adapters.wiki_facts import wiki_facts
+from bot.adapters.writes import issuing
 from bot.domain.comments import comments_from_threaditems, parse_comments
 from bot.jobs import feedback
 from bot.jobs.registry import build_context
@@ -101,7 +102,8 @@ def test_edited_comment_forwarded_once_as_edit_and_bot_edits_ignored(world):
     # The bot's own edit (a reply signed by the bot) is not feedback.
     wiki = ctx.wikis["cs"]
     state = wiki.read_pages([CS])[CS]
-    wiki.save(state, state.text + ":Předáno. [[Wikipedista:TestBot|TestBot]] 24. 11. 2026, 08:00 (CET)\n", "bot")
+    with issuing():   # sent as the bot's writer would send it
+        wiki.save(state, state.text + ":Předáno. [[Wikipedista:TestBot|TestBot]] 24. 11. 2026, 08:00 (CET)\n", "bot")
     report = feedback.run(ctx)
     assert report.problems == []
     got = texts(conduit, tasks["cs"])

@@ -225,7 +225,9 @@ def test_nobots_and_emergency_stop_hold_the_reply_not_the_digest(world, monkeypa
     human["cs"].edit(PROJECT, human["cs"].page_text(PROJECT).replace("{{nobots}}\n", ""), "povolit")
     ws = ctx.wikis["cs"].settings
     from dataclasses import replace
-    monkeypatch.setattr(ctx.wikis["cs"], "settings", replace(ws, run_page="Wikipedista:TestBot/Run", run_value="yes"))
+    stopped = replace(ws, run_page="Wikipedista:TestBot/Run", run_value="yes")
+    monkeypatch.setattr(ctx.wikis["cs"], "settings", stopped)
+    monkeypatch.setitem(ctx.settings.wikis, "cs", stopped)     # the writer reads the run's settings
     report = feedback.run(ctx)
     assert any("emergency stop" in p for p in report.problems)
     assert "TestBot" not in human["cs"].page_text(PROJECT)

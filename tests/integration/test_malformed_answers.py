@@ -3,9 +3,18 @@ from __future__ import annotations
 
 import pytest
 
+from bot.adapters.writes import issuing
 from bot.errors import BotError, UncertainWriteError
 from tests.faultproxy import FaultProxy
 from tests.integration import helpers
+
+
+@pytest.fixture(autouse=True)
+def _issued_by_the_writer():
+    """These tests are about the adapter itself; in the bot its writes come from the writer."""
+    with issuing():
+        yield
+
 
 pytestmark = pytest.mark.integration
 

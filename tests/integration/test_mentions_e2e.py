@@ -5,6 +5,7 @@ import io
 
 import pytest
 
+from bot.adapters.writes import issuing
 from bot.jobs import mentions
 from bot.jobs.registry import build_context
 from bot.settings import parse_settings
@@ -57,7 +58,8 @@ def test_bot_edits_and_quiet_cycles(world):
     ctx, make, conduit, human, tasks = world
     wiki = ctx.wikis["cs"]
     state = wiki.read_pages([CS])[CS]
-    wiki.save(state, state.text + f"[[phab:T{tasks['a']}|T{tasks['a']}]]\n", "bot table")
+    with issuing():   # the bot's own edit, sent as its writer would send it
+        wiki.save(state, state.text + f"[[phab:T{tasks['a']}|T{tasks['a']}]]\n", "bot table")
     for w in ctx.wikis.values():
         w.request_count = 0
     mentions.run(ctx)

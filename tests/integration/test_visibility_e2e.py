@@ -11,6 +11,7 @@ import sqlite3
 
 import pytest
 
+from bot.adapters.writes import issuing
 from bot.jobs import status_sync
 from tests.integration.helpers import STATUS_PAGES, make_context, page_with_markers
 
@@ -95,7 +96,8 @@ def test_the_bots_own_comments_change_no_table(world):
     before = {c: human[c].page_text(STATUS_PAGES[c]) for c in ("cs", "ko")}
     conduit.update_task(ids["stays"], actor="bob", comment="A person's comment.")
     for task_id in ids.values():         # as a newsletter's back-links would
-        ctx.phab.comment(task_id, "Announced in the newsletter.")
+        with issuing():
+            ctx.phab.comment(task_id, "Announced in the newsletter.")
     assert status_sync.run(ctx).problems == []
     after = {c: human[c].page_text(STATUS_PAGES[c]) for c in ("cs", "ko")}
     for code in ("cs", "ko"):
@@ -103,7 +105,8 @@ def test_the_bots_own_comments_change_no_table(world):
         assert all(f"T{ids['stays']}" in row for row in changed), changed
     revs = {c: human[c].revisions(STATUS_PAGES[c], limit=1)[0]["revid"] for c in ("cs", "ko")}
     for task_id in ids.values():
-        ctx.phab.comment(task_id, "Another back-link.")
+        with issuing():
+            ctx.phab.comment(task_id, "Another back-link.")
     report = status_sync.run(ctx)
     assert report.saved == [] and report.problems == []
     assert {c: human[c].revisions(STATUS_PAGES[c], limit=1)[0]["revid"] for c in ("cs", "ko")} == revs

@@ -3,8 +3,17 @@ from __future__ import annotations
 
 import pytest
 
+from bot.adapters.writes import issuing
 from bot.errors import EditConflict, NotFound, Protected, TransientError
 from tests.integration.helpers import make_context
+
+
+@pytest.fixture(autouse=True)
+def _issued_by_the_writer():
+    """These tests are about the adapter itself; in the bot its writes come from the writer."""
+    with issuing():
+        yield
+
 
 pytestmark = pytest.mark.integration
 

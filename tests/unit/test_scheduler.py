@@ -9,9 +9,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from bot.adapters.writes import issuing
 from bot.errors import ConfigError, TransientError
 from bot.jobs import registry
 from bot.jobs.base import JobContext, JobReport
+from bot.jobs.writer import Writer
 from bot.scheduler import NS_RUNS, Service, Stopping
 from bot.settings import parse_settings
 from bot.store import SqlStore
@@ -281,10 +283,11 @@ def test_sigterm_lets_the_edit_in_flight_finish_and_stops_the_next(tmp_path):
         real.edit("P2", "a")
         real.before_save = lambda title: (in_save.set(), release.wait(5))
         report = JobReport("alpha")
+        writer = Writer(ctx, report)
         for title in ("P1", "P2"):
             page = wiki.read_pages([title])[title]
             try:
-                report.saved.append(("cs", title, wiki.save(page, "b", "summary")))
+                report.saved.append(("cs", title, writer.edit("cs", page, "b", "summary").revid))
             except TransientError as exc:
                 results.append(exc)
                 report.problems.append(str(exc))
@@ -386,7 +389,7 @@ def test_losing_the_lease_stops_writes(tmp_path):
     service.ctx.wikis["cs"].edit("P", "x")
     lease.ok = False
     page = ctx.wikis["cs"].read_pages(["P"])["P"]      # reads still work
-    with pytest.raises(Stopping, match="lease"):
+    with pytest.raises(Stopping, match="lease"), issuing():
         ctx.wikis["cs"].save(page, "y", "s")
     assert service.ctx.wikis["cs"].text("P") == "x"
 
