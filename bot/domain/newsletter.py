@@ -497,20 +497,17 @@ def has_edition_marker(text: str, edition: str, code: str) -> bool:
 
 # -- guards: what is not published without an explicit "force" ------------------------------------------
 
-# The sentence the draft templates write when the period had no activity (templates/newsletter_draft.*).
-NOTHING_HAPPENED = {"cs": "V tomto období se v projektu nic nezměnilo.",
-                    "ko": "이번 기간에는 프로젝트에 변경 사항이 없었습니다.",
-                    "en": "Nothing changed in the project in this period."}
-
-
 def _plain(text: str) -> str:
     return " ".join(text.replace("&nbsp;", " ").replace("\xa0", " ").split())
 
 
-def says_nothing_happened(body: str) -> bool:
-    """Whether the text still carries the "nothing changed" sentence of an empty period."""
+def says_nothing_happened(body: str, sentences: Iterable[str]) -> bool:
+    """Whether the text still carries the "nothing changed" sentence of an empty period.
+
+    `sentences`: that sentence in every language (message tpl-newsletter-draft-nothing, which the
+    draft template writes), since a draft may be written in another language than its wiki's."""
     plain = _plain(body)
-    return any(_plain(sentence) in plain for sentence in NOTHING_HAPPENED.values())
+    return any(_plain(sentence) in plain for sentence in sentences if sentence.strip())
 
 
 def untouched(history: Sequence[Revision], text: str, bot_user: str) -> bool:

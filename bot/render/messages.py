@@ -133,6 +133,11 @@ def msg(lang: str, key: str, *params: Any) -> str:
     return i18n.message(lang, key, *params)
 
 
+def in_every_language(key: str) -> list[str]:
+    """A message as each language with a message file writes it (raw text, no parameters)."""
+    return [i18n.messages_of(lang)[key] for lang in languages() if key in i18n.messages_of(lang)]
+
+
 def languages() -> tuple[str, ...]:
     return i18n.available_languages()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from bot.domain import newsletter as nl
+from bot.render import messages
 
 MON_9_PRAGUE = 1797235200      # 2026-12-14 09:00 CET
 
@@ -59,7 +60,11 @@ def test_guards_untouched_and_nothing_happened():
     history = [nl.Revision(3, "TestBot", "t", nl.set_help(edited, "x")), nl.Revision(2, "Jana", "t", edited),
                nl.Revision(1, "TestBot", "t", bot_text)]
     assert not nl.untouched(history, edited, "TestBot")
-    assert nl.says_nothing_happened(nl.draft_body(edited))
+    nothing = messages.in_every_language("tpl-newsletter-draft-nothing")
+    assert nl.says_nothing_happened(nl.draft_body(edited), nothing)
+    assert not nl.says_nothing_happened("Můj text.\n", nothing)
+    arabic = nl.STATUS_MARKER.format(status="draft") + "\nلم يتغير شيء في المشروع خلال هذه الفترة.\n"
+    assert nl.says_nothing_happened(nl.draft_body(arabic), nothing)
     forced = nl.Revision(4, "Jana", "t", nl.with_force(edited))
     assert nl.forced([forced] + history, history[1]) and not nl.forced(history, history[1])
     assert not nl.forced([forced] + history, history[1], approvers=["Admin"])
