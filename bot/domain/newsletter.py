@@ -497,15 +497,15 @@ def has_edition_marker(text: str, edition: str, code: str) -> bool:
 
 # -- guards: what is not published without an explicit "force" ------------------------------------------
 
+
+
 def _plain(text: str) -> str:
     return " ".join(text.replace("&nbsp;", " ").replace("\xa0", " ").split())
 
 
 def says_nothing_happened(body: str, sentences: Iterable[str]) -> bool:
-    """Whether the text still carries the "nothing changed" sentence of an empty period.
-
-    `sentences`: that sentence in every language (message tpl-newsletter-draft-nothing, which the
-    draft template writes), since a draft may be written in another language than its wiki's."""
+    """Whether the text still carries the "nothing changed" sentence of an empty period
+    (`sentences`: that sentence in every language, the message `newsletter-nothing-happened`)."""
     plain = _plain(body)
     return any(_plain(sentence) in plain for sentence in sentences if sentence.strip())
 

@@ -508,7 +508,7 @@ def _guard(ctx, code, history, text: str, forced: bool) -> str | None:
         return None
     if nl.untouched(history, text, ctx.settings.wikis[code].username):
         return "untouched"
-    if nl.says_nothing_happened(nl.draft_body(text), messages.in_every_language("tpl-newsletter-draft-nothing")):
+    if nl.says_nothing_happened(nl.draft_body(text), messages.nothing_happened_sentences()):
         return "nothing"
     return None
 

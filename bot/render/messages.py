@@ -133,11 +133,6 @@ def msg(lang: str, key: str, *params: Any) -> str:
     return i18n.message(lang, key, *params)
 
 
-def in_every_language(key: str) -> list[str]:
-    """A message as each language with a message file writes it (raw text, no parameters)."""
-    return [i18n.messages_of(lang)[key] for lang in languages() if key in i18n.messages_of(lang)]
-
-
 def languages() -> tuple[str, ...]:
     return i18n.available_languages()
 
@@ -189,3 +184,8 @@ def datetime_text(epoch: float, lang: str, tz: str) -> str:
     cs `6. 12. 2026, 6:08`, ko `2026년 12월 6일 오후 2:08` (for the run report)."""
     moment = datetime.fromtimestamp(float(epoch), timezone.utc).astimezone(ZoneInfo(tz))
     return _format(moment, lang, "datetime-format")
+
+
+def nothing_happened_sentences() -> tuple[str, ...]:
+    """The "nothing changed" sentence of an empty newsletter period in every language the bot has."""
+    return tuple(dict.fromkeys(msg(lang, "newsletter-nothing-happened") for lang in languages()))

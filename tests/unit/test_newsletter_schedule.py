@@ -60,11 +60,10 @@ def test_guards_untouched_and_nothing_happened():
     history = [nl.Revision(3, "TestBot", "t", nl.set_help(edited, "x")), nl.Revision(2, "Jana", "t", edited),
                nl.Revision(1, "TestBot", "t", bot_text)]
     assert not nl.untouched(history, edited, "TestBot")
-    nothing = messages.in_every_language("tpl-newsletter-draft-nothing")
-    assert nl.says_nothing_happened(nl.draft_body(edited), nothing)
-    assert not nl.says_nothing_happened("Můj text.\n", nothing)
+    assert nl.says_nothing_happened(nl.draft_body(edited), messages.nothing_happened_sentences())
+    assert not nl.says_nothing_happened(nl.draft_body(edited), ["Nothing changed in the project in this period."])
     arabic = nl.STATUS_MARKER.format(status="draft") + "\nلم يتغير شيء في المشروع خلال هذه الفترة.\n"
-    assert nl.says_nothing_happened(nl.draft_body(arabic), nothing)
+    assert nl.says_nothing_happened(nl.draft_body(arabic), messages.nothing_happened_sentences())
     forced = nl.Revision(4, "Jana", "t", nl.with_force(edited))
     assert nl.forced([forced] + history, history[1]) and not nl.forced(history, history[1])
     assert not nl.forced([forced] + history, history[1], approvers=["Admin"])
