@@ -82,10 +82,14 @@ def context(data, tmp_path):
     return ctx
 
 
-def user_talk(human) -> str:
-    """The wiki's own name of the User talk namespace (نقاش المستخدم, Thảo luận Thành viên)."""
+def namespace(human, number: int) -> str:
+    """The wiki's own name of a namespace, with its colon (3: نقاش المستخدم, Thảo luận Thành viên)."""
     spaces = human.get(action="query", meta="siteinfo", siprop="namespaces")["query"]["namespaces"]
-    return (spaces["3"].get("name") or spaces["3"]["*"]) + ":"
+    return (spaces[str(number)].get("name") or spaces[str(number)]["*"]) + ":"
+
+
+def user_talk(human) -> str:
+    return namespace(human, 3)
 
 
 def signed_date(human) -> str:
@@ -242,3 +246,42 @@ def test_worker_refuses_an_untouched_arabic_draft_in_arabic_then_sends_it(world,
         assert ar.page_text(page).count(nl.key_marker(nl.delivery_key(EDITION, "ar", page))) == 1
     assert "سُلّمت ٢ من ٢" in nl.help_of(ar.page_text(title("ar", "draft_page")))
     assert marker_line.startswith("<!--")
+
+
+def test_weekly_report_page_in_arabic(farm, conduit, tmp_path, pywikibot_dir, monkeypatch):
+    """The weekly report of an ambassador who reports in Arabic, posted on the ar wiki: Arabic words,
+    Arabic plural forms and Eastern Arabic digits for the counts."""
+    import time
+
+    from bot.jobs import weekly_report
+
+    ar = farm.api("ar", farm.wikis["ar"].human)
+    ar.login(farm.wikis["ar"].human)
+    ar.edit("نمو الوافدين", "النسخة الأولى.", "مقالة جديدة")
+    ar.edit("نمو الوافدين", "النسخة الأولى، موسّعة.", "توسيع")
+    ar.edit("نمو الوافدين", "النسخة الأولى، موسّعة مرة أخرى.", "توسيع")
+    user = farm.wikis["ar"].human.username
+    manager = conduit.create_task("Weekly check-ins", author="bob")
+    other = conduit.create_task("Mentor dashboard", author="bob")
+    for note in ("أوافق.", "ملاحظة أخرى.", "وثالثة."):
+        conduit.update_task(other, actor="alice", comment=note)
+    report_title = f"{namespace(ar, 2)}{user}/التقرير الأسبوعي"
+    data = config(farm, conduit, tmp_path, pywikibot_dir, monkeypatch)
+    del data["newsletters"]
+    data["reports"] = {"week": "last_complete", "ambassadors": [{
+        "id": "amb", "name": "سفيرة النمو", "wikis": {"ar": user}, "phabricator": "alice", "task": f"T{manager}",
+        "page": {"wiki": "ar", "title": report_title}, "language": "ar"}]}
+    ctx = context(data, tmp_path)
+    ctx.clock = lambda: time.time() + 7 * 86400         # a week from now, "last week" is this week
+    report = weekly_report.run(ctx)
+    assert report.problems == [], report.problems
+    text = ar.page_text(report_title)
+    assert text is not None, report
+    # Three edits (Arabic "few" form: digits and plural), one page, one created.
+    assert "التعديلات: ٣ · الصفحات: ١ · الصفحات المنشأة: ١" in text, text
+    assert "* المقالات: ٣ تعديلات" in text and "، صفحة جديدة" in text, text
+    assert "* المهام المعلّق عليها: ١ (٣ تعليقات)" in text, text
+    assert f"[[phab:T{other}|T{other}]] Mentor dashboard: ٣ تعليقات" in text, text
+    assert "=== الخطط ===" not in text or "لم تُكتب بعد" in text
+    for english in ("edits on", "Created:", "Commented on", "Pending", "Feedback forwarded"):
+        assert english not in text, english
