@@ -17,7 +17,8 @@ from bot.errors import BotError, ConfigError
 from bot.jobs import weekly_report
 from bot.jobs.base import JobContext, JobReport
 from bot.jobs.documents import category_names, override_source, override_title, read_overrides, untrusted
-from bot.render.environment import TEMPLATE_DIR
+from bot.render import messages
+from bot.render.environment import GENERIC_DIR, TEMPLATE_DIR
 from bot.render.overrides import TemplateOverrideError, check_output, check_source
 
 JOB = "templates-check"
@@ -52,12 +53,26 @@ SAMPLES: dict[str, Callable[[JobContext, str | None, str, str], dict]] = {
 
 
 def _file_templates() -> list[tuple[str, str, str, Path]]:
+    """(document, language, markup, file) for every language a file template serves: a language's own
+    `<document>.<lang>.<markup>.j2`, else the message-keyed `<document>.<markup>.j2` of bot/i18n/templates."""
     out = []
     for path in sorted(TEMPLATE_DIR.glob("*.j2")):
         parts = path.name.split(".")
         if len(parts) == 4:
             out.append((parts[0], parts[1], parts[2], path))
+    own = {(d, lang, m) for d, lang, m, _ in out}
+    for path in sorted(GENERIC_DIR.glob("*.j2")):
+        parts = path.name.split(".")
+        if len(parts) == 3:
+            out.extend((parts[0], lang, parts[1], path) for lang in messages.languages()
+                       if (parts[0], lang, parts[1]) not in own)
     return out
+
+
+def _label(path: Path, lang: str) -> str:
+    if path.parent == GENERIC_DIR:
+        return f"bot/i18n/templates/{path.name} ({lang})"
+    return f"templates/{path.name}"
 
 
 def _languages(document: str, markup: str) -> list[str]:
@@ -75,7 +90,7 @@ def check(ctx: JobContext) -> JobReport:
     """Render every file template and every on-wiki override against sample data; print each result."""
     report = JobReport(JOB)
     for document, lang, markup, path in _file_templates():
-        label = f"templates/{path.name}"
+        label = _label(path, lang)
         sample = SAMPLES.get(document)
         try:
             if sample is None:

@@ -55,10 +55,23 @@ def make_environment(markup: str, template_dir: Path = TEMPLATE_DIR) -> jinja2.E
         priority=lambda p, lang: messages.priority_label(lang, p),
         tasklink=task_link if markup == "wiki" else lambda t: Markup(f"T{int(t.id)}"),
         plural=lambda n, table, lang: messages.plural(getattr(messages, table), lang, int(n)),
-        msg=lambda key, lang, *params: messages.msg(lang, str(key), *params),
+        msg=_message_filter(escape),
         wikilink=lambda title, text=None: Markup(wikilink(str(title), text)),
     )
     return env
+
+
+def _message_filter(escape):
+    """`{{ "key"|msg(lang, p1, …) }}`: a message of bot/i18n as markup, its parameters escaped.
+
+    The message text is ours (the message files) and is markup, as the words of a per-language
+    template were (`o&nbsp;něj`, `''`); a parameter is data and is escaped for the markup unless
+    one of our filters already made it markup. Numbers stay numbers, for PLURAL and the
+    language's digits."""
+    def message(key, lang, *params):
+        shown = [p if isinstance(p, (Markup, int, float)) else escape(str(p)) for p in params]
+        return Markup(messages.msg(lang, str(key), *shown))
+    return message
 
 
 def local_date(epoch: int, lang: str, tz: str) -> Markup:

@@ -40,7 +40,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from bot.errors import BotError
 from bot.render import messages
-from bot.render.environment import Markup, _finalizer, local_date
+from bot.render.environment import Markup, _finalizer, _message_filter, local_date
 from bot.render.escape import remarkup_inline, wikitext_inline
 
 MAX_SOURCE_CHARS = 100_000
@@ -173,6 +173,8 @@ def make_sandbox(markup: str) -> jinja2.Environment:
         priority=lambda p, lang: messages.priority_label(lang, int(p)),
         tasklink=_tasklink(markup),
         plural=_plural,
+        # So that the message-keyed file templates (bot/i18n/templates) copied on-wiki work unchanged.
+        msg=_message_filter(escape),
     )
     return env
 

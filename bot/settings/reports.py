@@ -43,6 +43,7 @@ from bot.domain.weekly import WEEK_MODES, parse_post_at
 from bot.settings.reader import LANGUAGES, Reader, non_empty, page_title, task_number, user_name
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
+GENERIC_TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "i18n" / "templates"
 _ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,40}\Z")
 _DOC_RE = re.compile(r"([a-z][a-z0-9_]{0,40})(?:\.(wiki|remarkup))?\Z")
 
@@ -199,8 +200,9 @@ def _ambassador(r: Reader, key: str, raw, known_wikis: Mapping[str, str], post_a
 
 
 def known_documents() -> set[str]:
-    """Documents that have a file template (`templates/<document>.<lang>.<markup>.j2`)."""
-    return {p.name.split(".")[0] for p in TEMPLATE_DIR.glob("*.j2")}
+    """Documents that have a file template (`templates/<document>.<lang>.<markup>.j2`, or a
+    message-keyed `bot/i18n/templates/<document>.<markup>.j2` for every language)."""
+    return {p.name.split(".")[0] for folder in (TEMPLATE_DIR, GENERIC_TEMPLATE_DIR) for p in folder.glob("*.j2")}
 
 
 def parse_templates(reader: Reader, raw, known_wikis: Mapping[str, str]) -> TemplateOverrides:

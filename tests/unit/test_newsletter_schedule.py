@@ -62,6 +62,8 @@ def test_guards_untouched_and_nothing_happened():
     assert not nl.untouched(history, edited, "TestBot")
     assert nl.says_nothing_happened(nl.draft_body(edited), messages.nothing_happened_sentences())
     assert not nl.says_nothing_happened(nl.draft_body(edited), ["Nothing changed in the project in this period."])
+    arabic = nl.STATUS_MARKER.format(status="draft") + "\nلم يتغير شيء في المشروع خلال هذه الفترة.\n"
+    assert nl.says_nothing_happened(nl.draft_body(arabic), messages.nothing_happened_sentences())
     forced = nl.Revision(4, "Jana", "t", nl.with_force(edited))
     assert nl.forced([forced] + history, history[1]) and not nl.forced(history, history[1])
     assert not nl.forced([forced] + history, history[1], approvers=["Admin"])

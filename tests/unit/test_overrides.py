@@ -180,7 +180,9 @@ def test_check_renders_every_file_template_and_override():
     ctx, wiki = make_ctx(pages={TEMPLATE_PAGE: "{% for t in rows %}{{ t.nope }}{% endfor %}"})
     report = templates_check.check(ctx)
     out = ctx.out.getvalue()
-    assert "== templates/status_table.cs.wiki.j2 ==" in out and "== templates/weekly_report.en.remarkup.j2 ==" in out
+    assert "== bot/i18n/templates/status_table.wiki.j2 (cs) ==" in out
+    assert "== bot/i18n/templates/status_table.wiki.j2 (ar) ==" in out
+    assert "== templates/weekly_report.en.remarkup.j2 ==" in out
     assert "[[phab:T101|T101]]" in out
     assert report.problems == [f"wiki cs page {TEMPLATE_PAGE!r} (status_table): undefined value: 'dict object' has "
                                f"no attribute 'nope'; the file template is used instead"]
@@ -200,8 +202,8 @@ def test_file_template_as_override_renders_byte_identically():
     """The sandbox offers the same filters and escaping: copying a file template on-wiki changes nothing."""
     r = Renderer()
     rows = [task(1, "A [[b]] {{c}}", owner="x|y"), task(2, "신규", status="resolved", priority=80)]
-    for lang in ("cs", "ko", "en"):
-        source = (Path(__file__).resolve().parents[2] / "templates" / f"status_table.{lang}.wiki.j2").read_text()
+    source = (Path(__file__).resolve().parents[2] / "bot" / "i18n" / "templates" / "status_table.wiki.j2").read_text()
+    for lang in ("cs", "ko", "en", "ar", "vi"):
         assert r.render("status_table", lang, "wiki", override_source=source, rows=rows, tz="Asia/Seoul") == \
             r.render("status_table", lang, "wiki", rows=rows, tz="Asia/Seoul")
 
