@@ -42,6 +42,7 @@ def template_name(raw: str, facts: WikiFacts) -> str:
 
 
 def is_file_link(raw: str, facts: WikiFacts) -> bool:
+    """Whether a `[[…]]` link shows an image (or another file): none of its text is the writer's words."""
     target = raw[2:].lstrip(" :")
     ns, sep, _ = target.partition(":")
     return bool(sep) and " ".join(ns.replace("_", " ").split()).lower() in facts.names(NS_FILE)
