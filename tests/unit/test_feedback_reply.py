@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from bot.domain.comments import parse_comments
-from bot.jobs.feedback import insert_reply, reply_key, reply_marker, reply_text
+from bot.domain.replies import insert_reply, reply_key, reply_marker
+from bot.jobs.feedback import reply_text
 from bot.render.environment import Renderer
 from tests.wiki_facts import facts
 

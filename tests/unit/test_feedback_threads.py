@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 from hypothesis import given, settings, strategies as st
 
+from bot.domain import replies
 from bot.domain.comments import Comment, author_from_id, parse_comments, thread_order
 from bot.jobs import feedback
 from bot.render.environment import Renderer
@@ -125,7 +126,7 @@ def test_one_reply_at_the_end_of_the_thread_after_an_outdent():
     text = (f"== Nápad ==\nPadá to. {sig('A', 10)}\n:Souhlas. {sig('B', 11)}\n::Ověřím. {sig('C', 12)}\n"
             f"{{{{od|::}}}}Mně to funguje. {sig('D', 13)}\n\n== Další ==\nJinde. {sig('E', 14)}\n")
     signed, _ = parse_comments(text, CS)
-    out = feedback.insert_thread_reply(text, signed[:4], "Předáno. ~~~~", facts=CS)
+    out = replies.insert_thread_reply(text, signed[:4], "Předáno. ~~~~", facts=CS)
     lines = out.split("\n")
     d = next(i for i, ln in enumerate(lines) if "Mně to funguje" in ln)
     assert lines[d + 1] == ":Předáno. ~~~~" and lines[d + 2] == "" and lines[d + 3] == "== Další =="
@@ -136,9 +137,9 @@ def test_one_reply_at_the_end_of_the_thread_after_an_outdent():
 def test_thread_reply_after_the_bots_own_reply_stays_at_its_level():
     text = f"== Nápad ==\nPadá to. {sig('A', 10)}\n:Předáno. {BOT_SIG}\n"
     signed, _ = parse_comments(text, CS)
-    out = feedback.insert_thread_reply(text, signed[:1], "Znovu. ~~~~", bot_user="TestBot", facts=CS)
+    out = replies.insert_thread_reply(text, signed[:1], "Znovu. ~~~~", bot_user="TestBot", facts=CS)
     assert out.split("\n")[3] == ":Znovu. ~~~~"
-    assert feedback.insert_thread_reply("== X ==\nNic.\n", signed[:1], "R", facts=CS) is None
+    assert replies.insert_thread_reply("== X ==\nNic.\n", signed[:1], "R", facts=CS) is None
 
 
 def test_one_reply_names_every_task_and_carries_every_marker():
@@ -147,6 +148,6 @@ def test_one_reply_names_every_task_and_carries_every_marker():
     c = {**a, "comment": {"id": "c-C-3", "text": "z"}}
     text = feedback.reply_text(SimpleNamespace(renderer=Renderer()), "cs", [a, b, c])
     assert text.startswith("Předáno do úkolů [[phab:T5|T5]] a [[phab:T7|T7]]. <!-- ambassador-bot:key=")
-    assert feedback.reply_hashes(text) == {feedback.reply_marker(i).split("=", 1)[1] for i in (a, b, c)}
+    assert replies.reply_hashes(text) == {replies.reply_marker(i).split("=", 1)[1] for i in (a, b, c)}
     ko = feedback.reply_text(SimpleNamespace(renderer=Renderer()), "ko", [a, b])
     assert ko.startswith("[[phab:T5|T5]], [[phab:T7|T7]]에 전달했습니다.")

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from types import SimpleNamespace
 
 from bot.domain.comments import Revision, changes_in_history, parse_comments
+from bot.domain.replies import insert_reply
 from bot.jobs import feedback
 from bot.jobs.base import JobContext
 from bot.render.feedback_words import local_time
@@ -179,5 +180,5 @@ def test_reply_goes_under_a_comment_signed_by_template():
     text = ("== Nápady ==\nPřidejte filtr. {{Nepodepsáno|Alice|24. 11. 2026, 01:15 (CET)}}\n"
             "Další. " + CS_SIG + "\n")
     [alice, _] = parse_comments(text, CS)[0]
-    out = feedback.insert_reply(text, alice, "Předáno. ~~~~", facts=CS)
+    out = insert_reply(text, alice, "Předáno. ~~~~", facts=CS)
     assert out.split("\n")[2] == ":Předáno. ~~~~"
