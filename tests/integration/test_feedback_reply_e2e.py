@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import re
+from types import MappingProxyType
 
 import pytest
 
@@ -227,7 +228,8 @@ def test_nobots_and_emergency_stop_hold_the_reply_not_the_digest(world, monkeypa
     from dataclasses import replace
     stopped = replace(ws, run_page="Wikipedista:TestBot/Run", run_value="yes")
     monkeypatch.setattr(ctx.wikis["cs"], "settings", stopped)
-    monkeypatch.setitem(ctx.settings.wikis, "cs", stopped)     # the writer reads the run's settings
+    # The writer reads the run's settings, which are immutable: the run gets a copy with the stopped wiki.
+    monkeypatch.setattr(ctx, "settings", replace(ctx.settings, wikis=MappingProxyType({**ctx.settings.wikis, "cs": stopped})))
     report = feedback.run(ctx)
     assert any("emergency stop" in p for p in report.problems)
     assert "TestBot" not in human["cs"].page_text(PROJECT)
