@@ -174,3 +174,45 @@ def test_the_feedback_job_reports_the_wiki_it_cannot_read_and_goes_on_with_the_o
     wikis["cs"].sample = None
     assert feedback.run(ctx).problems == []
     assert len(ctx.phab.comments) == 2
+
+
+# -- the scheduler: facts once per process and wiki, not once per run -----------------------------
+
+def test_scheduled_runs_read_each_wikis_facts_once_per_process(tmp_path):
+    from bot.scheduler import Service
+    from bot.settings import parse_settings
+    from bot.store import SqlStore
+
+    data = {"bot": {"user_agent": "test/1 (test@example.org)", "state_url": f"sqlite:///{tmp_path}/state.sqlite"},
+            "phabricator": {"url": "http://127.0.0.1:1/"},
+            "wikis": {code: {"api_url": f"https://{code}.wikipedia.example/w/api.php", "language": code,
+                             "timezone": "Europe/Prague", "username": "TestBot"} for code in PAGES},
+            "feedback": {"pages": [{"wiki": code, "title": title, "task": 7} for code, title in PAGES.items()]},
+            "schedule": {"jobs": {"feedback": {}}, "stop_timeout_seconds": 2, "lease_seconds": 5}}
+    settings = parse_settings(data, tmp_path / "bot.yaml")
+    wikis = {"cs": SampledWiki(pages={PAGES["cs"]: "Úvod.\n\n== Nápady ==\n"}),
+             "ko": SampledWiki(FakeWikiSettings("ko", "ko"), pages={PAGES["ko"]: "소개.\n\n== 의견 ==\n"})}
+    phab = FakePhab([task(7)])
+
+    def process():
+        ctx = JobContext(settings=settings, store=SqlStore(settings.state_url), phab=phab, wikis=wikis,
+                         out=io.StringIO())
+        service = Service(settings, ctx=ctx)
+        assert service.lease.acquire()
+        return service
+
+    def runs(service, count):
+        for n in range(count):
+            for code, title in PAGES.items():
+                wikis[code].edit(title, wikis[code].text(title) + f"Nápad {n}. {SIGNATURES[code]}\n")
+            assert service.run_entry("feedback").result == "ok"
+
+    first = process()
+    first.run_entry("feedback")         # the baseline
+    runs(first, 4)
+    assert {code: w.facts_reads for code, w in wikis.items()} == {"cs": 3, "ko": 3}
+    # One digest a run, with that run's comment from each wiki: the facts were there each time.
+    assert [text.split("\n")[0] for _, text in phab.comments] == ["Feedback from the wikis: 2 comments."] * 4
+    first.lease.release()
+    runs(process(), 2)                  # a restart reads them again, once
+    assert {code: w.facts_reads for code, w in wikis.items()} == {"cs": 6, "ko": 6}
