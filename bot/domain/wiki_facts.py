@@ -6,7 +6,8 @@ page `Contributions` and its aliases (`specialpagealiases`), the wiki's time zon
 (`allmessages` in the content language), and the signature timestamp format. The
 format is derived from what the wiki writes for `~~~~~` at a known time
 (`derive_signature_format`) or taken from the per-wiki config (`signature_format`,
-MediaWiki date-format letters) when the sample cannot tell day from month. The
+MediaWiki date-format letters); a day whose sample cannot tell day from month is decided by
+`with_signature_format` (month names, a format remembered from an earlier day, CLDR). The
 `{{Unsigned}}`-style templates and the templates that only resize their text come
 from the per-wiki config. No language is named here: a fifth wiki needs no code.
 
