@@ -2,7 +2,9 @@
 task mentions (an on-wiki `T123` echoed once to the real Phorge task) and the scheduler's run report
 (one page per wiki, in that wiki's words, its dates as MediaWiki writes them in a `~~~~` signature).
 
-Its own small farm (ar, vi; about 20 s), like test_languages_e2e.py.
+Its own small farm (ar, vi; about 20 s), like test_languages_e2e.py; the last test reads the cs wiki
+of the suite's session farm. The signature-format tests inject the `~~~~~` sample of a day whose
+number is the month's (the wikis' clock cannot be set): they pass on any day.
 """
 from __future__ import annotations
 
@@ -176,6 +178,41 @@ def test_on_a_day_whose_number_is_the_months_vi_signatures_are_still_read(farm, 
     human = _humans(farm)["vi"]
     human.edit("Sandbox signature", "~~~~", "signature")
     [found] = find_signatures(human.page_text("Sandbox signature"), that_day)
+    assert found.author == "OtherUser"
+    stamp = datetime.strptime(found.timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    assert abs((datetime.now(timezone.utc) - stamp).total_seconds()) < 600
+
+
+# The cs wiki (the suite's session farm) writes the month as a bare number: nothing in a 12 December
+# sample tells day from month. Its facts read live, with the sample of that day injected.
+CS_AMBIGUOUS = ("12. 12. 2026, 11:02 (CET)", "2026-12-12T10:02:00Z")
+CS_EARLIER = ("6. 12. 2026, 11:02 (CET)", "2026-12-06T10:02:53Z")     # recorded on the local cs wiki
+
+
+def test_on_12_december_cs_uses_the_format_remembered_from_an_earlier_day(wikis, conduit, tmp_path, pywikibot_dir,
+                                                                         monkeypatch):
+    import bot.adapters.wiki_facts as adapter
+    from bot.domain.comments import find_signatures
+    from bot.domain.wiki_facts import LANGUAGE, REMEMBERED, SAMPLE
+    from tests.integration.helpers import make_context
+
+    ctx = make_context(wikis, conduit, tmp_path, pywikibot_dir, monkeypatch, codes=("cs",))
+    wiki = ctx.wikis["cs"]
+    samples = iter([CS_AMBIGUOUS, CS_EARLIER, CS_AMBIGUOUS])
+    monkeypatch.setattr(adapter, "signature_sample", lambda wiki: next(samples))
+    # Nothing remembered yet: the order of the language's CLDR date pattern.
+    guessed = adapter.wiki_facts(wiki, {}, None)
+    # An unambiguous day is remembered in the state store ...
+    earlier = adapter.wiki_facts(wiki, {}, ctx.store)
+    assert earlier.format_source == SAMPLE and ctx.store.get(adapter.NS_FACTS, "cs")["signature_format"]
+    # ... and used on the ambiguous day (a new process: a new memo).
+    that_day = adapter.wiki_facts(wiki, {}, ctx.store)
+    assert (guessed.format_source, that_day.format_source) == (LANGUAGE, REMEMBERED)
+    assert guessed.signature_format == earlier.signature_format == that_day.signature_format
+    human = wikis.api("cs", wikis.wikis["cs"].human)
+    human.login(wikis.wikis["cs"].human)
+    human.edit("Pískoviště podpisu", "~~~~", "podpis")
+    [found] = find_signatures(human.page_text("Pískoviště podpisu"), that_day)
     assert found.author == "OtherUser"
     stamp = datetime.strptime(found.timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
     assert abs((datetime.now(timezone.utc) - stamp).total_seconds()) < 600
