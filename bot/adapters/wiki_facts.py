@@ -45,7 +45,7 @@ def wiki_facts(wiki, memo: dict | None = None, store=None) -> WikiFacts:
                                    unsigned_templates=dict(settings.unsigned_templates),
                                    text_templates=settings.text_templates, remembered_format=remembered)
     except AmbiguousSampleError as exc:
-        raise TargetError(f"wiki {settings.code}: {exc}; its signatures are not read until then") from None
+        raise TargetError(f"wiki {settings.code}: {exc}; its comments wait") from None
     except WikiFactsError as exc:
         raise ConfigError(f"wiki {settings.code}: {exc}") from None
     if facts.format_source == SAMPLE and store is not None and remembered != facts.signature_format:
