@@ -1,39 +1,66 @@
 """A wiki's facts (namespaces, month names, zone, signature format) read from the wiki itself.
 
-Two or three read requests per wiki and process: siteinfo, allmessages in the content
+Two or three read requests per wiki and process (`ctx.memo`): siteinfo, allmessages in the content
 language, and — unless the config names the signature format — what the wiki writes for
 `~~~~~` now (`action=parse&onlypst=1`, with `curtimestamp` to know when "now" was).
 The decisions are in `bot.domain.wiki_facts`.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import time
+from datetime import datetime, timezone
 
-from bot.domain.wiki_facts import (WikiFacts, WikiFactsError, compile_signature_format, facts_from_answers,
-                                   message_names, zone_message_names)
-from bot.errors import ConfigError
+from bot.domain.wiki_facts import (LANGUAGE, SAMPLE, AmbiguousSampleError, WikiFacts, WikiFactsError,
+                                   facts_from_answers, message_names, read_sample, reads_sample,
+                                   zone_message_names)
+from bot.errors import ConfigError, TargetError
+
+# State store namespace: wiki code -> the signature format last derived from an unambiguous sample.
+NS_FACTS = "wiki-facts"
+# A format guessed from the language's date pattern is asked again after this long (a later
+# sample, on the next day, is unambiguous and replaces it).
+GUESS_SECONDS = 3600
 
 
-def wiki_facts(wiki, memo: dict | None = None) -> WikiFacts:
-    """The facts of `wiki` (a WikiClient), once per process when given a memo (`ctx.memo`)."""
+def wiki_facts(wiki, memo: dict | None = None, store=None) -> WikiFacts:
+    """The facts of `wiki` (a WikiClient), once per process when given a memo (`ctx.memo`).
+
+    With the state store (`ctx.store`) a format derived from today's sample is remembered, for a
+    day whose sample cannot tell day from month (`with_signature_format`). Such a day with nothing
+    to tell them raises TargetError: the wiki's comments wait, the other wikis go on.
+    """
     key = ("wiki_facts", wiki.settings.code, wiki.settings.api_url)
-    if memo is not None and key in memo:
-        return memo[key]
-    siteinfo, allmessages = _answers(wiki)
+    known = memo.get(key) if memo is not None else None
+    if known is not None and (known[0].format_source != LANGUAGE or time.time() < known[1]):
+        return known[0]
     settings = wiki.settings
-    sample = sample_time = None
+    siteinfo, allmessages = _answers(wiki)
+    sample = sample_time = remembered = None
     if not settings.signature_format:
         sample, sample_time = signature_sample(wiki)
+        remembered = _remembered(store, settings)
     try:
         facts = facts_from_answers(siteinfo, allmessages, signature_format=settings.signature_format,
                                    sample=sample, sample_time=sample_time,
                                    unsigned_templates=dict(settings.unsigned_templates),
-                                   text_templates=settings.text_templates)
+                                   text_templates=settings.text_templates, remembered_format=remembered)
+    except AmbiguousSampleError as exc:
+        raise TargetError(f"wiki {settings.code}: {exc}; its comments wait") from None
     except WikiFactsError as exc:
-        raise ConfigError(f"wiki {wiki.settings.code}: {exc}") from None
+        raise ConfigError(f"wiki {settings.code}: {exc}") from None
+    if facts.format_source == SAMPLE and store is not None and remembered != facts.signature_format:
+        store.put(NS_FACTS, settings.code, {"signature_format": facts.signature_format, "api_url": settings.api_url,
+                                            "sample": sample, "at": sample_time})
     if memo is not None:
-        memo[key] = facts
+        memo[key] = (facts, time.time() + GUESS_SECONDS)
     return facts
+
+
+def _remembered(store, settings) -> str | None:
+    entry = store.get(NS_FACTS, settings.code) if store is not None else None
+    if entry and entry.get("api_url") == settings.api_url:
+        return entry.get("signature_format")
+    return None
 
 
 def _answers(wiki) -> tuple[dict, dict]:
@@ -62,11 +89,8 @@ def signature_format_problem(wiki, facts: WikiFacts) -> str | None:
         return None
     sample, sample_time = signature_sample(wiki)
     written = datetime.strptime(sample_time, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-    pattern = compile_signature_format(facts.signature_format, facts)
-    match = pattern.fullmatch(sample.strip())
-    read = facts.to_utc(match) if match else None
-    minutes = {(written - timedelta(seconds=s)).strftime("%Y-%m-%dT%H:%M:00Z") for s in (0, 60)}
-    if read in minutes:
+    if reads_sample(facts.signature_format, facts, sample, written):
         return None
+    read = read_sample(facts.signature_format, facts, sample)
     return (f"wiki {wiki.settings.code}: signature_format {facts.signature_format!r} does not read what the wiki "
             f"writes for ~~~~~ now, {sample.strip()!r} (read as {read or 'nothing'})")

@@ -227,7 +227,7 @@ def use_discussiontools(conf, wiki) -> bool:
 
 
 def _page_changes(ctx, conf, wiki, title: str, baseline: dict | None, newer: list[dict]) -> list[CommentChange]:
-    facts = wiki_facts(wiki, ctx.memo)
+    facts = wiki_facts(wiki, ctx.memo, ctx.store)
     base_rev = _revision(baseline)
     revisions = [_revision(r) for r in newer]
     parser = None
@@ -687,7 +687,7 @@ def _reply_on_page(ctx, writer: Writer, conf, code: str, title: str, items: list
         dt_items: list[Comment] = []
         if use_discussiontools(conf, wiki):
             # DiscussionTools only reads discussion pages: a thread it knows is replied to through it.
-            dt_items = comments_from_threaditems(wiki.discussion_items(title), wiki_facts(wiki, ctx.memo))
+            dt_items = comments_from_threaditems(wiki.discussion_items(title), wiki_facts(wiki, ctx.memo, ctx.store))
         via_text = []
         for thread in threads:
             ids = {i["comment"]["id"] for i in thread}
@@ -733,7 +733,7 @@ def _reply_wikitext(ctx, writer: Writer, wiki, page, threads: list[list[dict]], 
     for thread in threads:
         comments = [Comment.from_json(i["comment"]) for i in thread]
         text = insert_thread_reply(new_text, comments, reply_text(ctx, lang, thread), bot_user=wiki.settings.username,
-                                   facts=wiki_facts(wiki, ctx.memo))
+                                   facts=wiki_facts(wiki, ctx.memo, ctx.store))
         if text is None:
             report.problems.append(f"wiki {code} page {title!r}: comments {', '.join(c.id for c in comments)} are "
                                    f"no longer on the page; no reply")
