@@ -21,7 +21,6 @@ ALLOWED_LONG_MODULES = {
     "bot/domain/newsletter.py",
     "bot/jobs/feedback.py",
     "bot/jobs/newsletter.py",
-    "bot/scheduler.py",
 }
 ALLOWED_LONG_FUNCTIONS = {
     "bot/domain/comments.py::parse_comments",
