@@ -27,7 +27,6 @@ ALLOWED_LONG_FUNCTIONS = {
     "bot/jobs/newsletter.py::_deliver",
     "bot/jobs/newsletter.py::_draft",
     "bot/jobs/newsletter.py::_publish",
-    "bot/settings/reports.py::_ambassador",
 }
 
 

@@ -1,8 +1,12 @@
 """The weekly report job's decisions, pure (bot/domain/weekly.py): the week so far, names, markers, counts."""
 from __future__ import annotations
 
+import pytest
+
 from bot.domain.weekly import (pending_count, plan_items, report_marker, section_digest, section_unchanged,
                                user_key, week_bounds, week_until)
+from bot.errors import ConfigError
+from tests.unit.test_weekly_report_job import settings
 
 
 def test_week_until_cuts_a_running_week_at_the_run_and_keeps_a_past_one_whole():
@@ -51,3 +55,32 @@ def test_a_section_is_unchanged_when_the_page_would_not_change_or_holds_the_last
     assert section_unchanged("page edited by a human", "page with the report", digest, digest)
     assert not section_unchanged("page", "page with a new report", section_digest("Týden 47", "old"), digest)
     assert not section_unchanged("page", "new", None, digest)
+
+
+# -- an ambassador's plans and time in the config (bot/settings/reports.py) --------------------------
+
+@pytest.mark.parametrize("time_spent, shown, budget", [
+    (True, True, None), (False, False, None), ({}, True, None), (None, True, None), ({"budget_hours": 7.5}, True, 7.5),
+])
+def test_config_time_spent_forms(time_spent, shown, budget):
+    amb = settings({"time_spent": time_spent}).reports.ambassadors[0]
+    assert (amb.time_spent, amb.budget_hours) == (shown, budget)
+
+
+def test_config_plans_take_wiki_and_title_from_the_report_page():
+    amb = settings({"page": {"wiki": "cs", "title": "Wikipedista:Jana/Týden"}, "plans": None}).reports.ambassadors[0]
+    assert amb.plans == ("cs", "Wikipedista:Jana/Týden", None)
+    amb = settings({"plans": {"wiki": "cs", "title": "Wikipedista:Jana/Plány", "section": " Plány "}}
+                   ).reports.ambassadors[0]
+    assert amb.plans == ("cs", "Wikipedista:Jana/Plány", "Plány")
+
+
+@pytest.mark.parametrize("plans, problem", [
+    ({"wiki": "cs"}, "reports.ambassadors[0].plans: needs title"),
+    ({"wiki": "de", "title": "X"}, "reports.ambassadors[0].plans.wiki: unknown wiki 'de'"),
+    ({"title": "X", "week": 1}, "reports.ambassadors[0].plans"),
+])
+def test_config_plans_errors(plans, problem):
+    with pytest.raises(ConfigError) as err:
+        settings({"plans": plans})
+    assert problem in str(err.value)

@@ -5,7 +5,8 @@ from collections import defaultdict
 
 from bot.domain import newsletter as nl
 from bot.jobs.base import JobContext
-from bot.jobs.weekly_report.targets import NS_NL_EDITION, NS_NL_FAILED, NS_NL_PENDING, NS_NL_SCHEDULE, NS_PARKED, NS_RUNS
+from bot.jobs.weekly_report.targets import (NS_NL_EDITION, NS_NL_FAILED, NS_NL_PENDING, NS_NL_SCHEDULE, NS_PARKED,
+                                            NS_RUNS)
 
 
 def _open_drafts(ctx: JobContext, code: str) -> list[tuple[str, str]]:

@@ -121,7 +121,8 @@ def _compose_section(ctx: JobContext, amb: Ambassador, label: str, dest: _Destin
         raise TargetError(f"{stop}; not posted on {code}")
     page = states[page_title]
     if writer.refusal(code, page) == NOBOTS:
-        raise TargetError(f"wiki {code} page {page_title!r}: the page excludes the bot ({{{{nobots}}}} or {{{{bots}}}})")
+        raise TargetError(f"wiki {code} page {page_title!r}: "
+                          "the page excludes the bot ({{nobots}} or {{bots}})")
     text = _render(ctx, amb, dest, code, states, activity, report).rstrip("\n")
     lang = amb.language
     name = re.sub(r"[\[\]{}|<>]", "", amb.name)
