@@ -7,7 +7,7 @@ from datetime import datetime
 
 from bot.domain.problems import EMERGENCY_STOP
 from bot.errors import BotError
-from bot.jobs.blocks import run_guarded
+from bot.jobs.writer import run_guarded
 from bot.jobs import status_report
 from bot.jobs.status_report import RunOutcome
 from bot.scheduler.guard import Stopping, _WriteGuard
