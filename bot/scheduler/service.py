@@ -6,6 +6,7 @@ import os
 import signal
 import threading
 import time
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.scheduler.runs import _iso, _Runs
