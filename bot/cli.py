@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "newsletter":
             from bot.jobs import newsletter
             ctx = build_context(settings, dry_run=args.dry_run)
-            from bot.jobs.blocks import run_guarded
+            from bot.jobs.writer import run_guarded
             codes = args.wiki or list(settings.wikis)
             report = run_guarded(lambda c: newsletter.command(c, args.action, args.edition, codes,
                                                               force=args.force), ctx)

@@ -1,7 +1,7 @@
 """The one marker for adapter methods that send a write.
 
 The scheduler wraps every adapter a job gets in a guard that refuses new writes once
-the service is stopping or has lost its lease (bot/scheduler.py `_WriteGuard`). The
+the service is stopping or has lost its lease (bot/scheduler/guard.py `_WriteGuard`). The
 guard does not keep its own list of method names, which went stale once already (a
 DiscussionTools reply could still be posted after SIGTERM): it asks the adapter's
 class which of its methods carry this marker.

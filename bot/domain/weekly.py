@@ -7,6 +7,7 @@ around daylight-saving changes; every count uses half-open intervals
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -382,3 +383,51 @@ def newcomer_pulse(accounts: Iterable[dict], contribs: Iterable[dict], questions
                 "reverted": sum(1 for c in edits if "mw-reverted" in (c.get("tags") or ())),
                 "questions": sum(1 for q in questions if w.contains(q["timestamp"]))}
     return {"this": count(week), "before": count(before)}
+
+
+# -- the report job's decisions (bot/jobs/weekly_report/) ------------------------------------------
+
+def week_until(week: Week, now: float) -> Week:
+    """The week cut at the run (a week so far), or whole once it is over."""
+    return week if now >= week.end else Week(week.label, week.tz, week.start, max(week.start, int(now) + 1))
+
+
+def user_key(name: str) -> str:
+    """A MediaWiki user name as the wiki spells it: spaces for underscores, first letter upper case."""
+    name = name.replace("_", " ").strip()
+    return name[:1].upper() + name[1:]
+
+
+def report_marker(ambassador_id: str, label: str, markup: str) -> str:
+    """The mark by which a week's report is found again on its page ("wiki") or task ("remarkup")."""
+    if markup == "wiki":
+        return f"<!-- ambassador-bot:key=weekly:{ambassador_id}:{label} -->"
+    # Remarkup has no hidden comments: a plain last line the bot looks for in its own comments.
+    return f"(ambassador-bot weekly-report {ambassador_id} {label})"
+
+
+def plan_items(plans: dict | None) -> dict | None:
+    """Plans as lines of text (list markers dropped): the report shows them as written, never as markup."""
+    if plans is None:
+        return None
+
+    def items(text):
+        return [line.lstrip("*#:; ").strip() for line in (text or "").splitlines() if line.lstrip("*#:; ").strip()]
+    return {**plans, "next_items": items(plans.get("next")), "last_items": items(plans.get("last"))}
+
+
+def pending_count(pending: dict) -> int:
+    """How many things on one wiki wait on a human or on the bot: the number the report leads with."""
+    return (len(pending["editions"]) + len(pending["failed"]) + len(pending["problems"])
+            + sum(h["count"] for h in pending["held"]) + pending["parked"])
+
+
+def section_digest(heading: str, text: str) -> str:
+    """What a written week-so-far section is remembered by: unchanged digest, no edit."""
+    return hashlib.sha256((heading + "\n" + text).encode()).hexdigest()[:16]
+
+
+def section_unchanged(old_text: str, new_text: str | None, stored_digest: str | None, digest: str) -> bool:
+    """Whether the week's section needs no edit: the page would not change, or the report is the one
+    last written there (`stored_digest`), so a difference on the page is someone else's edit, left alone."""
+    return new_text == old_text or stored_digest == digest

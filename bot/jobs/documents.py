@@ -11,7 +11,7 @@ remembered in the state store by page and revision and not rendered again, and o
 rendering has a CPU budget per cycle (`templates.cpu_budget_seconds`).
 
 `ambassador templates check` and `preview` are in templates_check.py; both it and the jobs
-that write documents (weekly_report.py, status_sync.py) import this module.
+that write documents (weekly_report/, status_sync.py) import this module.
 """
 from __future__ import annotations
 

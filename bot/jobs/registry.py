@@ -47,7 +47,7 @@ def job_function(name: str):
 
 
 def run_job(name: str, ctx):
-    from bot.jobs.blocks import run_guarded
+    from bot.jobs.writer import run_guarded
 
     return run_guarded(job_function(name), ctx)
 

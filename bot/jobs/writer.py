@@ -10,6 +10,10 @@ Jobs decide *what* to write; the writer decides *whether and how*:
 * dry run: the diff (or the job's `preview`) on the output, the page in `report.would_save`, nothing sent and
   no post recorded;
 * idempotency keys: `store.record_post` after each write (`found` for one found done);
+* the block memory: a wiki where the bot's account is blocked gets no write (`Blocked`, nothing
+  sent); a block a write meets is remembered in the store at once (`NS_BLOCKS`), and every later
+  run asks that wiki, once, whether it still holds (`run_guarded`). A partial block is the
+  adapter's TargetError for that page only: the wiki goes on;
 * the stop/lease guard: the scheduler's `_WriteGuard` wraps the adapters the writer calls,
   so the write after SIGTERM or a lost lease raises `Stopping`.
 
@@ -18,15 +22,24 @@ The adapters refuse a marked write method that the writer did not issue
 
 The adapters' exceptions (EditConflict, UncertainWriteError, Blocked, Stopping, ...) pass
 through unchanged: what to do after a conflict or an unknown outcome is the job's call.
+
+A block outlives the run that met it. Without a memory every cycle would send a write only
+to have it refused again (and a long-running worker would log the same refusal every ten
+minutes).
 """
 from __future__ import annotations
 
+import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from bot.adapters.writes import issuing
 from bot.domain.wikitext import bot_may_edit
+from bot.errors import Blocked, BotError
 from bot.jobs.base import JobContext, JobReport, emergency_stop, preview_edit, run_page_titles
+
+log = logging.getLogger(__name__)
 
 SAVED = "saved"
 UNCHANGED = "unchanged"
@@ -38,6 +51,8 @@ STOPPED = "emergency-stop"
 NOBOTS = "nobots"
 INTERVAL = "interval"
 
+
+NS_BLOCKS = "wiki-blocks"   # wiki code -> {"reason", "since"}: the bot's account is blocked there
 
 # an idempotency key, or one per item a single write delivers
 Keys = str | Iterable[str] | None
@@ -145,8 +160,8 @@ class Writer:
             return Outcome(WOULD_SAVE)
         # merge_ok=False only when asked: the call stays the one the jobs made before the writer
         options = {} if merge_ok else {"merge_ok": False}
-        with issuing():
-            revid = self.ctx.wikis[code].save(page, new_text, summary, **options)
+        with self._sending(code) as wiki:
+            revid = wiki.save(page, new_text, summary, **options)
         self._record(key, kind, f"{code}:{title}", revid)
         if paced_by:
             self.ctx.store.put(*paced_by, self.ctx.clock())
@@ -166,8 +181,8 @@ class Writer:
             self._preview(preview, code, title)
             return Outcome(WOULD_SAVE)
         options = {"createonly": True} if createonly else {}   # the call the jobs made before the writer
-        with issuing():
-            revid = self.ctx.wikis[code].new_section(title, heading, text, summary, **options)
+        with self._sending(code) as wiki:
+            revid = wiki.new_section(title, heading, text, summary, **options)
         self._record(key, kind, f"{code}:{title}", revid)
         return Outcome(SAVED, revid=revid)
 
@@ -180,8 +195,8 @@ class Writer:
         if self.dry_run:
             self._preview(preview, code, page.title)
             return Outcome(WOULD_SAVE)
-        with issuing():
-            revid = self.ctx.wikis[code].discussiontools_add_comment(page.title, comment_id, text, summary)
+        with self._sending(code) as wiki:
+            revid = wiki.discussiontools_add_comment(page.title, comment_id, text, summary)
         self._record(key, kind, f"{code}:{page.title}", revid)
         return Outcome(SAVED, revid=revid)
 
@@ -200,6 +215,26 @@ class Writer:
         self._record(key, kind, target or f"T{task_id}", phids[0] if phids else None)
         return Outcome(SAVED, revid=phids)
 
+    # -- the block memory -----------------------------------------------------------------------
+    def blocked(self, code: str) -> str | None:
+        """Why no write may go to `code` at all (the bot's account is blocked there), or None.
+
+        Known from the run's first look (`run_guarded`) or from a write this run sent there."""
+        return getattr(self.ctx.wikis[code], "blocked", None)
+
+    @contextmanager
+    def _sending(self, code: str) -> Iterator[Any]:
+        """The wiki's adapter, licensed for one write: none while the wiki is blocked; a block met is remembered."""
+        reason = self.blocked(code)
+        if reason:
+            raise Blocked(f"{reason}; nothing sent")
+        try:
+            with issuing():
+                yield self.ctx.wikis[code]
+        except Blocked:
+            _remember_block(self.ctx, code)
+            raise
+
     def _record(self, key: Keys, kind: str, target: str, revision: Any) -> None:
         # One write may deliver several items (a digest, one reply for a thread): one key each.
         for k in ([key] if isinstance(key, str) else key or ()):
@@ -209,3 +244,46 @@ class Writer:
         if preview is not None:
             self.ctx.out.write(preview)
         self.report.would_save.append((code, title))
+
+
+def run_guarded(func: Callable[[JobContext], JobReport], ctx: JobContext) -> JobReport:
+    """Run one job after asking each wiki the store remembers as blocked whether it still is (one request)."""
+    problems = _look_again(ctx)
+    report = func(ctx)
+    report.problems[:0] = problems
+    return report
+
+
+def _look_again(ctx: JobContext) -> list[str]:
+    problems = []
+    for code, wiki in ctx.wikis.items():
+        mark = ctx.store.get(NS_BLOCKS, code)
+        if mark is None and not getattr(wiki, "blocked", None):
+            continue
+        try:
+            reason = wiki.block_reason()
+        except BotError as exc:
+            # Cannot tell now: stay careful, the block is assumed to hold.
+            wiki.blocked = wiki.blocked or (mark or {}).get("reason") or f"wiki {code}: blocked"
+            problems.append(f"wiki {code}: cannot check whether the bot is still blocked ({exc}); "
+                            f"no edits on {code} this cycle")
+            continue
+        if reason:
+            problems.append(f"{reason}; no edits on {code} until the block ends")
+            if mark is None:
+                ctx.store.put(NS_BLOCKS, code, {"reason": reason, "since": ctx.clock()})
+        elif mark is not None:
+            ctx.store.delete(NS_BLOCKS, code)
+            log.info("wiki %s: the bot is no longer blocked; editing again", code,
+                     extra={"wiki": code, "outcome": "unblocked"})
+    return problems
+
+
+def _remember_block(ctx: JobContext, code: str) -> None:
+    """Keep a block the wiki's adapter met (a whole-wiki block: a partial one is a TargetError) for later runs."""
+    reason = getattr(ctx.wikis[code], "blocked", None)
+    try:
+        if reason and ctx.store.get(NS_BLOCKS, code) is None:
+            ctx.store.put(NS_BLOCKS, code, {"reason": reason, "since": ctx.clock()})
+    except BotError as exc:  # the next write is refused again and tells the same
+        log.error("wiki %s: cannot remember the block: %s", code, exc, extra={"wiki": code, "outcome": "error"})

@@ -116,7 +116,7 @@ NL_PROGRESS = _plural_table("nl-progress")
 NL_OPENED = _plural_table("nl-opened")
 NL_MORE = _plural_table("nl-more")
 
-# -- weekly check-in reports (bot/jobs/weekly_report.py) ---------------------------------------
+# -- weekly check-in reports (bot/jobs/weekly_report/) -------------------------------------------
 WR_EDITS = _plural_table("wr-edits")
 WR_PAGES = _plural_table("wr-pages")
 WR_COMMENTS = _plural_table("wr-comments")

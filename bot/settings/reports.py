@@ -157,36 +157,8 @@ def _ambassador(r: Reader, key: str, raw, known_wikis: Mapping[str, str], post_a
         page = (wiki, r.typed(p["title"], f"{key}.page.title", str, page_title))
     if task is None and page is None:
         raise r.fail(key, "needs a destination: task (the management task) and/or page")
-    plans = None
-    if "plans" in a:
-        p = r.mapping(a["plans"] or {}, f"{key}.plans", {"wiki", "title", "section"})
-        if "wiki" in p:
-            pwiki = r.typed(p["wiki"], f"{key}.plans.wiki", str,
-                            lambda v: None if v in known_wikis else f"unknown wiki {v!r}")
-        elif page is not None:
-            pwiki = page[0]
-        else:
-            raise r.fail(f"{key}.plans", "needs wiki and title (there is no report page to take them from)")
-        if "title" in p:
-            ptitle = r.typed(p["title"], f"{key}.plans.title", str, page_title)
-        elif page is not None and page[0] == pwiki:
-            ptitle = page[1]
-        else:
-            raise r.fail(f"{key}.plans", "needs title (the report page is on another wiki or not set)")
-        section = r.typed(p["section"], f"{key}.plans.section", str, non_empty).strip() if "section" in p else None
-        plans = (pwiki, ptitle, section)
-    time_on, budget = False, None
-    if "time_spent" in a:
-        ts = a["time_spent"]
-        if isinstance(ts, bool):
-            time_on = ts
-        else:
-            ts = r.mapping(ts or {}, f"{key}.time_spent", {"budget_hours"})
-            time_on = True
-            if "budget_hours" in ts:
-                budget = float(r.typed(ts["budget_hours"], f"{key}.time_spent.budget_hours", (int, float),
-                                       lambda v: None if not isinstance(v, bool) and 0 < v <= 168
-                                       else "must be a number of hours between 0 and 168"))
+    plans = _plans(r, a["plans"], f"{key}.plans", page, known_wikis) if "plans" in a else None
+    time_on, budget = _time_spent(r, a["time_spent"], f"{key}.time_spent") if "time_spent" in a else (False, None)
     # The wiki page is in the ambassador's language (default: the page's wiki's); without a page, the manager's.
     default_lang = known_wikis[page[0]] if page is not None else language
     return Ambassador(
@@ -197,6 +169,38 @@ def _ambassador(r: Reader, key: str, raw, known_wikis: Mapping[str, str], post_a
         post_at=_post_at(r, a["post_at"], f"{key}.post_at") if "post_at" in a else post_at,
         plans=plans, time_spent=time_on, budget_hours=budget,
     )
+
+
+def _plans(r: Reader, raw, key: str, page, known_wikis: Mapping[str, str]) -> tuple[str, str, str | None]:
+    """(wiki, title, section) of an ambassador's plans; wiki and title default to the report page's."""
+    p = r.mapping(raw or {}, key, {"wiki", "title", "section"})
+    if "wiki" in p:
+        pwiki = r.typed(p["wiki"], f"{key}.wiki", str,
+                        lambda v: None if v in known_wikis else f"unknown wiki {v!r}")
+    elif page is not None:
+        pwiki = page[0]
+    else:
+        raise r.fail(key, "needs wiki and title (there is no report page to take them from)")
+    if "title" in p:
+        ptitle = r.typed(p["title"], f"{key}.title", str, page_title)
+    elif page is not None and page[0] == pwiki:
+        ptitle = page[1]
+    else:
+        raise r.fail(key, "needs title (the report page is on another wiki or not set)")
+    section = r.typed(p["section"], f"{key}.section", str, non_empty).strip() if "section" in p else None
+    return pwiki, ptitle, section
+
+
+def _time_spent(r: Reader, raw, key: str) -> tuple[bool, float | None]:
+    """(shown, budget in hours): `time_spent: true`, or a mapping with an optional `budget_hours`."""
+    if isinstance(raw, bool):
+        return raw, None
+    ts = r.mapping(raw or {}, key, {"budget_hours"})
+    if "budget_hours" not in ts:
+        return True, None
+    return True, float(r.typed(ts["budget_hours"], f"{key}.budget_hours", (int, float),
+                               lambda v: None if not isinstance(v, bool) and 0 < v <= 168
+                               else "must be a number of hours between 0 and 168"))
 
 
 def known_documents() -> set[str]:

@@ -166,7 +166,7 @@ def test_emergency_stop_page(world, wikis, conduit, tmp_path, pywikibot_dir, mon
 def test_blocked_bot_stops_editing_that_wiki_until_unblocked(world, wikis, tmp_path, pywikibot_dir, monkeypatch):
     from pywikibot.comms import http
 
-    from bot.jobs.blocks import NS_BLOCKS
+    from bot.jobs.writer import NS_BLOCKS
     from bot.jobs.registry import run_job
 
     ctx, conduit, human, ids, _ = world

@@ -194,7 +194,7 @@ def test_expired_session_during_a_write_is_a_bot_error_or_a_fresh_login(cs):
 def test_partial_block_refuses_that_page_only_full_block_stops_the_wiki(cs, conduit, tmp_path):
     from bot.errors import Blocked, TargetError
     from bot.jobs.base import JobContext, JobReport
-    from bot.jobs.blocks import NS_BLOCKS, run_guarded
+    from bot.jobs.writer import NS_BLOCKS, run_guarded
     from bot.store import MemoryStore
 
     wiki, human, farm = cs

@@ -6,7 +6,7 @@ import io
 from bot.errors import TransientError
 from bot.jobs import status_sync
 from bot.jobs.base import JobContext
-from bot.jobs.blocks import NS_BLOCKS, run_guarded
+from bot.jobs.writer import NS_BLOCKS, run_guarded
 from bot.store import MemoryStore
 from tests.fakes import FakePhab, FakeWiki, task
 from tests.unit.test_status_sync_job import BEGIN, END, PAGE, settings
@@ -79,3 +79,57 @@ def test_a_failed_check_keeps_the_wiki_blocked_through_the_schedulers_write_guar
     wiki.block = "still blocked"
     run_guarded(status_sync.run, ctx)
     assert wiki.blocked and wiki.refused_for_block == 0 and wiki.saves == []
+
+
+# -- the writer owns the memory: it refuses unsent, and remembers a block the moment it meets one ----
+
+def test_the_writer_remembers_a_block_at_once_and_sends_nothing_more_to_that_wiki():
+    import pytest
+
+    from bot.errors import Blocked
+    from bot.jobs.base import JobReport
+    from bot.jobs.writer import Writer
+
+    ctx, _, wiki = make_world()
+    wiki.edit("Jiná", "text")
+    wiki.block = "blocked by Admin: test"
+    writer = Writer(ctx, JobReport("x"))
+    pages = wiki.read_pages([PAGE, "Jiná"])
+    with pytest.raises(Blocked):
+        writer.edit("cs", pages[PAGE], "nový text", "s")
+    assert ctx.store.get(NS_BLOCKS, "cs")["reason"] == wiki.blocked      # kept before the run ends
+    assert writer.blocked("cs") == wiki.blocked
+
+    reached = []           # the writer refuses before it issues: the adapter is not even called
+    wiki.new_section = lambda *args, **kwargs: reached.append(args)
+    with pytest.raises(Blocked) as refused:
+        Writer(ctx, JobReport("x")).new_section("cs", "Jiná", "H", "text", "s")
+    assert str(refused.value) == f"{wiki.blocked}; nothing sent"
+    assert reached == [] and wiki.refused_for_block == 1
+
+
+def test_a_partial_block_refuses_that_page_only_and_is_not_remembered():
+    import pytest
+
+    from bot.adapters.writes import write_method
+    from bot.errors import TargetError
+    from bot.jobs.base import JobReport
+    from bot.jobs.writer import Writer
+
+    class PartlyBlockedWiki(FakeWiki):
+        @write_method
+        def save(self, page, text, summary, minor=False, merge_ok=True):
+            if page.title == "Zakázaná":
+                raise TargetError("wiki cs page 'Zakázaná': blocked (a partial block: this page only)",
+                                  "partialblock")
+            return super().save(page, text, summary, minor=minor, merge_ok=merge_ok)
+
+    ctx, _, _ = make_world()
+    wiki = PartlyBlockedWiki(pages={"Zakázaná": "a", "Povolená": "b"})
+    ctx.wikis["cs"] = wiki
+    writer = Writer(ctx, JobReport("x"))
+    pages = wiki.read_pages(["Zakázaná", "Povolená"])
+    with pytest.raises(TargetError):
+        writer.edit("cs", pages["Zakázaná"], "x", "s")
+    assert writer.edit("cs", pages["Povolená"], "y", "s").saved
+    assert writer.blocked("cs") is None and ctx.store.items(NS_BLOCKS) == {}

@@ -560,3 +560,15 @@ def test_a_long_burst_of_follow_up_runs_does_not_recurse(tmp_path):
     service.ctx = dataclasses.replace(service.ctx, store=MemoryStore())
     service.run_entry("alpha")
     assert len(depths) == chain and len(set(depths)) == 1
+
+
+def test_a_trigger_while_idle_makes_the_entry_due_now(tmp_path):
+    service = make_service(tmp_path, {"alpha": {"every": "1h"}})
+    service.lease.acquire()
+    service._lead()
+    _wait(lambda: service.runs >= 1)                 # new to the schedule: its first run, then due in an hour
+    _wait(lambda: not service._running)
+    assert service.scheduler.get_job("alpha").next_run_time > datetime.now(timezone.utc) + timedelta(minutes=50)
+    assert service.trigger(["alpha", "nothing-scheduled"]) == ["alpha"]
+    _wait(lambda: service.runs >= 2)
+    service._shutdown()
