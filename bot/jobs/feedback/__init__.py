@@ -33,8 +33,7 @@ decisions (keys, batches, threads) in `bot.domain.feedback`.
 """
 from __future__ import annotations
 
-from bot.domain.feedback import comment_key, unsigned_key
-from bot.domain.feedback import wiki_problem
+from bot.domain.feedback import comment_key, unsigned_key, wiki_problem
 from bot.domain.replies import marker_hash, normal_title
 from bot.errors import Blocked, PartialData, ServerError, TargetError, TransientError
 from bot.jobs.base import JobContext, JobReport
