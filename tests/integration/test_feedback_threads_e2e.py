@@ -250,9 +250,9 @@ def test_both_paths_give_the_same_quoted_text(world):
     human["cs"].edit(TALK, text, "test")
     wiki = ctx.wikis["cs"]
     [rev] = [r for r in wiki.revisions_by_id({human["cs"].revisions(TALK, limit=1)[0]["revid"]}).values()]
-    newest = feedback._revision(rev)
+    newest = feedback.revision_from_api(rev)
     facts = wiki_facts(wiki)     # read from the live wiki
-    parse = feedback._discussiontools_parser(wiki, TALK, newest, facts)
+    parse = feedback.discussiontools_parser(wiki, TALK, newest, facts)
     assert parse is not None
     dt_signed, _ = parse(newest)
     wt_signed, _ = parse_comments(newest.text, facts)

@@ -28,7 +28,7 @@ def ctx():
 def entry(text, author, section, n=0):
     c = Comment(f"c-x-{n}", author or "x", "2026-11-24T06:15:00Z", section, text, 2, None, True, None)
     item = {"wiki": "cs", "title": "Wikipedie:Growth", "kind": "edit", "comment": c.to_json(), "revid": 5, "task": 3}
-    return feedback._entry(ctx(), CONF, f"cs:c-x-{n}:abc", item, "en")
+    return feedback.digest_entry(ctx(), CONF, f"cs:c-x-{n}:abc", item, "en")
 
 
 def digest_body(rendered: str) -> str:

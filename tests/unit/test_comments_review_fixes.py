@@ -168,8 +168,8 @@ def test_discussiontools_comment_under_another_id_is_not_added_again_from_the_wi
     alice = {"type": "comment", "id": "c-Alice-20261124001500-Nápady-rendered", "author": "Alice",
              "timestamp": "2026-11-24T00:15:00Z", "level": 1, "html": "Přidejte filtr. ", "replies": []}
     wiki.discussion[revid] = [{"type": "heading", "html": "Nápady", "replies": [alice]}]
-    newest = feedback._revision(wiki.revisions_by_id([revid])[revid])
-    found, _ = feedback._discussiontools_parser(wiki, PAGE, newest, CS)(newest)
+    newest = feedback.revision_from_api(wiki.revisions_by_id([revid])[revid])
+    found, _ = feedback.discussiontools_parser(wiki, PAGE, newest, CS)(newest)
     assert [c.id for c in found] == ["c-Alice-20261124001500-Nápady-rendered"]
     assert feedback.run(ctx).problems == []
     [msg] = posted(ctx)
@@ -183,8 +183,8 @@ def test_discussiontools_path_still_adds_a_template_comment_next_to_a_signature_
     signed_one = {"type": "comment", "id": "c-Alice-20261124001500-Nápady", "author": "Alice",
                   "timestamp": "2026-11-24T00:15:00Z", "level": 1, "html": "Podepsaný. ", "replies": []}
     wiki.discussion[revid] = [{"type": "heading", "html": "Nápady", "replies": [signed_one]}]
-    newest = feedback._revision(wiki.revisions_by_id([revid])[revid])
-    found, _ = feedback._discussiontools_parser(wiki, PAGE, newest, CS)(newest)
+    newest = feedback.revision_from_api(wiki.revisions_by_id([revid])[revid])
+    found, _ = feedback.discussiontools_parser(wiki, PAGE, newest, CS)(newest)
     assert [(c.id, c.text) for c in found] == [("c-Alice-20261124001500-Nápady", "Podepsaný."),
                                               ("c-Alice-20261124001500-Nápady-1", "Přidejte filtr.")]
 
@@ -197,8 +197,8 @@ def test_discussiontools_path_adds_no_more_template_comments_than_it_lacks():
     rendered = {"type": "comment", "id": "c-Alice-20261124001500-Nápady-rendered", "author": "Alice",
                 "timestamp": "2026-11-24T00:15:00Z", "level": 1, "html": "První. ", "replies": []}
     wiki.discussion[revid] = [{"type": "heading", "html": "Nápady", "replies": [rendered]}]
-    newest = feedback._revision(wiki.revisions_by_id([revid])[revid])
-    found, _ = feedback._discussiontools_parser(wiki, PAGE, newest, CS)(newest)
+    newest = feedback.revision_from_api(wiki.revisions_by_id([revid])[revid])
+    found, _ = feedback.discussiontools_parser(wiki, PAGE, newest, CS)(newest)
     assert len(found) == 2
 
 

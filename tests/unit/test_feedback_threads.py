@@ -75,7 +75,7 @@ def test_phabricator_digest_reads_like_the_thread():
     text = f"== Nápad ==\nPadá to. {sig('Eva Dvořáková', 10)}\n:Souhlas. {sig('Petr', 10)}\n"
     eva, petr = parse_comments(text, CS)[0]
     items = {"k1": _item(petr), "k2": _item(eva)}
-    entries = [feedback._entry(ctx(), CONF, k, v, "en") for k, v in items.items()]
+    entries = [feedback.digest_entry(ctx(), CONF, k, v, "en") for k, v in items.items()]
     out = feedback.render_digest(ctx(), CONF, entries)
     assert "**Czech Wikipedia / Wikipedie:Growth / Nápad**" in out
     assert out.index("**Eva Dvořáková**, 24 November 2026, 07:10 CET") < \
@@ -92,7 +92,7 @@ def test_no_invisible_character_in_a_digest_of_plain_names(author, other, sectio
     root = Comment("c-X-20261124061000-S", author, "2026-11-24T06:10:00Z", section, quote, 1)
     reply = Comment("c-Y-20261124061100-X-20261124061000", other, "2026-11-24T06:11:00Z", section, quote, 2, root.id)
     items = {"k1": _item(root), "k2": _item(reply, kind="edit")}
-    entries = [feedback._entry(ctx(), CONF, k, v, "en") for k, v in items.items()]
+    entries = [feedback.digest_entry(ctx(), CONF, k, v, "en") for k, v in items.items()]
     out = feedback.render_digest(ctx(), CONF, entries)
     for ch in ("\u2060", "\u200b"):
         assert ch not in out, (author, other, section, quote, out)
@@ -106,7 +106,7 @@ def test_digest_page_puts_each_wiki_under_its_own_heading_in_the_readers_languag
     def entries(keys):
         out = []
         for k in keys:
-            e = feedback._entry(ctx(), CONF, k, items[k], reader="cs")
+            e = feedback.digest_entry(ctx(), CONF, k, items[k], reader="cs")
             e["text_wiki"], e["task_link"] = e["text"], None
             out.append(e)
         return out

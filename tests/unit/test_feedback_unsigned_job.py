@@ -131,8 +131,8 @@ def test_unsigned_edit_is_queued_once_even_when_the_cycle_is_repeated():
     rev_after = Revision(2, "Anna", "2026-11-24T00:00:20Z", wiki.text(PAGE).replace("data.", "data a autora."))
     changes = changes_in_history(rev_before, [rev_after], bot_user="TestBot", facts=CS)
     assert [c.kind for c in changes] == ["edit"]
-    assert feedback._queue(ctx, "cs", page, base, changes) == 1
-    assert feedback._queue(ctx, "cs", page, base, changes) == 0      # a re-run after a crash
+    assert feedback.queue_changes(ctx, "cs", page, base, changes) == 1
+    assert feedback.queue_changes(ctx, "cs", page, base, changes) == 0      # a re-run after a crash
     [item] = [i for i in ctx.store.items(feedback.NS_QUEUE).values() if i["kind"] == "edit"]
     assert item["comment"]["author"] == "Anna" and item["comment"]["id"].endswith("-unsigned")
     assert item["comment"]["timestamp"] != "2026-11-24T00:00:20Z"
@@ -166,8 +166,8 @@ def test_discussiontools_path_adds_the_template_comments_it_does_not_see():
               "timestamp": "2026-11-24T00:15:00Z", "level": 1, "html": "Starý. ", "replies": []}
     wiki.discussion.update({r: [{"type": "heading", "html": "Nápady", "replies": [signed]}]
                            for r, _, _ in wiki.pages[PAGE]})
-    newest = feedback._revision(wiki.revisions_by_id([revid])[revid])
-    parse = feedback._discussiontools_parser(wiki, PAGE, newest, CS)
+    newest = feedback.revision_from_api(wiki.revisions_by_id([revid])[revid])
+    parse = feedback.discussiontools_parser(wiki, PAGE, newest, CS)
     found, unsigned = parse(newest)
     assert [c.id for c in found] == ["c-Jiný-20261124001500-Nápady", "c-Alice-20261124001500-Nápady"]
     assert unsigned == []

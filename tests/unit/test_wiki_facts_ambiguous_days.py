@@ -168,6 +168,8 @@ def test_the_feedback_job_reports_the_wiki_it_cannot_read_and_goes_on_with_the_o
     problems = feedback.run(ctx).problems
     assert len(problems) == 1 and problems[0].wiki == "cs", problems
     assert "cannot tell the day from the month" in problems[0] and "signature_format" in problems[0]
+    # The page's problem names its wiki once, with the page as its target.
+    assert problems[0].count("wiki cs") == 1 and (problems[0].target, problems[0].kind) == (PAGES["cs"], "page")
     [(task_id, digest)] = ctx.phab.comments
     assert task_id == 7 and "OtherUser" in digest and "Filtr, prosím." in digest
     # The cs comment is not lost: the wiki's cursor did not pass it.

@@ -65,9 +65,9 @@ def test_reply_summary_without_inflection(lang, expected, n):
 
 
 def test_reply_summary_counts_the_tasks_it_names():
-    from bot.jobs.feedback import _reply_summary
-    assert _reply_summary("cs", "T1") == "Robot: komentář předán do úkolu T1"
-    assert _reply_summary("cs", "T1, T2") == "Robot: komentář předán do úkolů T1, T2"
+    from bot.jobs.feedback import reply_summary
+    assert reply_summary("cs", "T1") == "Robot: komentář předán do úkolu T1"
+    assert reply_summary("cs", "T1, T2") == "Robot: komentář předán do úkolů T1, T2"
 
 
 def test_every_new_key_is_documented_and_translated():
