@@ -182,7 +182,7 @@ def render_document(ctx: JobContext, code: str, document: str, lang: str, markup
         # (a private task's number, say), and problems end up on a public status page.
         line = f"{label} ({type(exc).__name__}, details in the bot's log); used the file template instead"
         cycle["failed"].add(key)
-        if key and not ctx.dry_run:
+        if key:
             ctx.store.put(NS_FAILED, key, {"reason": str(exc)})
         if _report(problems, line):
             log.warning("%s: %s", line, exc)

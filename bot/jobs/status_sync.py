@@ -196,7 +196,7 @@ def _refresh_snapshot(ctx: JobContext, group: _FetchGroup) -> tuple[list[Task], 
         users.update(ctx.phab.user_names(unknown_owners))
     current = {i: _with_owner(t, users) for i, t in current.items()}
     changed = {i for i, t in current.items() if old.get(i) != t} | (set(old) - set(current))
-    if (full or changed or unknown_owners or new_raw != raw_modified) and not ctx.dry_run:
+    if full or changed or unknown_owners or new_raw != raw_modified:
         ctx.store.put(NS_SNAPSHOT, group.key, {
             "tasks": {str(i): t.to_json() for i, t in sorted(current.items())},
             "raw_modified": {str(i): v for i, v in sorted(new_raw.items())},
@@ -353,7 +353,7 @@ def _touched_by_others(ctx, wiki, code, titles) -> set[str]:
 def _advance_rc_cursor(ctx, code):
     # Only after the touched pages were marked dirty (stored) may the cursor move on.
     pending = ctx.store.get(NS_RC, code + "|pending")
-    if pending and not ctx.dry_run:
+    if pending:
         ctx.store.put(NS_RC, code, pending)
 
 
@@ -429,8 +429,6 @@ def _apply_tables(ctx, code, plan: _PagePlan, text: str, report: JobReport):
 
 
 def _remember(ctx, code, plan: _PagePlan, applied: dict[str, str], held: dict[str, str]) -> None:
-    if ctx.dry_run:
-        return
     for table_id, digest in applied.items():
         ctx.store.put(NS_RENDERED, _page_key(code, plan.title, table_id), digest)
         ctx.store.delete(NS_PENDING, _page_key(code, plan.title, table_id))

@@ -26,10 +26,9 @@ def deliver(ctx: JobContext, conf, report: JobReport) -> None:
             except (TargetError, TransientError) as exc:
                 report.problems.append(f"{exc}; the digest page waits for the next cycle")
     send_replies(ctx, conf, queue, would_post, report)
-    if not ctx.dry_run:
-        for key, item in queue.items():
-            if delivered(key, item, ctx.store.has_post, wants_reply(conf, item)):
-                ctx.store.delete(NS_QUEUE, key)
+    for key, item in queue.items():
+        if delivered(key, item, ctx.store.has_post, wants_reply(conf, item)):
+            ctx.store.delete(NS_QUEUE, key)
 
 
 def _post_task_digests(ctx: JobContext, conf, by_task: dict, report: JobReport) -> set[str]:
