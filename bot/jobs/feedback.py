@@ -43,6 +43,7 @@ from bot.domain.comments import (Comment, CommentChange, Revision, changes_in_hi
                                  parse_comments, text_hash, author_from_id, thread_order)
 from bot.domain.replies import (insert_thread_reply, marker_hash, normal_title, reply_hashes, reply_key,
                                 reply_marker, reply_post_key)
+from bot.domain.tasks import Transaction
 from bot.domain.wiki_facts import WikiFacts
 from bot.errors import (Blocked, BotError, EditConflict, NotFound, PartialData, ServerError, TargetError,
                         TransientError, UncertainWriteError)
@@ -361,7 +362,7 @@ def _deliver(ctx: JobContext, conf, report: JobReport) -> None:
     would_post: set[str] = set()     # dry run: digests it would post count as posted for the replies
     if by_task:
         try:
-            bot_phid = ctx.phab.whoami()["phid"]
+            bot_phid = ctx.phab.whoami().phid
         except BotError as exc:
             report.problems.append(f"Phabricator: {exc}; digests wait for the next cycle")
             by_task = {}
@@ -455,12 +456,11 @@ def render_digest(ctx, conf, entries: list[dict]) -> str:
                                count=Markup(str(len(entries))))
 
 
-def posted_markers(transactions: list[dict]) -> set[str]:
+def posted_markers(transactions: list[Transaction]) -> set[str]:
     """Marker hashes found in the bot's own comments on a task."""
     found: set[str] = set()
     for x in transactions:
-        for comment in x.get("comments") or []:
-            raw = (comment.get("content") or {}).get("raw") or ""
+        for raw in x.texts:
             for line in raw.splitlines():
                 if line.startswith(MARKER_PREFIX):
                     found.update(line[len(MARKER_PREFIX):].split())
