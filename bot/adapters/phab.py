@@ -390,3 +390,28 @@ def comments_of(transactions: Iterable[Transaction]) -> list[TaskComment]:
     return [TaskComment(phid=x.phid, author_phid=x.author_phid, date_created=x.date_created,
                         text=x.text, removed=x.removed)
             for x in transactions if x.type == "comment"]
+
+
+def _redacted(token: str) -> str:
+    return token[:4] + "…(redacted)"
+
+
+def _plain(result: Any) -> Any:
+    # python-phabricator wraps dict results in its Result mapping; hand plain JSON data on.
+    if isinstance(result, phabricator.Result):
+        result = result.response
+    return json.loads(json.dumps(result))
+
+
+def _refused_before_sending(exc: Exception) -> bool:
+    text = repr(exc)
+    return any(s in text for s in ("Connection refused", "NewConnectionError", "Name or service not known",
+                                   "nodename nor servname", "Failed to resolve"))
+
+
+def _reason(exc: Exception) -> str:
+    text = repr(exc)
+    for marker in ("Connection refused", "Failed to resolve", "Read timed out", "Connection reset"):
+        if marker in text:
+            return marker.lower()
+    return type(exc).__name__
