@@ -101,6 +101,9 @@ if ($action === 'users') {
     ->setViewer($actor)
     ->withPHIDs(array($argv[3]))
     ->executeOne();
+  // A removal asks for a high-security session, which needs a web session; an account without
+  // MFA is let through without touching it, so an unsaved one will do.
+  $actor->attachSession(new PhabricatorAuthSession());
   // As PhabricatorApplicationTransactionCommentEditController and ...RemoveController do.
   $comment = $xaction->getApplicationTransactionCommentObject();
   if ($argv[5] === 'remove') {
@@ -111,6 +114,9 @@ if ($action === 'users') {
   id(new PhabricatorApplicationTransactionCommentEditor())
     ->setActor($actor)
     ->setContentSource($content_source)
+    // Its MFA check wants a request; accounts of the sandbox have no MFA, so none is asked for.
+    ->setRequest(new AphrontRequest('localhost', '/'))
+    ->setCancelURI('/')
     ->applyEdit($xaction, $comment);
   echo json_encode(array('version' => (int)$xaction->getCommentVersion()));
 } else {

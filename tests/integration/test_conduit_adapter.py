@@ -81,7 +81,7 @@ def test_error_code_becomes_typed_error(conduit):
 
 def test_reads_are_retried_on_5xx(conduit):
     conduit.fail_next("user.whoami", count=2, mode="http500")
-    assert client(conduit).whoami()["userName"] == "GrowthBot"
+    assert client(conduit).whoami().username == "GrowthBot"
     assert [m for m, _ in conduit.requests].count("user.whoami") >= 1
 
 
