@@ -651,6 +651,14 @@ class PhorgeServer:
                             "text": comment["content"]["raw"], "date": row["dateCreated"]})
         return out
 
+    def edit_comment(self, xact_phid: str, text: str, *, actor: str) -> int:
+        """Edit a comment as its author would in the web UI (Conduit cannot); returns the new version."""
+        return json.loads(self._admin("comment", xact_phid, actor, "edit", text))["version"]
+
+    def remove_comment(self, xact_phid: str, *, actor: str) -> int:
+        """Remove a comment as in the web UI (Conduit cannot); returns the new version."""
+        return json.loads(self._admin("comment", xact_phid, actor, "remove"))["version"]
+
     def transaction_phids(self, task_id: int) -> list[str]:
         rows = self.call("transaction.search", {"objectIdentifier": f"T{int(task_id)}", "limit": 100})["data"]
         return [row["phid"] for row in reversed(rows)]

@@ -4,6 +4,8 @@
 //   php phorge_admin.php PHORGE_ROOT users NAME:ROLE[,NAME:ROLE...]   (ROLE: user|bot|admin)
 //   php phorge_admin.php PHORGE_ROOT space NAME VIEW_POLICY default|other ACTOR_USERNAME
 //   php phorge_admin.php PHORGE_ROOT webhook NAME URI      (a firehose hook: every change, no rule)
+//   php phorge_admin.php PHORGE_ROOT comment XACT_PHID ACTOR_USERNAME edit TEXT | remove
+//                                       (the web UI's "Edit Comment" and "Remove Comment")
 // Prints one JSON object on stdout.
 $root = $argv[1];
 require_once $root.'/scripts/__init_script__.php';
@@ -90,6 +92,33 @@ if ($action === 'users') {
     ->setContinueOnNoEffect(true)
     ->applyTransactions($hook, $xactions);
   echo json_encode(array('phid' => $hook->getPHID(), 'key' => $hook->getHMACKey()));
+} else if ($action === 'comment') {
+  $actor = id(new PhabricatorPeopleQuery())
+    ->setViewer(PhabricatorUser::getOmnipotentUser())
+    ->withUsernames(array($argv[4]))
+    ->executeOne();
+  $xaction = id(new PhabricatorObjectQuery())
+    ->setViewer($actor)
+    ->withPHIDs(array($argv[3]))
+    ->executeOne();
+  // A removal asks for a high-security session, which needs a web session; an account without
+  // MFA is let through without touching it, so an unsaved one will do.
+  $actor->attachSession(new PhabricatorAuthSession());
+  // As PhabricatorApplicationTransactionCommentEditController and ...RemoveController do.
+  $comment = $xaction->getApplicationTransactionCommentObject();
+  if ($argv[5] === 'remove') {
+    $comment->setContent('')->setIsRemoved(true);
+  } else {
+    $comment->setContent($argv[6]);
+  }
+  id(new PhabricatorApplicationTransactionCommentEditor())
+    ->setActor($actor)
+    ->setContentSource($content_source)
+    // Its MFA check wants a request; accounts of the sandbox have no MFA, so none is asked for.
+    ->setRequest(new AphrontRequest('localhost', '/'))
+    ->setCancelURI('/')
+    ->applyEdit($xaction, $comment);
+  echo json_encode(array('version' => (int)$xaction->getCommentVersion()));
 } else {
   fwrite(STDERR, "unknown action $action\n");
   exit(2);

@@ -16,7 +16,7 @@ import itertools
 from dataclasses import replace
 
 from bot.adapters.wiki import PageState, RecentChange
-from bot.adapters.phab import comments_from_conduit
+from bot.adapters.phab import comments_of, transaction_from_conduit
 from bot.adapters.writes import write_method
 from bot.domain.tasks import PhabUser, Task
 from bot.domain.weekly import parse_mw_timestamp
@@ -31,13 +31,15 @@ class FakePhab:
     in `tasks`), newest first, as Conduit answers. `calls` records one entry per request.
     """
 
-    def __init__(self, tasks=(), users=None, projects=None, *, bot_phid="PHID-USER-bot", now=1_795_000_000):
+    def __init__(self, tasks=(), users=None, projects=None, *, bot_phid="PHID-USER-bot", bot_username="GrowthBot",
+                 now=1_795_000_000):
         self.tasks = {t.id: t for t in tasks}
         self.users = users or {}
         self.projects = projects or {"growth-team": "PHID-PROJ-growth"}
         self.calls: list[tuple[str, dict]] = []
         self.fail_search = False
         self.bot_phid = bot_phid
+        self.bot_username = bot_username
         self.now = now                        # dateCreated of the bot's comments
         self.closers: dict[int, str] = {}     # task id -> PHID of who closed it
         self.subscribers: dict[int, set[str]] = {}
@@ -49,7 +51,7 @@ class FakePhab:
 
     def whoami(self):
         self.calls.append(("user.whoami", {}))
-        return {"phid": self.bot_phid}
+        return PhabUser(self.bot_phid, self.bot_username)
 
     def project_phids(self, slugs):
         self.calls.append(("project.search", {"slugs": list(slugs)}))
@@ -96,11 +98,13 @@ class FakePhab:
         self.calls.append(("transaction.search", {"object": object_id, "phids": list(phids)}))
         if self.fail_transactions:
             raise self.fail_transactions
-        return [dict(r) for r in self.histories.get(self._key(object_id), [])
-                if (not author_phids or r.get("authorPHID") in author_phids) and (not phids or r.get("phid") in phids)]
+        # Read the way the adapter reads Conduit's rows, so a row it would refuse fails here too.
+        history = [transaction_from_conduit(r) for r in self.histories.get(self._key(object_id), [])]
+        return [x for x in history
+                if (not author_phids or x.author_phid in author_phids) and (not phids or x.phid in phids)]
 
     def task_comments(self, task_id, *, author_phids=()):
-        return comments_from_conduit(self.transactions(f"T{int(task_id)}", author_phids=author_phids))
+        return comments_of(self.transactions(f"T{int(task_id)}", author_phids=author_phids))
 
     @write_method
     def comment(self, task_id, text):
@@ -117,8 +121,11 @@ class FakePhab:
         """A comment made on the server (by anyone); returns its transaction PHID."""
         history = self.histories.setdefault(f"T{task_id}", [])
         phid = f"PHID-XACT-T{task_id}-{len(history)}"
+        # Phorge removes a comment by adding a removed version, and then blanks every version's text.
+        versions = ([{"content": {"raw": ""}, "removed": True}, {"content": {"raw": ""}, "removed": False}]
+                    if removed else [{"content": {"raw": text}, "removed": False}])
         history.append({"phid": phid, "type": "comment", "authorPHID": author_phid, "dateCreated": when,
-                        "comments": [{"content": {"raw": text}, "removed": removed}]})
+                        "comments": versions})
         history.sort(key=lambda r: -int(r.get("dateCreated") or 0))      # newest first, as Conduit answers
         return phid
 

@@ -30,7 +30,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from bot.adapters.writes import write_method
-from bot.domain.tasks import UNKNOWN_POLICY, PhabUser, Task, TaskComment
+from bot.domain.tasks import UNKNOWN_POLICY, CommentVersion, PhabUser, Task, TaskComment, Transaction
 from bot.errors import AuthError, ConfigError, PartialData, ServerError, TransientError, UncertainWriteError
 
 log = logging.getLogger(__name__)
@@ -183,8 +183,13 @@ class ConduitClient:
             if after is None:
                 return rows
 
-    def whoami(self) -> dict:
-        return self.call("user.whoami")
+    def whoami(self) -> PhabUser:
+        """The bot's own account (the token's)."""
+        me = self.call("user.whoami")
+        try:
+            return PhabUser(phid=str(me["phid"]), username=str(me["userName"]))
+        except (KeyError, TypeError) as exc:
+            raise ServerError(f"user.whoami: the account has an unexpected shape ({type(exc).__name__}: {exc})") from None
 
     def project_phids(self, slugs: Iterable[str]) -> dict[str, str]:
         """Map project slugs (or exact names) to PHIDs; an unknown one is a config error."""
@@ -310,9 +315,10 @@ class ConduitClient:
 
     def task_comments(self, task_id: int, *, author_phids: Iterable[str] = ()) -> list[TaskComment]:
         """The comment transactions on a task, newest first (removed ones marked `removed`)."""
-        return comments_from_conduit(self.transactions(f"T{int(task_id)}", author_phids=author_phids))
+        return comments_of(self.transactions(f"T{int(task_id)}", author_phids=author_phids))
 
-    def transactions(self, object_id: str, *, author_phids=(), phids=()) -> list[dict]:
+    def transactions(self, object_id: str, *, author_phids=(), phids=()) -> list[Transaction]:
+        """The object's history (a monogram or PHID), newest first, optionally only these authors' or PHIDs."""
         constraints: dict[str, Any] = {}
         if author_phids:
             constraints["authorPHIDs"] = list(author_phids)
@@ -321,7 +327,7 @@ class ConduitClient:
         params: dict[str, Any] = {"objectIdentifier": object_id}
         if constraints:
             params["constraints"] = constraints
-        return self.search_all("transaction.search", params)
+        return [transaction_from_conduit(r) for r in self.search_all("transaction.search", params)]
 
     # -- writes --------------------------------------------------------------------
     @write_method
@@ -360,24 +366,30 @@ def task_from_conduit(row: dict) -> Task:
         raise ServerError(f"maniphest.search: a task has an unexpected shape ({type(exc).__name__}: {exc})") from None
 
 
-def comments_from_conduit(rows: Iterable[dict]) -> list[TaskComment]:
-    """The comment transactions among `transaction.search` rows, in their order."""
-    comments = []
-    for row in rows:
-        if row.get("type") != "comment":
-            continue
-        # Each version of an edited comment is listed; a removed comment keeps only removed versions.
-        kept = [v for v in row.get("comments") or [] if not v.get("removed")]
-        try:
-            comments.append(TaskComment(
-                phid=str(row["phid"]), author_phid=row.get("authorPHID"),
-                date_created=int(row.get("dateCreated") or 0),
-                text=str((kept[0].get("content") or {}).get("raw") or "") if kept else "",
-                removed=not kept))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ServerError(f"transaction.search: a comment has an unexpected shape "
-                              f"({type(exc).__name__}: {exc})") from None
-    return comments
+def transaction_from_conduit(row: dict) -> Transaction:
+    """A `transaction.search` row; fields a row may lack (a comment-less type has no comments) get defaults."""
+    try:
+        versions = tuple(CommentVersion(text=str((v.get("content") or {}).get("raw") or ""),
+                                        removed=bool(v.get("removed")))
+                         for v in row.get("comments") or ())
+        return Transaction(
+            phid=str(row["phid"]),
+            type=row.get("type"),
+            author_phid=row.get("authorPHID"),
+            object_phid=row.get("objectPHID"),
+            date_created=int(row.get("dateCreated") or 0),
+            versions=versions,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ServerError(f"transaction.search: a transaction has an unexpected shape "
+                          f"({type(exc).__name__}: {exc})") from None
+
+
+def comments_of(transactions: Iterable[Transaction]) -> list[TaskComment]:
+    """The comment transactions among `transactions`, in their order."""
+    return [TaskComment(phid=x.phid, author_phid=x.author_phid, date_created=x.date_created,
+                        text=x.text, removed=x.removed)
+            for x in transactions if x.type == "comment"]
 
 
 def _redacted(token: str) -> str:

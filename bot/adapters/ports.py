@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any, Iterable, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from bot.adapters.wiki import PageState, RecentChange
-    from bot.domain.tasks import PhabUser, Task, TaskComment
+    from bot.domain.tasks import PhabUser, Task, TaskComment, Transaction
     from bot.settings import WikiSettings
 
 
 @runtime_checkable
 class ConduitPort(Protocol):
-    def whoami(self) -> dict: ...
+    def whoami(self) -> PhabUser: ...
 
     def project_phids(self, slugs: Iterable[str]) -> dict[str, str]: ...
 
@@ -34,7 +34,7 @@ class ConduitPort(Protocol):
 
     def last_change_by_others(self, task_id: int, author_phid: str, *, look_back: int = 20) -> int | None: ...
 
-    def transactions(self, object_id: str, *, author_phids=(), phids=()) -> list[dict]: ...
+    def transactions(self, object_id: str, *, author_phids=(), phids=()) -> list[Transaction]: ...
 
     def task_comments(self, task_id: int, *, author_phids: Iterable[str] = ()) -> list[TaskComment]: ...
 

@@ -40,6 +40,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Iterable
 
+from bot.domain.tasks import Transaction
+
 LIVE = "live"
 PENDING = "pending"
 UNKNOWN = "unknown"
@@ -85,8 +87,8 @@ def parse_comment(text: str, when: int) -> list[MergedChange]:
             for m in _MERGED.finditer(text or "")]
 
 
-def merged_changes(transactions: Iterable[dict], *, authors: Iterable[str] = ()) -> list[MergedChange]:
-    """Merged changes named in a task's history (rows of Conduit's `transaction.search`).
+def merged_changes(transactions: Iterable[Transaction], *, authors: Iterable[str] = ()) -> list[MergedChange]:
+    """Merged changes named in a task's history (Conduit's `transaction.search`).
 
     `authors`, when given, limits the comments read to those PHIDs (the code-review bot's
     account): anyone can paste a merge notice into a comment. A change announced twice
@@ -95,11 +97,10 @@ def merged_changes(transactions: Iterable[dict], *, authors: Iterable[str] = ())
     only = set(authors)
     seen: dict[tuple[int, str, str], MergedChange] = {}
     for row in transactions:
-        if only and row.get("authorPHID") not in only:
+        if only and row.author_phid not in only:
             continue
-        for comment in row.get("comments") or []:
-            raw = ((comment or {}).get("content") or {}).get("raw") or ""
-            for change in parse_comment(raw, int(row.get("dateCreated") or 0)):
+        for raw in row.texts:
+            for change in parse_comment(raw, row.date_created):
                 key = (change.number, change.repository, change.branch)
                 if key not in seen or change.merged_at < seen[key].merged_at:
                     seen[key] = change

@@ -88,3 +88,38 @@ class TaskComment:
     date_created: int
     text: str
     removed: bool
+
+
+@dataclass(frozen=True)
+class CommentVersion:
+    """One version of a comment: editing a comment adds a version, removing it adds a removed one."""
+
+    text: str
+    removed: bool = False
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """One entry of an object's history, as Conduit's `transaction.search` lists it."""
+
+    phid: str
+    type: str | None = None
+    author_phid: str | None = None
+    object_phid: str | None = None
+    date_created: int = 0
+    # Newest version first. Once the newest is removed, Phorge blanks the text of every version.
+    versions: tuple[CommentVersion, ...] = ()
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """The text of every version: a marker or link the bot wrote stays findable after an edit."""
+        return tuple(v.text for v in self.versions)
+
+    @property
+    def removed(self) -> bool:
+        return bool(self.versions) and self.versions[0].removed
+
+    @property
+    def text(self) -> str:
+        """What the comment says now ("" once removed, or for a transaction without a comment)."""
+        return "" if self.removed or not self.versions else self.versions[0].text

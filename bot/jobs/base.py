@@ -35,7 +35,7 @@ class JobContext:
 
     def bot_phid(self) -> str:
         if "bot_phid" not in self.memo:
-            self.memo["bot_phid"] = self.phab.whoami()["phid"]
+            self.memo["bot_phid"] = self.phab.whoami().phid
         return self.memo["bot_phid"]
 
 

@@ -83,7 +83,7 @@ def _deliver(ctx: JobContext, report: JobReport) -> None:
     if not queue:
         return
     try:
-        bot_phid = ctx.phab.whoami()["phid"]
+        bot_phid = ctx.phab.whoami().phid
     except BotError as exc:
         report.problems.append(f"Phabricator: {exc}; mentions wait for the next cycle")
         return
@@ -104,8 +104,8 @@ def _deliver(ctx: JobContext, report: JobReport) -> None:
 def _post(ctx: JobContext, task_id: int, items, bot_phid: str, report: JobReport) -> None:
     already = set()
     for x in ctx.phab.transactions(f"T{task_id}", author_phids=[bot_phid]):
-        for comment in x.get("comments") or []:
-            for line in ((comment.get("content") or {}).get("raw") or "").splitlines():
+        for text in x.texts:
+            for line in text.splitlines():
                 if line.startswith(MARKER_PREFIX):
                     already.update(line[len(MARKER_PREFIX):].split())
     writer = Writer(ctx, report)

@@ -34,7 +34,7 @@ from babel.dates import format_datetime, format_skeleton
 
 from bot import i18n
 from bot.domain import newsletter as nl
-from bot.domain.tasks import publishable
+from bot.domain.tasks import Transaction, publishable
 from bot.errors import (Blocked, BotError, ConfigError, EditConflict, PartialData, Protected, ServerError,
                         TargetError, TransientError, UncertainWriteError)
 from bot.jobs import newsletter_text as words
@@ -1217,7 +1217,7 @@ def _comment_tasks(ctx, writer: Writer, settings, ed, code, page_title, frozen, 
                 # The task itself is the witness: a comment of ours with this edition's link means done.
                 found = _own_comment(ctx.phab.transactions(f"T{task.id}", author_phids=[bot_phid]), url)
                 if found is not None:
-                    writer.found(key, "task-comment", f"T{task.id}", found.get("phid"))
+                    writer.found(key, "task-comment", f"T{task.id}", found.phid)
                     continue
             outcome = writer.task_comment(task.id, text, key=key, site="phab",
                                           preview=f"would comment on T{task.id}: {text.strip()}\n")
@@ -1227,9 +1227,9 @@ def _comment_tasks(ctx, writer: Writer, settings, ed, code, page_title, frozen, 
             report.problems.append(f"T{task.id}: comment for {code} edition {ed.id}: {exc}; checked on the next run")
 
 
-def _own_comment(transactions, url: str) -> dict | None:
+def _own_comment(transactions, url: str) -> Transaction | None:
     return next((xact for xact in transactions
-                 if any(url in (c.get("content") or {}).get("raw", "") for c in xact.get("comments") or [])), None)
+                 if any(url in text for text in xact.texts)), None)
 
 
 def _bot_phid(ctx) -> str:

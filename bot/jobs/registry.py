@@ -192,7 +192,7 @@ def _check_phabricator(settings: Settings, phab) -> list[str]:
         except BotError as exc:
             return problems + [f"{where}: cannot look the tasks up: {exc}"]
         for task_id in sorted(set(tasks) - seen):
-            problems.append(f"{tasks[task_id]}: T{task_id} does not exist or {me.get('userName', 'the bot')} "
+            problems.append(f"{tasks[task_id]}: T{task_id} does not exist or {me.username} "
                             f"may not see it")
     return problems
 

@@ -59,7 +59,7 @@ class DeliveryHandler:
 
     def bot_phid(self) -> str:
         if self._bot_phid is None:
-            self._bot_phid = self.phab.whoami()["phid"]
+            self._bot_phid = self.phab.whoami().phid
         return self._bot_phid
 
     # -- on the HTTP thread ----------------------------------------------------------------
@@ -200,12 +200,12 @@ class DeliveryHandler:
                         extra={**fields, "outcome": "retry-later"})
             summary["retry"].append(obj)
             return None
-        by_others = [r for r in rows if r.get("authorPHID") != bot]
+        by_others = [r for r in rows if r.author_phid != bot]
         if not by_others:
             log.info("webhook: %s", "own transactions" if rows else "no such transactions",
                      extra={**fields, "outcome": "ignored"})
             summary["ignored"].append(obj)
-        return [str(r.get("type")) for r in by_others]
+        return [str(r.type) for r in by_others]
 
     def _run_jobs(self, by_object: dict[str, dict[str, str]], kinds: list[str], summary: dict[str, Any]) -> bool:
         """Ask the scheduler to run the jobs once for the batch; False when this replica lost the lease."""

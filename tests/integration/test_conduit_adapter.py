@@ -81,7 +81,7 @@ def test_error_code_becomes_typed_error(conduit):
 
 def test_reads_are_retried_on_5xx(conduit):
     conduit.fail_next("user.whoami", count=2, mode="http500")
-    assert client(conduit).whoami()["userName"] == "GrowthBot"
+    assert client(conduit).whoami().username == "GrowthBot"
     assert [m for m, _ in conduit.requests].count("user.whoami") >= 1
 
 
@@ -135,8 +135,48 @@ def test_transaction_search_is_usable(conduit):
     task_id = conduit.create_task("T", projects=[project])
     c = client(conduit)
     c.comment(task_id, "a comment")
-    comments = [t for t in c.transactions(f"T{task_id}") if t["type"] == "comment"]
-    assert comments and comments[0]["comments"][0]["content"]["raw"] == "a comment"
+    comments = [t for t in c.transactions(f"T{task_id}") if t.type == "comment"]
+    assert comments and comments[0].text == "a comment" and comments[0].texts == ("a comment",)
+
+
+def test_whoami_is_the_bots_account(conduit):
+    me = client(conduit).whoami()
+    assert (me.username, me.phid) == ("GrowthBot", conduit.user_phid("GrowthBot"))
+
+
+def test_plain_edited_and_removed_comments_as_transactions(conduit):
+    project = conduit.create_project("Growth-Team", "growth-team")
+    task_id = conduit.create_task("T", projects=[project])
+    conduit.update_task(task_id, actor="alice", comment="stays as written")
+    conduit.update_task(task_id, actor="alice", comment="first words")
+    conduit.update_task(task_id, actor="bob", comment="regretted")
+    plain, edited, removed = [x for x in reversed(client(conduit).transactions(f"T{task_id}"))
+                              if x.type == "comment"]
+    assert conduit.edit_comment(edited.phid, "second words", actor="alice") == 2
+    assert conduit.remove_comment(removed.phid, actor="bob") == 2
+    c = client(conduit)
+    history = c.transactions(f"T{task_id}")
+    by_phid = {x.phid: x for x in history}
+    task_phid = conduit.task(task_id)["phid"]
+    alice, bob = conduit.user_phid("alice"), conduit.user_phid("bob")
+
+    now = by_phid[plain.phid]
+    assert (now.type, now.author_phid, now.object_phid) == ("comment", alice, task_phid)
+    assert (now.text, now.texts, now.removed) == ("stays as written", ("stays as written",), False)
+    assert now.date_created > 0
+    # an edit keeps the earlier words, newest first
+    now = by_phid[edited.phid]
+    assert (now.text, now.texts, now.removed, now.author_phid) == ("second words", ("second words", "first words"),
+                                                                   False, alice)
+    # a removal hides every version's words
+    now = by_phid[removed.phid]
+    assert (now.text, now.texts, now.removed, now.author_phid) == ("", ("", ""), True, bob)
+    assert [x.phid for x in c.transactions(f"T{task_id}", author_phids=[bob]) if x.type == "comment"] == [removed.phid]
+    assert [x.phid for x in c.transactions(task_phid, phids=[edited.phid])] == [edited.phid]
+    # the other kinds of transaction come back too, without comment versions
+    assert any(x.type != "comment" and x.versions == () for x in history)
+    assert [(t.phid, t.text, t.removed) for t in c.task_comments(task_id)] == [
+        (removed.phid, "", True), (edited.phid, "second words", False), (plain.phid, "stays as written", False)]
 
 
 def test_users_comments_and_a_persons_tasks_as_dataclasses(conduit):
@@ -174,7 +214,8 @@ def test_user_agent_is_ours_not_the_packages():
         def do_POST(self):
             seen.append(self.headers["User-Agent"])
             self.rfile.read(int(self.headers["Content-Length"]))
-            body = json.dumps({"result": {"userName": "x"}, "error_code": None, "error_info": None}).encode()
+            body = json.dumps({"result": {"phid": "PHID-USER-x", "userName": "x"}, "error_code": None,
+                               "error_info": None}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -212,5 +253,38 @@ def test_malformed_answer_is_an_error_with_context():
             c.whoami()
         with pytest.raises(UncertainWriteError, match="malformed answer"):
             c.comment(1, "x")
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.parametrize("method, result, match", [
+    ("transaction.search", {"data": [{"type": "comment"}], "cursor": {"after": None}},
+     r"transaction.search: a transaction has an unexpected shape \(KeyError"),
+    ("transaction.search", {"data": [{"phid": "PHID-XACT-TASK-x", "comments": ["words"]}], "cursor": {"after": None}},
+     r"transaction.search: a transaction has an unexpected shape \(AttributeError"),
+    ("transaction.search", {"data": [{"phid": "PHID-XACT-TASK-x", "dateCreated": "yesterday"}],
+                            "cursor": {"after": None}},
+     r"transaction.search: a transaction has an unexpected shape \(ValueError"),
+    ("user.whoami", {"userName": "GrowthBot"}, r"user.whoami: the account has an unexpected shape \(KeyError"),
+])
+def test_a_transaction_or_account_of_the_wrong_shape_is_a_server_error(method, result, match):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.dumps({"result": result, "error_code": None, "error_info": None}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        c = ConduitClient(f"http://127.0.0.1:{server.server_address[1]}/", "api-" + "a" * 28, UA, read_attempts=1)
+        with pytest.raises(ServerError, match=match):
+            c.transactions("T1") if method == "transaction.search" else c.whoami()
     finally:
         server.shutdown()

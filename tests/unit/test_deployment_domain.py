@@ -8,6 +8,7 @@ import pytest
 from bot.domain.deployment import (CORE, LIVE, PENDING, UNKNOWN, DeployedCode, MergedChange, branch_at_or_after,
                                    change_state, deployed_code, merged_changes, parse_comment, task_state,
                                    version_key)
+from bot.domain.tasks import CommentVersion, Transaction
 
 GERRITBOT = "PHID-USER-gerritbot"
 
@@ -63,7 +64,8 @@ https://gerrit.wikimedia.org/r/1091000"""
 
 
 def xaction(text, when, author=GERRITBOT, kind="comment"):
-    return {"type": kind, "authorPHID": author, "dateCreated": when, "comments": [{"content": {"raw": text}}]}
+    return Transaction(phid=f"PHID-XACT-TASK-{when}", type=kind, author_phid=author, date_created=when,
+                       versions=(CommentVersion(text),))
 
 
 def test_parse_new_and_old_merge_notices():
@@ -90,7 +92,7 @@ def test_merged_changes_from_a_task_history():
         xaction(BACKPORT, ts("2026-11-05 12:00")),
         xaction(MERGED_NEW, ts("2026-11-06 10:00")),                     # repeated notice: first date wins
         xaction(CORE_MERGE, ts("2026-11-04 11:00"), author="PHID-USER-alice"),   # pasted by a person
-        {"type": "status", "authorPHID": "PHID-USER-alice", "dateCreated": 1, "comments": []},
+        Transaction(phid="PHID-XACT-TASK-status", type="status", author_phid="PHID-USER-alice", date_created=1),
     ]
     everyone = merged_changes(reversed(rows))
     assert [(c.number, c.merged_at) for c in everyone] == [(1084512, ts("2026-11-04 10:00")),

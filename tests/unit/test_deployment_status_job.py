@@ -199,7 +199,8 @@ def test_review_bots_only_their_notices_count(world):
 
     ctx, phab, wiki, clock = world
     phab.users["PHID-USER-gerritbot"] = "gerritbot"
-    phab.histories["T3"] = [{"type": "comment", "authorPHID": "PHID-USER-mallory", "dateCreated": MERGED,
+    phab.histories["T3"] = [{"phid": "PHID-XACT-TASK-mallory", "type": "comment", "authorPHID": "PHID-USER-mallory",
+                             "dateCreated": MERGED,
                              "comments": [{"content": {"raw": notice(1, repo=GE)}}]}]
     wiki.ge_date = "2026-11-19T08:00:00Z"
     ctx.settings = replace(ctx.settings, deployment=DeploymentSettings(review_bots=("gerritbot",)))
@@ -217,7 +218,8 @@ def test_review_bots_only_their_notices_count(world):
 
 def test_anyones_notice_counts_without_review_bots(world):
     ctx, phab, wiki, clock = world
-    phab.histories["T3"] = [{"type": "comment", "authorPHID": "PHID-USER-mallory", "dateCreated": MERGED,
+    phab.histories["T3"] = [{"phid": "PHID-XACT-TASK-mallory", "type": "comment", "authorPHID": "PHID-USER-mallory",
+                             "dateCreated": MERGED,
                              "comments": [{"content": {"raw": notice(1, repo=GE)}}]}]
     wiki.ge_date = "2026-11-19T08:00:00Z"
     status_sync.run(ctx)

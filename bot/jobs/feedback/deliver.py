@@ -36,7 +36,7 @@ def _post_task_digests(ctx: JobContext, conf, by_task: dict, report: JobReport) 
     posted for the replies)."""
     would_post: set[str] = set()
     try:
-        bot_phid = ctx.phab.whoami()["phid"]
+        bot_phid = ctx.phab.whoami().phid
     except BotError as exc:
         report.problems.append(f"Phabricator: {exc}; digests wait for the next cycle")
         by_task = {}

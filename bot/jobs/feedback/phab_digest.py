@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from bot.domain.feedback import PHAB_POST, digest_threads
 from bot.domain.replies import marker_hash
+from bot.domain.tasks import Transaction
 from bot.errors import TransientError, UncertainWriteError
 from bot.jobs.base import JobReport
 from bot.jobs.feedback.entries import digest_entry
@@ -31,12 +32,11 @@ def render_digest(ctx, conf, entries: list[dict]) -> str:
                                count=Markup(str(len(entries))))
 
 
-def posted_markers(transactions: list[dict]) -> set[str]:
+def posted_markers(transactions: list[Transaction]) -> set[str]:
     """Marker hashes found in the bot's own comments on a task."""
     found: set[str] = set()
     for x in transactions:
-        for comment in x.get("comments") or []:
-            raw = (comment.get("content") or {}).get("raw") or ""
+        for raw in x.texts:
             for line in raw.splitlines():
                 if line.startswith(MARKER_PREFIX):
                     found.update(line[len(MARKER_PREFIX):].split())

@@ -44,9 +44,9 @@ def _post_task(ctx: JobContext, amb: Ambassador, label: str, dest: _Destination,
     if not writer.dry_run:  # a dry run posts nothing, so it need not ask whether the comment is there
         bot_phid = _bot_phid(ctx)
         for x in ctx.phab.transactions(dest.title, author_phids=[bot_phid]):
-            if any(marker in ((c.get("content") or {}).get("raw") or "") for c in x.get("comments") or []):
+            if any(marker in text for text in x.texts):
                 # Posted before the record was written (crash or uncertain write): record it now.
-                writer.found(dest.key, "task-comment", dest.title, x.get("phid"))
+                writer.found(dest.key, "task-comment", dest.title, x.phid)
                 report.unchanged += 1
                 return
     try:
