@@ -160,7 +160,7 @@ def post_wiki(key: str, target: str, wiki_codes: Iterable[str]) -> str | None:
     return None
 
 
-# Key prefixes of bot/jobs/newsletter/ (bot/domain/newsletter.py) and bot/jobs/feedback.py.
+# Key prefixes of bot/jobs/newsletter.py (bot/domain/newsletter.py) and bot/jobs/feedback.py.
 _NEWSLETTER_KINDS = {"nl": "delivery", "nld": "drafted", "nlp": "published", "nla": "edit", "nls": "edit"}
 _FEEDBACK_PREFIXES = ("fb-phab",)
 
