@@ -23,7 +23,6 @@ NS_EDITION = "newsletter-edition"    # "code:edition" -> {"draft_revid", "frozen
 NS_PENDING = "newsletter-pending"    # delivery key -> {"title", "at"}: written or about to be, not yet recorded
 NS_FAILED = "newsletter-failed"      # delivery key -> {"title", "error", "at"}: retried on the next publish
 RUN_PAGE_EVERY = 25                  # deliveries between two looks at the emergency-stop page
-NS_USER_TALK = 3
 NS_SCHEDULE = "newsletter-schedule"  # "code:edition" -> when the scheduled draft was made
 NS_TARGET = "newsletter-target"      # delivery key (or nlx:… for unusable entries) -> what became of the entry
 REPORT_EVERY_SECONDS = 60            # the report page is saved at most this often while delivery runs

@@ -1,6 +1,7 @@
 """Publishing an approved edition: freezing its text, the edition page, the archive link, then delivery."""
 from __future__ import annotations
 
+from bot.domain import delivery
 from bot.domain import newsletter as nl
 from bot.errors import EditConflict, TargetError, UncertainWriteError
 from bot.jobs.writer import NOBOTS, Writer
@@ -100,12 +101,11 @@ def _publish(ctx, settings, ed, code, report, cache, force: bool = False, worker
         if not ctx.store.get(NS_EDITION, _edition_key(code, ed), {}).get("sent_at"):
             ctx.store.put(NS_EDITION, _edition_key(code, ed),
                           {**ctx.store.get(NS_EDITION, _edition_key(code, ed), {}), "sent_at": sent_at})
-        finished = counts["pending"] == 0 and counts["failed"] == 0 and counts["interrupted"] == 0
         _rewrite_draft(ctx, writer, settings, ed, code, report, help_text=_help(
             ctx, settings, ed, code, "sent", approved_by=frozen["approved_by"], done=counts["delivered"],
             total=counts["total"], failed=counts["failed"] + counts["interrupted"] + counts["pending"],
             when=messages.msg(lang, "newsletter-when-at-done", _local_time(ctx, code, sent_at))))
-        if finished and not report.problems:
+        if delivery.finished(counts) and not report.problems:
             ctx.store.put(NS_EDITION, _edition_key(code, ed),
                           {**ctx.store.get(NS_EDITION, _edition_key(code, ed), {}), "done": ctx.clock()})
 

@@ -5,6 +5,7 @@ import logging
 import time
 from dataclasses import replace
 
+from bot.domain import delivery
 from bot.domain import newsletter as nl
 from bot.errors import EditConflict, TargetError, UncertainWriteError
 from bot.jobs.writer import Writer
@@ -77,32 +78,10 @@ def _report_rows(ctx, ed, code) -> tuple[list[dict], dict]:
     """Every entry of the delivery list with its outcome, from the store's records (not memory)."""
     prefix, other = f"nl:{ed.id}:{code}:", f"nlx:{ed.id}:{code}:"
     records = {k: v for k, v in ctx.store.items(NS_TARGET).items() if k.startswith((prefix, other))}
-    posts = {p.key: p for p in ctx.store.posts("newsletter-message") if p.key.startswith(prefix)}
+    posts = {p.key: (p.target, p.revision) for p in ctx.store.posts("newsletter-message") if p.key.startswith(prefix)}
     failed = {k: v for k, v in ctx.store.items(NS_FAILED).items() if k.startswith(prefix)}
-    pending = {k: v for k, v in ctx.store.items(NS_PENDING).items() if k.startswith(prefix)}
-    rows = []
-    for key in set(records) | set(posts):
-        rec = records.get(key) or {"title": posts[key].target.split(":", 1)[-1]}
-        row = {"title": rec.get("title", ""), "redirect_from": rec.get("redirect_from"), "created": False,
-               "revid": None, "why": rec.get("why"), "detail": rec.get("detail") or "", "kind": "pending"}
-        if key in posts:
-            row.update(kind="delivered", revid=posts[key].revision, created=bool(rec.get("created")))
-        elif key in pending:
-            row["kind"] = "interrupted"
-        elif key in failed:
-            row.update(kind="failed", detail=failed[key].get("error", ""), why=failed[key].get("why"))
-            if row["why"] == "protected":
-                row["kind"] = "skipped"
-        elif rec.get("outcome") == "skipped":
-            row["kind"] = "skipped"
-        rows.append(row)
-    rows.sort(key=lambda r: (r["kind"] != "failed", r["kind"] != "interrupted", nl.normal_title(r["title"])))
-    counts = {k: sum(r["kind"] == k for r in rows) for k in ("delivered", "skipped", "failed", "interrupted",
-                                                              "pending")}
-    counts["created"] = sum(r["created"] for r in rows if r["kind"] == "delivered")
-    counts["redirected"] = sum(bool(r["redirect_from"]) for r in rows if r["kind"] == "delivered")
-    counts["total"] = len(rows) - counts["skipped"]
-    return rows, counts
+    pending = {k for k in ctx.store.items(NS_PENDING) if k.startswith(prefix)}
+    return delivery.report_rows(records, posts, failed, pending)
 
 
 def _render_report(ctx, settings, ed, code, rows, counts, final: bool) -> str:

@@ -4,19 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from bot.domain import newsletter as nl
+from bot.domain.delivery import Target
 from bot.errors import Blocked, BotError, Protected, ServerError, TargetError, TransientError, UncertainWriteError
 from bot.jobs.writer import NOBOTS, Writer
 from bot.jobs.newsletter.common import NS_FAILED, NS_PENDING
-
-
-@dataclass
-class _Target:
-    title: str
-    key: str
-    text: str
-    asked: list
-    exists: bool = True          # False: a missing talk page, created by the message
-    ns: int | None = None
 
 
 @dataclass
@@ -28,7 +19,7 @@ class _Outcome:
     code: str = ""               # held: optout | nobots (for the report)
 
 
-def _send(ctx, writer: Writer, wiki, target: _Target, heading, message, summary, username, optout, ed,
+def _send(ctx, writer: Writer, wiki, target: Target, heading, message, summary, username, optout, ed,
           code) -> _Outcome:
     """Post one message, exactly once; a page missing at the read is created only if it is still missing.
 
@@ -78,17 +69,13 @@ def _send(ctx, writer: Writer, wiki, target: _Target, heading, message, summary,
                  username, optout, ed, code)
 
 
-def _refused(ctx, target: _Target, error: str, why: str | None = None) -> _Outcome:
+def _refused(ctx, target: Target, error: str, why: str | None = None) -> _Outcome:
     ctx.store.delete(NS_PENDING, target.key)
     ctx.store.put(NS_FAILED, target.key, {"title": target.title, "error": error, "why": why, "at": ctx.clock()})
     return _Outcome("failed", why=f"{error}; retried on the next run")
 
 
-def _in_optout(resolved: dict, target: _Target) -> bool:
-    return any(resolved[a]["in_category"] for a in target.asked)
-
-
-def _record_delivery(ctx, code, target: _Target, revid) -> None:
+def _record_delivery(ctx, code, target: Target, revid) -> None:
     ctx.store.record_post(target.key, "newsletter-message", f"{code}:{target.title}", revid)
     ctx.store.delete(NS_PENDING, target.key)
     ctx.store.delete(NS_FAILED, target.key)
@@ -100,7 +87,7 @@ def _delivery_revision(wiki, title: str, username: str, summary: str) -> int | N
     return next((r["revid"] for r in revisions if r["user"] == username and summary in r["comment"]), None)
 
 
-def _delivered_now(wiki, target: _Target, username: str, summary: str) -> tuple[bool, int | None]:
+def _delivered_now(wiki, target: Target, username: str, summary: str) -> tuple[bool, int | None]:
     """Whether the message is on the page now, and the bot's revision that put it there (when the history shows it)."""
     try:
         revid = _delivery_revision(wiki, target.title, username, summary)

@@ -1,6 +1,7 @@
 """`newsletter status`: the draft, the publication and every delivery, as text."""
 from __future__ import annotations
 
+from bot.domain import delivery
 from bot.domain import newsletter as nl
 from bot.jobs import newsletter_text as words
 from bot.jobs.newsletter.approval import _approval, _approvers, _describe
@@ -25,7 +26,7 @@ def _status(ctx, settings, ed, code, report, cache) -> None:
     page_done = ctx.store.has_post(nl.page_key(ed.id, code))
     rows, counts = _report_rows(ctx, ed, code)
     finished = stored.get("done") is not None or (
-        page_done and rows and not (counts["pending"] or counts["interrupted"] or counts["failed"]))
+        page_done and rows and delivery.finished(counts))
     verb = "published" if finished else ("being published" if page_done else "publication begun")
     out.write(f"{code} {ed.id}: {verb}: the text approved in revision {frozen['revid']} by {frozen['approved_by']}; "
               f"page {nw.title('page', ed.id)} {'created' if page_done else 'not created yet'}; "
