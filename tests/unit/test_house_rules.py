@@ -25,9 +25,6 @@ ALLOWED_LONG_MODULES = {
 }
 ALLOWED_LONG_FUNCTIONS = {
     "bot/domain/comments.py::parse_comments",
-    "bot/jobs/newsletter/delivery.py::_deliver",
-    "bot/jobs/newsletter/draft.py::_draft",
-    "bot/jobs/newsletter/publish.py::_publish",
     "bot/jobs/weekly_report.py::_post_page",
     "bot/settings/reports.py::_ambassador",
 }

@@ -5,6 +5,7 @@ import threading
 from dataclasses import replace
 
 from bot.domain import newsletter as nl
+from bot.domain import publishing
 from bot.errors import EditConflict, TargetError, UncertainWriteError
 from bot.jobs.deployment_status import split_done
 from bot.jobs.writer import NOBOTS, WOULD_SAVE, Writer
@@ -15,13 +16,8 @@ from bot.jobs.newsletter.approval import _help
 from bot.jobs.newsletter.common import NS_EDITION, _check_run_page, _edition_key, _summary
 
 
-# -- draft -----------------------------------------------------------------------------------
-
 def _draft(ctx, settings, ed, code, report, cache) -> None:
-    wiki = ctx.wikis[code]
-    ws = ctx.settings.wikis[code]
     nw = settings.wikis[code]
-    lang = ws.language
     title = nw.title("draft_page", ed.id)
     label = f"wiki {code} page {title!r}"
     stored = ctx.store.get(NS_EDITION, _edition_key(code, ed), {})
@@ -30,12 +26,35 @@ def _draft(ctx, settings, ed, code, report, cache) -> None:
         return
     intro_title = nw.title("intro_page", ed.id)
     writer = Writer(ctx, report)
-    wanted = [title] + ([intro_title] if intro_title else []) + writer.run_page_titles(code)
-    states = wiki.read_pages(wanted)
+    states = ctx.wikis[code].read_pages([title] + ([intro_title] if intro_title else []) + writer.run_page_titles(code))
     stop = _check_run_page(writer, code, states)
     if stop:
         report.problems.append(stop)
         return
+    text = _compose_draft(ctx, settings, ed, code, report, cache, states[intro_title] if intro_title else None)
+    page = states[title]
+    if writer.refusal(code, page) == NOBOTS:
+        report.held.append(f"{label}: the page excludes the bot ({{{{nobots}}}}/{{{{bots}}}}); left alone")
+        return
+    verdict = publishing.redraft(exists=page.exists, text=page.text, revid=page.revid, new_text=text,
+                                 drafted_revid=stored.get("draft_revid"))
+    if verdict == publishing.SAME:
+        if not ctx.dry_run and stored.get("draft_revid") != page.revid:
+            # Our own save whose record was lost (crash, uncertain write): adopt it.
+            ctx.store.put(NS_EDITION, _edition_key(code, ed), {**stored, "draft_revid": page.revid})
+        report.unchanged += 1
+    elif verdict == publishing.MARKED_READY:
+        report.held.append(f"{label}: the draft is marked ready; not regenerated")
+    elif verdict == publishing.EDITED:
+        report.held.append(f"{label}: people edited the draft since the bot wrote it; not regenerated "
+                           f"(move or delete the page to draft afresh)")
+    else:
+        _save_draft(ctx, writer, settings, ed, code, title, page, text, stored, report)
+
+
+def _compose_draft(ctx, settings, ed, code, report, cache, intro_page) -> str:
+    """The draft's text: the period's tasks in sections, the ambassador's intro, the help and the marker."""
+    ws = ctx.settings.wikis[code]
     period = ed.period(ws.timezone)
     tasks = _period_tasks(ctx, settings, period[0], cache)
     sections = nl.build_sections(tasks, period, settings.sections, resolved_statuses=settings.resolved_statuses,
@@ -44,31 +63,17 @@ def _draft(ctx, settings, ed, code, report, cache) -> None:
     with cache["lock"]:     # deployment.newsletters: live vs merged-but-not-yet-live (docs/deployment.md)
         sections = split_done(ctx, code, sections, report.problems)
     intro = None
-    if intro_title and states[intro_title].exists and states[intro_title].text.strip():
+    if intro_page is not None and intro_page.exists and intro_page.text.strip():
         # The ambassador's text is shown as text: it cannot add templates, links or signatures.
-        intro = Markup(wikitext_block(states[intro_title].text.strip()))
-    text = _typeset_draft(ctx, lang, sections, marker=Markup(nl.STATUS_MARKER.format(status=nl.DRAFT)),
+        intro = Markup(wikitext_block(intro_page.text.strip()))
+    return _typeset_draft(ctx, ws.language, sections, marker=Markup(nl.STATUS_MARKER.format(status=nl.DRAFT)),
                           intro=intro, help=Markup(_help(ctx, settings, ed, code, "draft")),
                           talk_page=_talk_page(settings, ed, code))
-    page = states[title]
-    if writer.refusal(code, page) == NOBOTS:
-        report.held.append(f"{label}: the page excludes the bot ({{{{nobots}}}}/{{{{bots}}}}); left alone")
-        return
-    if page.exists:
-        if page.text == text:
-            if not ctx.dry_run and stored.get("draft_revid") != page.revid:
-                # Our own save whose record was lost (crash, uncertain write): adopt it.
-                ctx.store.put(NS_EDITION, _edition_key(code, ed), {**stored, "draft_revid": page.revid})
-            report.unchanged += 1
-            return
-        status = nl.draft_status(page.text)
-        if status == nl.READY:
-            report.held.append(f"{label}: the draft is marked ready; not regenerated")
-            return
-        if page.revid != stored.get("draft_revid"):
-            report.held.append(f"{label}: people edited the draft since the bot wrote it; not regenerated "
-                               f"(move or delete the page to draft afresh)")
-            return
+
+
+def _save_draft(ctx, writer: Writer, settings, ed, code, title: str, page, text: str, stored: dict, report) -> None:
+    label = f"wiki {code} page {title!r}"
+    lang = ctx.settings.wikis[code].language
     key = f"nld:{ed.id}:{code}:{nl.body_hash(text)}:{page.revid}"
     try:
         # merge_ok=False: a draft merged with a person's edit is theirs now, never regenerated over

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from bot.domain import delivery
 from bot.domain import newsletter as nl
+from bot.domain import publishing
 from bot.errors import EditConflict, TargetError, UncertainWriteError
 from bot.jobs.writer import NOBOTS, Writer
 from bot.render import messages
@@ -15,18 +16,13 @@ from bot.jobs.newsletter.delivery import _deliver
 from bot.jobs.newsletter.task_comments import _comment_tasks
 
 
-# -- publish -----------------------------------------------------------------------------------
-
 def _publish(ctx, settings, ed, code, report, cache, force: bool = False, worker: bool = False) -> None:
     """Publish and deliver an approved edition on one wiki (the CLI's `publish`, and the worker's runs).
 
     Not before its send time; never an edition nobody edited or that says nothing happened, unless
     forced (`status=ready force` on the wiki by an approver, or `--force`).
     """
-    wiki = ctx.wikis[code]
-    ws = ctx.settings.wikis[code]
     nw = settings.wikis[code]
-    lang = ws.language
     draft_title, page_title = nw.title("draft_page", ed.id), nw.title("page", ed.id)
     archive_title = nw.title("archive_page", ed.id)
     stored = ctx.store.get(NS_EDITION, _edition_key(code, ed), {})
@@ -36,78 +32,91 @@ def _publish(ctx, settings, ed, code, report, cache, force: bool = False, worker
     writer = Writer(ctx, report)
     titles = [draft_title, page_title, nw.subscribers, report_title] + ([archive_title] if archive_title else []) + \
         writer.run_page_titles(code)
-    states = wiki.read_pages(titles)
+    states = ctx.wikis[code].read_pages(titles)
     stop = _check_run_page(writer, code, states)
     if stop:
         report.problems.append(stop)
         return
+    draft = states[draft_title]
     frozen = stored.get("frozen")
     if frozen is None:
-        if worker and not states[draft_title].exists:
-            return                           # nothing drafted for this edition on this wiki
-        if worker and nl.draft_status(states[draft_title].text) != nl.READY:
-            return                           # not approved: one batched read, nothing else
-        approvers = _approvers(ctx, settings, code)
-        a, history = _approval_and_history(wiki, draft_title, approvers)
-        if a.state in ("changed", "not-approver"):
-            # Back to draft, so that one edit to `ready` by an approver approves this text.
-            report.held.append(f"wiki {code}: {_describe(a, draft_title)}; marker set back to draft")
-            _set_marker(ctx, writer, wiki, draft_title, nl.DRAFT, "reset", lang, ed, settings, report)
-            _rewrite_draft(ctx, writer, settings, ed, code, report, help_text=_help(ctx, settings, ed, code, "draft"))
+        if worker and not publishing.worker_looks_further(exists=draft.exists, text=draft.text):
+            return                           # nothing approvable drafted: one batched read, nothing else
+        frozen = _freeze(ctx, writer, settings, ed, code, report, force=force, worker=worker)
+        if frozen is None:
             return
-        if not a.approved:
-            report.held.append(f"wiki {code}: {_describe(a, draft_title)}; nothing published")
-            return
-        reason = _guard(ctx, code, history, a.approving.text, force or nl.forced(history, a.approving, approvers))
-        if reason:
-            _refuse(ctx, writer, settings, ed, code, report, reason, worker)
-            return
-        try:
-            send_at = _send_time(ctx, settings, code, a.current.text, a.approving)
-        except nl.SendTimeError:
-            _refuse(ctx, writer, settings, ed, code, report, "send-time", worker,
-                    value=nl.marker_options(a.current.text).send)
-            return
-        if send_at is not None and ctx.clock() < send_at:
-            when = _local_time(ctx, code, send_at)
-            report.held.append(f"wiki {code}: {draft_title} approved in revision {a.approving.revid} by "
-                               f"{a.approving.user}; scheduled for {when} ({ws.timezone}), nothing sent before")
-            _rewrite_draft(ctx, writer, settings, ed, code, report, help_text=_help(
-                ctx, settings, ed, code, "scheduled", approved_by=a.approving.user,
-                when=messages.msg(lang, "newsletter-when-at", when)))
-            return
-        frozen = {"revid": a.approving.revid, "hash": nl.body_hash(a.approving.text),
-                  "body": nl.draft_body(a.approving.text), "approved_by": a.approving.user, "at": ctx.clock()}
-        if not ctx.dry_run:
-            # From here on the edition is this text, whatever happens to the draft later.
-            stored = {**stored, "frozen": frozen}
-            ctx.store.put(NS_EDITION, _edition_key(code, ed), stored)
-    else:
-        draft = states[draft_title]
-        if draft.exists and nl.body_hash(draft.text) != frozen["hash"]:
-            report.held.append(f"wiki {code}: {draft_title} changed after publication began; deliveries keep "
-                               f"the approved revision {frozen['revid']}")
+    elif publishing.changed_since_frozen(exists=draft.exists, text=draft.text, frozen=frozen):
+        report.held.append(f"wiki {code}: {draft_title} changed after publication began; deliveries keep "
+                           f"the approved revision {frozen['revid']}")
     if not _publish_page(ctx, writer, settings, ed, code, states[page_title], frozen, report):
         return
     if archive_title:
         _link_from_archive(ctx, writer, settings, ed, code, states[archive_title], page_title, report)
-    outcome = _deliver(ctx, writer, settings, ed, code, states[nw.subscribers], page_title, frozen, report,
-                       report_page=states[report_title])
+    counts = _deliver(ctx, writer, settings, ed, code, states[nw.subscribers], page_title, frozen, report,
+                      report_page=states[report_title])
     if settings.comment_tasks:
         _comment_tasks(ctx, writer, settings, ed, code, page_title, frozen, report, cache)
-    if outcome is not None and not ctx.dry_run:
-        counts = outcome
-        sent_at = ctx.store.get(NS_EDITION, _edition_key(code, ed), {}).get("sent_at") or ctx.clock()
-        if not ctx.store.get(NS_EDITION, _edition_key(code, ed), {}).get("sent_at"):
-            ctx.store.put(NS_EDITION, _edition_key(code, ed),
-                          {**ctx.store.get(NS_EDITION, _edition_key(code, ed), {}), "sent_at": sent_at})
+    if counts is not None and not ctx.dry_run:
+        _after_delivery(ctx, writer, settings, ed, code, frozen, counts, report)
+
+
+def _freeze(ctx, writer: Writer, settings, ed, code, report, *, force: bool, worker: bool) -> dict | None:
+    """The approved text the edition is from now on, stored; None when it is not approved, not allowed
+    without force, or not due yet (said on the draft and in the report)."""
+    wiki = ctx.wikis[code]
+    ws = ctx.settings.wikis[code]
+    lang = ws.language
+    draft_title = settings.wikis[code].title("draft_page", ed.id)
+    approvers = _approvers(ctx, settings, code)
+    a, history = _approval_and_history(wiki, draft_title, approvers)
+    if a.state in ("changed", "not-approver"):
+        # Back to draft, so that one edit to `ready` by an approver approves this text.
+        report.held.append(f"wiki {code}: {_describe(a, draft_title)}; marker set back to draft")
+        _set_marker(ctx, writer, wiki, draft_title, nl.DRAFT, "reset", lang, ed, settings, report)
+        _rewrite_draft(ctx, writer, settings, ed, code, report, help_text=_help(ctx, settings, ed, code, "draft"))
+        return None
+    if not a.approved:
+        report.held.append(f"wiki {code}: {_describe(a, draft_title)}; nothing published")
+        return None
+    reason = _guard(ctx, code, history, a.approving.text, force or nl.forced(history, a.approving, approvers))
+    if reason:
+        _refuse(ctx, writer, settings, ed, code, report, reason, worker)
+        return None
+    try:
+        send_at = _send_time(ctx, settings, code, a.current.text, a.approving)
+    except nl.SendTimeError:
+        _refuse(ctx, writer, settings, ed, code, report, "send-time", worker,
+                value=nl.marker_options(a.current.text).send)
+        return None
+    if publishing.waits(send_at, ctx.clock()):
+        when = _local_time(ctx, code, send_at)
+        report.held.append(f"wiki {code}: {draft_title} approved in revision {a.approving.revid} by "
+                           f"{a.approving.user}; scheduled for {when} ({ws.timezone}), nothing sent before")
         _rewrite_draft(ctx, writer, settings, ed, code, report, help_text=_help(
-            ctx, settings, ed, code, "sent", approved_by=frozen["approved_by"], done=counts["delivered"],
-            total=counts["total"], failed=counts["failed"] + counts["interrupted"] + counts["pending"],
-            when=messages.msg(lang, "newsletter-when-at-done", _local_time(ctx, code, sent_at))))
-        if delivery.finished(counts) and not report.problems:
-            ctx.store.put(NS_EDITION, _edition_key(code, ed),
-                          {**ctx.store.get(NS_EDITION, _edition_key(code, ed), {}), "done": ctx.clock()})
+            ctx, settings, ed, code, "scheduled", approved_by=a.approving.user,
+            when=messages.msg(lang, "newsletter-when-at", when)))
+        return None
+    frozen = publishing.frozen_text(a.approving, ctx.clock())
+    if not ctx.dry_run:
+        # From here on the edition is this text, whatever happens to the draft later.
+        ctx.store.put(NS_EDITION, _edition_key(code, ed),
+                      {**ctx.store.get(NS_EDITION, _edition_key(code, ed), {}), "frozen": frozen})
+    return frozen
+
+
+def _after_delivery(ctx, writer: Writer, settings, ed, code, frozen: dict, counts: dict, report) -> None:
+    """The draft's help says what was sent; the edition is done once nothing is left to deliver."""
+    lang = ctx.settings.wikis[code].language
+    state_key = _edition_key(code, ed)
+    sent_at = ctx.store.get(NS_EDITION, state_key, {}).get("sent_at") or ctx.clock()
+    if not ctx.store.get(NS_EDITION, state_key, {}).get("sent_at"):
+        ctx.store.put(NS_EDITION, state_key, {**ctx.store.get(NS_EDITION, state_key, {}), "sent_at": sent_at})
+    _rewrite_draft(ctx, writer, settings, ed, code, report, help_text=_help(
+        ctx, settings, ed, code, "sent", approved_by=frozen["approved_by"], done=counts["delivered"],
+        total=counts["total"], failed=publishing.not_delivered(counts),
+        when=messages.msg(lang, "newsletter-when-at-done", _local_time(ctx, code, sent_at))))
+    if delivery.finished(counts) and not report.problems:
+        ctx.store.put(NS_EDITION, state_key, {**ctx.store.get(NS_EDITION, state_key, {}), "done": ctx.clock()})
 
 
 def _publish_page(ctx, writer: Writer, settings, ed, code, page, frozen, report) -> bool:
