@@ -20,7 +20,6 @@ is created with the message when the account exists and skipped when it does not
 """
 from __future__ import annotations
 
-import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -30,14 +29,13 @@ from bot.domain import newsletter as nl
 from bot.errors import Blocked, BotError, ConfigError, PartialData, ServerError, TargetError, TransientError
 from bot.jobs.base import JobContext, JobReport
 from bot.jobs.newsletter.approval import _approve
+# NS_* and Progress are read by tests and tools as `newsletter.<name>`.
 from bot.jobs.newsletter.common import (ACTIONS, JOB, NS_EDITION, NS_FAILED, NS_PENDING, NS_SCHEDULE, NS_TARGET,
-                                        _settings)
+                                        _settings, log)
 from bot.jobs.newsletter.draft import _draft
 from bot.jobs.newsletter.progress import Progress
 from bot.jobs.newsletter.publish import _publish
 from bot.jobs.newsletter.status import _status
-
-log = logging.getLogger(__name__)
 
 
 def command(ctx: JobContext, action: str, edition: str, wikis, *, force: bool = False) -> JobReport:

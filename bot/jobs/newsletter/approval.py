@@ -2,7 +2,6 @@
 whether an approved text may go out (guards, send time)."""
 from __future__ import annotations
 
-import logging
 
 from bot import i18n
 from bot.domain import newsletter as nl
@@ -10,10 +9,8 @@ from bot.errors import EditConflict, TargetError, UncertainWriteError
 from bot.jobs.writer import NOBOTS, STOPPED, Writer
 from bot.render import messages
 from bot.render.environment import Markup
-from bot.jobs.newsletter.common import (CONFLICT_ATTEMPTS, JOB, NS_EDITION, WEEKDAYS, _edition_key, _report_title,
-                                        _summary)
-
-log = logging.getLogger(__name__)
+from bot.jobs.newsletter.common import (CONFLICT_ATTEMPTS, JOB, NS_EDITION, WEEKDAYS, _edition_key, log,
+                                        _report_title, _summary)
 
 
 # -- approval ----------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """What the steps of the newsletter job share: store namespaces, limits, names, summaries, times."""
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,8 @@ from bot.jobs.base import JobContext
 from bot.jobs.writer import Writer
 from bot.render import messages
 
+# One logger for the whole job, named as before it was split into modules (log lines carry the name).
+log = logging.getLogger("bot.jobs.newsletter")
 
 JOB = "newsletter"
 ACTIONS = ("draft", "approve", "publish", "status")

@@ -1,13 +1,10 @@
 """Delivery progress on a terminal or in the log."""
 from __future__ import annotations
 
-import logging
 import sys
 import time
 
-from bot.jobs.newsletter.common import JOB, LOG_EVERY_SECONDS, LOG_EVERY_TARGETS
-
-log = logging.getLogger(__name__)
+from bot.jobs.newsletter.common import JOB, LOG_EVERY_SECONDS, LOG_EVERY_TARGETS, log
 
 
 class Progress:

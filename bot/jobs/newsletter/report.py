@@ -1,7 +1,6 @@
 """The delivery report page, built from the store's records (never from memory)."""
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import replace
 
@@ -12,9 +11,7 @@ from bot.jobs.writer import Writer
 from bot.render import messages
 from bot.render.environment import Markup
 from bot.jobs.newsletter.common import (CONFLICT_ATTEMPTS, JOB, NS_EDITION, NS_FAILED, NS_PENDING, NS_TARGET,
-                                        REPORT_EVERY_SECONDS, _edition_key, _local_time, _month, _name)
-
-log = logging.getLogger(__name__)
+                                        REPORT_EVERY_SECONDS, _edition_key, _local_time, log, _month, _name)
 
 
 class _ReportWriter:
