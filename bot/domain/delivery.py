@@ -119,6 +119,16 @@ def decide(target: Target, *, delivered: bool, edition: str, code: str, optout: 
     return TO_SEND
 
 
+def created_meanwhile_as(state: Mapping, target: Target) -> str | None:
+    """What a page missing at the read turned out to be when creating it failed ("articleexists"):
+    "a redirect" or "a page deleted again" (no message then), or None when it is the target page itself."""
+    if not state["exists"]:
+        return "a page deleted again"
+    if nl.normal_title(state["title"]) != nl.normal_title(target.title):
+        return "a redirect"
+    return None
+
+
 def interrupted(todo: Iterable[Target], pending: Collection[str]) -> list[Target]:
     """Targets that were being written when the process died: their history is looked at before posting.
     A page that is still missing has no history; posting creates it only if it is still missing."""

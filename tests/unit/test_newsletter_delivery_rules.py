@@ -161,3 +161,11 @@ def test_report_rows_and_counts():
 def test_finished_when_nothing_is_left_to_deliver(left, done):
     counts = {"delivered": 3, "skipped": 0, "failed": 0, "interrupted": 0, "pending": 0, **left}
     assert delivery.finished(counts) is done
+
+
+def test_a_page_created_since_the_read_is_posted_to_only_if_it_is_the_target_itself():
+    t = target("Diskuse s uživatelem:Nová", exists=False)
+    assert delivery.created_meanwhile_as(page("Diskuse s uživatelem:Nová"), t) is None
+    assert delivery.created_meanwhile_as(page("Diskuse_s_uživatelem:Nová"), t) is None
+    assert delivery.created_meanwhile_as(page("Diskuse s uživatelem:Jinam"), t) == "a redirect"
+    assert delivery.created_meanwhile_as(page("Diskuse s uživatelem:Nová", exists=False), t) == "a page deleted again"

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from bot.domain import newsletter as nl
+from bot.domain import delivery
 from bot.domain.delivery import Target
 from bot.errors import Blocked, BotError, Protected, ServerError, TargetError, TransientError, UncertainWriteError
 from bot.jobs.writer import NOBOTS, Writer
@@ -51,22 +52,26 @@ def _send(ctx, writer: Writer, wiki, target: Target, heading, message, summary, 
         state = wiki.read_targets([target.title], category=optout)[target.title]
     except BotError as exc:
         return _Outcome("failed", why=f"created meanwhile, then not readable ({exc}); checked on the next run")
-    if not state["exists"] or nl.normal_title(state["title"]) != nl.normal_title(target.title):
-        what = "a redirect" if state["exists"] else "a page deleted again"
+    what = delivery.created_meanwhile_as(state, target)
+    if what:
         return _refused(ctx, target, f"created meanwhile as {what}")
     revid = _delivery_revision(wiki, target.title, username, summary)
-    if revid or nl.has_key_marker(state["text"], target.key) or nl.has_edition_marker(state["text"], ed.id, code):
+    # Now an existing page, decided by the same rules as at the read; sent with createonly off, so a
+    # second "articleexists" cannot bring it back here.
+    existing = replace(target, exists=True, text=state["text"])
+    decision = delivery.decide(existing, delivered=bool(revid), edition=ed.id, code=code,
+                               optout=bool(state["in_category"]),
+                               excludes_bot=lambda page: writer.refusal(code, page) == NOBOTS)
+    if decision in (delivery.ALREADY, delivery.ON_PAGE):
         return _Outcome("found", revid)
-    if state["in_category"]:
+    if decision == delivery.OPTED_OUT:
         ctx.store.delete(NS_PENDING, target.key)
         return _Outcome("held", why="created meanwhile, in the opt-out category; skipped", code="optout")
-    if writer.refusal(code, replace(target, exists=True, text=state["text"])) == NOBOTS:
+    if decision == delivery.EXCLUDES_BOT:
         ctx.store.delete(NS_PENDING, target.key)
         return _Outcome("held", why="created meanwhile, excluding the bot ({{nobots}}/{{bots}}); skipped",
                         code="nobots")
-    # Now an existing page: createonly is off, so this cannot come back here.
-    return _send(ctx, writer, wiki, replace(target, exists=True, text=state["text"]), heading, message, summary,
-                 username, optout, ed, code)
+    return _send(ctx, writer, wiki, existing, heading, message, summary, username, optout, ed, code)
 
 
 def _refused(ctx, target: Target, error: str, why: str | None = None) -> _Outcome:
