@@ -9,8 +9,6 @@ from bot.jobs.newsletter.common import NS_EDITION, _edition_key, _report_title
 from bot.jobs.newsletter.report import _report_rows
 
 
-# -- status ---------------------------------------------------------------------------------------------
-
 def _status(ctx, settings, ed, code, report, cache) -> None:
     wiki = ctx.wikis[code]
     nw = settings.wikis[code]

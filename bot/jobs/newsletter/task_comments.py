@@ -10,8 +10,6 @@ from bot.render.environment import Markup
 from bot.jobs.newsletter.common import _name
 
 
-# -- task comments ------------------------------------------------------------------------------------
-
 def _comment_tasks(ctx, writer: Writer, settings, ed, code, page_title, frozen, report, cache) -> None:
     ids = nl.mentioned_task_ids(frozen["body"])
     if not ids:
