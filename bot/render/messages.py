@@ -106,7 +106,7 @@ STATUS_SUMMARY = _one("status-summary")
 # -- run report (bot/jobs/status_report.py) ------------------------------------------------
 RUN_REPORT = _ByLanguage(lambda lang: {w: Message(lang, "runreport-" + w.replace("_", "-")) for w in RUN_WORDS})
 
-# -- newsletters (bot/jobs/newsletter.py) ------------------------------------------------------
+# -- newsletters (bot/jobs/newsletter/) ------------------------------------------------------
 NEWSLETTER_NAME = _one("newsletter-name")
 # The heading of the talk-page section: "{name} – {month}", the month from Babel ("prosinec 2026", "2026년 12월").
 NEWSLETTER_HEADING = _one("newsletter-heading")
