@@ -129,7 +129,7 @@ def run(ctx: JobContext) -> JobReport:
                 _draft(ctx, settings, ed, code, part, cache)
             except (Blocked, PartialData, TransientError) as exc:
                 part.problems.append(f"wiki {code}: {exc}")
-            if len(part.problems) == before and not ctx.dry_run:
+            if len(part.problems) == before:
                 ctx.store.put(NS_SCHEDULE, f"{code}:{ed.id}", ctx.clock())
         for edition in _open_editions(ctx, code, ed):
             try:

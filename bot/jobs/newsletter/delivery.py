@@ -28,8 +28,6 @@ class _Records:
         self.known = {k: v for k, v in ctx.store.items(NS_TARGET).items() if k.startswith(self.prefix)}
 
     def put(self, key: str, **value) -> None:
-        if self.ctx.dry_run:
-            return
         old = self.known.get(key) or {}
         new = {**old, **value}
         if new != old:

@@ -39,7 +39,7 @@ def _draft(ctx, settings, ed, code, report, cache) -> None:
     verdict = publishing.redraft(exists=page.exists, text=page.text, revid=page.revid, new_text=text,
                                  drafted_revid=stored.get("draft_revid"))
     if verdict == publishing.SAME:
-        if not ctx.dry_run and stored.get("draft_revid") != page.revid:
+        if stored.get("draft_revid") != page.revid:
             # Our own save whose record was lost (crash, uncertain write): adopt it.
             ctx.store.put(NS_EDITION, _edition_key(code, ed), {**stored, "draft_revid": page.revid})
         report.unchanged += 1

@@ -97,10 +97,9 @@ def _freeze(ctx, writer: Writer, settings, ed, code, report, *, force: bool, wor
             when=messages.msg(lang, "newsletter-when-at", when)))
         return None
     frozen = publishing.frozen_text(a.approving, ctx.clock())
-    if not ctx.dry_run:
-        # From here on the edition is this text, whatever happens to the draft later.
-        ctx.store.put(NS_EDITION, _edition_key(code, ed),
-                      {**ctx.store.get(NS_EDITION, _edition_key(code, ed), {}), "frozen": frozen})
+    # From here on the edition is this text, whatever happens to the draft later.
+    ctx.store.put(NS_EDITION, _edition_key(code, ed),
+                  {**ctx.store.get(NS_EDITION, _edition_key(code, ed), {}), "frozen": frozen})
     return frozen
 
 
