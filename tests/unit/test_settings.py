@@ -12,6 +12,7 @@ import yaml
 
 from bot.cli import main
 from bot.errors import ConfigError
+from bot.settings import LANGUAGES
 from bot.settings import load_settings, parse_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,9 +45,10 @@ def mutate(path, value):
     (("phabricator", "timeout"), "fast", "phabricator.timeout: must be int or float"),
     (("phabricator", "page_size"), 500, "phabricator.page_size: must be between 1 and 100"),
     (("phabricator", "token_env"), "my token", "phabricator.token_env: must be an environment variable name"),
-    (("phabricator", "language"), "de", "phabricator.language: must be one of ar, cs, en, ko, vi"),
+    # A code no message file will ever have (ISO 639 reserves qaa-qtz for local use), and the list of those that do.
+    (("phabricator", "language"), "qtz", "phabricator.language: must be one of " + ", ".join(LANGUAGES)),
     (("wikis", "cs", "timezone"), "Mars/Olympus", "wikis.cs.timezone: unknown time zone"),
-    (("wikis", "cs", "language"), "de", "wikis.cs.language: must be one of ar, cs, en, ko, vi"),
+    (("wikis", "cs", "language"), "qtz", "wikis.cs.language: must be one of " + ", ".join(LANGUAGES)),
     (("wikis", "cs", "api_url"), "https://cs.wikipedia.org/wiki/", "wikis.cs.api_url: must end with api.php"),
     (("wikis", "cs", "throttle_seconds"), True, "wikis.cs.throttle_seconds: must be a number"),
     (("wikis",), {}, "wikis: must name at least one wiki"),
