@@ -56,6 +56,15 @@ def mediawiki_farm(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def language_farm(tmp_path_factory):
+    """The Arabic, Vietnamese and Polish wikis of issue 15 (opt-in profiles of sandbox/mediawiki.py),
+    started once for the modules that use them, beside the cs/ko/en farm most tests share."""
+    farm = started_farm(tmp_path_factory.mktemp("mediawiki-languages"), ("ar", "vi", "pl"))
+    yield farm
+    farm.stop()
+
+
+@pytest.fixture(scope="session")
 def conduit_server(tmp_path_factory):
     """The real Phorge, seeded with admin, GrowthBot (a bot), alice and bob."""
     from sandbox.phorge import PhorgeServer, PhorgeUnavailable
@@ -82,6 +91,13 @@ def wikis(mediawiki_farm):
     mediawiki_farm.reset()
     forget_pywikibot_sessions()
     return mediawiki_farm
+
+
+@pytest.fixture
+def language_wikis(language_farm):
+    language_farm.reset()
+    forget_pywikibot_sessions()
+    return language_farm
 
 
 def forget_pywikibot_sessions():

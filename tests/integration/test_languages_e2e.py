@@ -1,8 +1,8 @@
 """A language is data (issue 15): status-sync on local Arabic and Vietnamese wikis, and on a fifth
 wiki (Polish) that the bot knows only from its config and a message file written in a temporary folder.
 
-These wikis are opt-in profiles of sandbox/mediawiki.py, so this module starts its own small farm
-(about 20 s) instead of slowing the suite's session farm (cs, ko, en). Every expected date here is
+These wikis are opt-in profiles of sandbox/mediawiki.py: the fixture `language_wikis` (tests/conftest.py)
+starts them once for the three test_languages_* modules, beside the suite's cs/ko/en farm. Every expected date here is
 the one MediaWiki itself writes in a `~~~~` signature on that wiki, not one the bot computed.
 """
 from __future__ import annotations
@@ -18,7 +18,6 @@ import pytest
 from bot.jobs import status_sync
 from bot.jobs.registry import build_context
 from bot.settings import parse_settings
-from tests.conftest import forget_pywikibot_sessions, started_farm
 from tests.wiki_facts import WIKI_WORDS
 
 pytestmark = pytest.mark.integration
@@ -42,18 +41,9 @@ POLISH = {
 }
 
 
-@pytest.fixture(scope="module")
-def language_farm(tmp_path_factory):
-    farm = started_farm(tmp_path_factory.mktemp("mediawiki-languages"), CODES)
-    yield farm
-    farm.stop()
-
-
 @pytest.fixture
-def farm(language_farm):
-    language_farm.reset()
-    forget_pywikibot_sessions()
-    return language_farm
+def farm(language_wikis):
+    return language_wikis
 
 
 def _context(farm, conduit, tmp_path, pywikibot_dir, monkeypatch, codes, **sections):

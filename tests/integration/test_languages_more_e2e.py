@@ -18,7 +18,6 @@ from bot.jobs import mentions
 from bot.jobs.registry import build_context
 from bot.scheduler import Service
 from bot.settings import parse_settings
-from tests.conftest import forget_pywikibot_sessions, started_farm
 from tests.wiki_facts import WIKI_WORDS
 
 pytestmark = pytest.mark.integration
@@ -29,18 +28,9 @@ MENTION_PAGES = {"ar": "ويكيبيديا:النمو", "vi": "Wikipedia:Tăng t
 REPORT_PAGES = {"ar": "ويكيبيديا:النمو/تشغيل البوت", "vi": "Wikipedia:Tăng trưởng/Lần chạy bot"}
 
 
-@pytest.fixture(scope="module")
-def language_farm(tmp_path_factory):
-    farm = started_farm(tmp_path_factory.mktemp("mediawiki-languages-more"), CODES)
-    yield farm
-    farm.stop()
-
-
 @pytest.fixture
-def farm(language_farm):
-    language_farm.reset()
-    forget_pywikibot_sessions()
-    return language_farm
+def farm(language_wikis):
+    return language_wikis
 
 
 def _settings(farm, conduit, tmp_path, pywikibot_dir, monkeypatch, **sections):

@@ -20,7 +20,6 @@ from bot.domain import newsletter as nl
 from bot.jobs import newsletter
 from bot.jobs.registry import build_context
 from bot.settings import parse_settings
-from tests.conftest import forget_pywikibot_sessions, started_farm
 
 pytestmark = pytest.mark.integration
 
@@ -40,18 +39,9 @@ PAGES = {
 WESTERN_DIGIT = re.compile(r"[0-9]")
 
 
-@pytest.fixture(scope="module")
-def language_farm(tmp_path_factory):
-    farm = started_farm(tmp_path_factory.mktemp("mediawiki-languages-newsletter"), CODES)
-    yield farm
-    farm.stop()
-
-
 @pytest.fixture
-def farm(language_farm):
-    language_farm.reset()
-    forget_pywikibot_sessions()
-    return language_farm
+def farm(language_wikis):
+    return language_wikis
 
 
 def title(code: str, key: str) -> str:
