@@ -8,7 +8,8 @@ from bot.jobs.registry import build_context
 from bot.settings import parse_settings
 from tests.wiki_facts import WIKI_WORDS
 
-TIMEZONES = {"cs": "Europe/Prague", "ko": "Asia/Seoul", "en": "UTC"}
+TIMEZONES = {"cs": "Europe/Prague", "ko": "Asia/Seoul", "en": "UTC",
+             "ar": "Asia/Riyadh", "vi": "Asia/Ho_Chi_Minh", "pl": "Europe/Warsaw"}
 STATUS_PAGES = {"cs": "Wikipedie:Growth/Stav", "ko": "위키백과:성장/현황"}
 BEGIN = "<!-- ambassador-bot:status growth-current begin -->"
 END = "<!-- ambassador-bot:status growth-current end -->"

@@ -18,12 +18,11 @@ import pytest
 from bot.jobs import status_sync
 from bot.jobs.registry import build_context
 from bot.settings import parse_settings
-from tests.wiki_facts import WIKI_WORDS
+from tests.integration.helpers import TIMEZONES, config_data, set_secrets
 
 pytestmark = pytest.mark.integration
 
 CODES = ("ar", "vi", "pl")
-TIMEZONES = {"ar": "Asia/Riyadh", "vi": "Asia/Ho_Chi_Minh", "pl": "Europe/Warsaw"}
 PAGES = {"ar": "ويكيبيديا:النمو/الحالة", "vi": "Wikipedia:Tăng trưởng/Trạng thái", "pl": "Wikipedia:Rozwój/Stan"}
 BEGIN = "<!-- ambassador-bot:status growth-current begin -->"
 END = "<!-- ambassador-bot:status growth-current end -->"
@@ -47,24 +46,11 @@ def farm(language_wikis):
 
 
 def _context(farm, conduit, tmp_path, pywikibot_dir, monkeypatch, codes, **sections):
-    monkeypatch.setenv("AMBASSADOR_CONDUIT_TOKEN", conduit.bot_token)
-    wikis = {}
-    for code in codes:
-        monkeypatch.setenv(f"AMBASSADOR_TEST_{code.upper()}_PASSWORD", farm.wikis[code].bot.password)
-        wikis[code] = {"api_url": farm.wikis[code].api_url, "language": code, "timezone": TIMEZONES[code],
-                       "username": "TestBot", "botpassword_app": "ci",
-                       "password_env": f"AMBASSADOR_TEST_{code.upper()}_PASSWORD", "throttle_seconds": 0,
-                       **WIKI_WORDS[code]}
-    data = {
-        "bot": {"user_agent": "ambassador-bot-tests/0.1 (test@example.org)",
-                "state_url": f"sqlite:///{tmp_path}/state.sqlite", "pywikibot_dir": str(pywikibot_dir)},
-        "phabricator": {"url": conduit.url, "timeout": 5},
-        "wikis": wikis,
-        "status_tables": [{"id": "growth-current",
-                           "query": {"projects": ["growth-team"], "statuses": ["open", "progress", "resolved"]},
-                           "pages": {c: PAGES[c] for c in codes}}],
-        **sections,
-    }
+    set_secrets(monkeypatch, farm, conduit, codes)
+    tables = [{"id": "growth-current",
+               "query": {"projects": ["growth-team"], "statuses": ["open", "progress", "resolved"]},
+               "pages": {c: PAGES[c] for c in codes}}]
+    data = {**config_data(farm, conduit, tmp_path, pywikibot_dir, codes=codes, tables=tables), **sections}
     ctx = build_context(parse_settings(data, tmp_path / "config" / "test.yaml"), dry_run=False)
     ctx.out = io.StringIO()
     return ctx

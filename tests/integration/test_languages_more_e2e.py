@@ -18,12 +18,11 @@ from bot.jobs import mentions
 from bot.jobs.registry import build_context
 from bot.scheduler import Service
 from bot.settings import parse_settings
-from tests.wiki_facts import WIKI_WORDS
+from tests.integration.helpers import config_data, set_secrets
 
 pytestmark = pytest.mark.integration
 
 CODES = ("ar", "vi")
-TIMEZONES = {"ar": "Asia/Riyadh", "vi": "Asia/Ho_Chi_Minh"}
 MENTION_PAGES = {"ar": "ويكيبيديا:النمو", "vi": "Wikipedia:Tăng trưởng/Thảo luận"}
 REPORT_PAGES = {"ar": "ويكيبيديا:النمو/تشغيل البوت", "vi": "Wikipedia:Tăng trưởng/Lần chạy bot"}
 
@@ -34,18 +33,8 @@ def farm(language_wikis):
 
 
 def _settings(farm, conduit, tmp_path, pywikibot_dir, monkeypatch, **sections):
-    monkeypatch.setenv("AMBASSADOR_CONDUIT_TOKEN", conduit.bot_token)
-    wikis = {}
-    for code in CODES:
-        monkeypatch.setenv(f"AMBASSADOR_TEST_{code.upper()}_PASSWORD", farm.wikis[code].bot.password)
-        wikis[code] = {"api_url": farm.wikis[code].api_url, "language": code, "timezone": TIMEZONES[code],
-                       "username": "TestBot", "botpassword_app": "ci",
-                       "password_env": f"AMBASSADOR_TEST_{code.upper()}_PASSWORD", "throttle_seconds": 0,
-                       **WIKI_WORDS[code]}
-    data = {"bot": {"user_agent": "ambassador-bot-tests/0.1 (test@example.org)",
-                    "state_url": f"sqlite:///{tmp_path}/state.sqlite", "pywikibot_dir": str(pywikibot_dir)},
-            "phabricator": {"url": conduit.url, "timeout": 5},
-            "wikis": wikis,
+    set_secrets(monkeypatch, farm, conduit, CODES)
+    data = {**config_data(farm, conduit, tmp_path, pywikibot_dir, codes=CODES, tables=[]),
             # The mentions are read on one page of ar and in the project namespace of vi.
             "mentions": {"pages": {"ar": [MENTION_PAGES["ar"]]}, "namespaces": {"vi": [4]}},
             **sections}

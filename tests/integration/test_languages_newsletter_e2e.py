@@ -20,11 +20,11 @@ from bot.domain import newsletter as nl
 from bot.jobs import newsletter
 from bot.jobs.registry import build_context
 from bot.settings import parse_settings
+from tests.integration.helpers import config_data, set_secrets
 
 pytestmark = pytest.mark.integration
 
 CODES = ("ar", "vi")
-TIMEZONES = {"ar": "Asia/Riyadh", "vi": "Asia/Ho_Chi_Minh"}
 EDITION = "2026-12"
 DEC_10 = 1796860800          # 2026-12-10 00:00 UTC
 PAGES = {
@@ -49,21 +49,9 @@ def title(code: str, key: str) -> str:
 
 
 def config(farm, conduit, tmp_path, pywikibot_dir, monkeypatch, **newsletters):
-    monkeypatch.setenv("AMBASSADOR_CONDUIT_TOKEN", conduit.bot_token)
-    wikis = {}
-    for code in CODES:
-        monkeypatch.setenv(f"AMBASSADOR_TEST_{code.upper()}_PASSWORD", farm.wikis[code].bot.password)
-        wikis[code] = {"api_url": farm.wikis[code].api_url, "language": code, "timezone": TIMEZONES[code],
-                       "username": "TestBot", "botpassword_app": "ci",
-                       "password_env": f"AMBASSADOR_TEST_{code.upper()}_PASSWORD", "throttle_seconds": 0}
-    return {
-        "bot": {"user_agent": "ambassador-bot-tests/0.1 (test@example.org)",
-                "state_url": f"sqlite:///{tmp_path}/state.sqlite", "pywikibot_dir": str(pywikibot_dir)},
-        "phabricator": {"url": conduit.url, "timeout": 5},
-        "wikis": wikis,
-        "status_tables": [],
-        "newsletters": {"projects": ["growth-team"], "wikis": PAGES, **newsletters},
-    }
+    set_secrets(monkeypatch, farm, conduit, CODES)
+    return {**config_data(farm, conduit, tmp_path, pywikibot_dir, codes=CODES, tables=[]),
+            "newsletters": {"projects": ["growth-team"], "wikis": PAGES, **newsletters}}
 
 
 def context(data, tmp_path):
