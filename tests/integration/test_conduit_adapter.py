@@ -1,6 +1,7 @@
 """The Conduit adapter against the Conduit sandbox (real wire format on 127.0.0.1)."""
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import threading
@@ -20,6 +21,35 @@ def _issued_by_the_writer():
 
 
 UA = "ambassador-bot-tests/0.1 (test@example.org)"
+
+
+@contextlib.contextmanager
+def answering_server(body: bytes, seen: list | None = None):
+    """A local HTTP server that answers every POST with `body` (noting each User-Agent in `seen`):
+    the shapes a real Phorge does not send on demand. Yields its URL."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            if seen is not None:
+                seen.append(self.headers["User-Agent"])
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+
+
+def conduit_answer(result) -> bytes:
+    return json.dumps({"result": result, "error_code": None, "error_info": None}).encode()
 
 
 def client(conduit, **kw):
@@ -209,52 +239,18 @@ def test_unreachable_server_is_transient():
 
 def test_user_agent_is_ours_not_the_packages():
     seen = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            seen.append(self.headers["User-Agent"])
-            self.rfile.read(int(self.headers["Content-Length"]))
-            body = json.dumps({"result": {"phid": "PHID-USER-x", "userName": "x"}, "error_code": None,
-                               "error_info": None}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        ConduitClient(f"http://127.0.0.1:{server.server_address[1]}/", "api-" + "a" * 28, UA).whoami()
-    finally:
-        server.shutdown()
+    with answering_server(conduit_answer({"phid": "PHID-USER-x", "userName": "x"}), seen) as url:
+        ConduitClient(url, "api-" + "a" * 28, UA).whoami()
     assert seen == [UA]
 
 
 def test_malformed_answer_is_an_error_with_context():
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.rfile.read(int(self.headers["Content-Length"]))
-            body = b"<html>Fatal error</html>"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        c = ConduitClient(f"http://127.0.0.1:{server.server_address[1]}/", "api-" + "a" * 28, UA, read_attempts=1)
+    with answering_server(b"<html>Fatal error</html>") as url:
+        c = ConduitClient(url, "api-" + "a" * 28, UA, read_attempts=1)
         with pytest.raises(TransientError, match="user.whoami.*malformed answer"):
             c.whoami()
         with pytest.raises(UncertainWriteError, match="malformed answer"):
             c.comment(1, "x")
-    finally:
-        server.shutdown()
 
 
 @pytest.mark.parametrize("method, result, match", [
@@ -268,23 +264,7 @@ def test_malformed_answer_is_an_error_with_context():
     ("user.whoami", {"userName": "GrowthBot"}, r"user.whoami: the account has an unexpected shape \(KeyError"),
 ])
 def test_a_transaction_or_account_of_the_wrong_shape_is_a_server_error(method, result, match):
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.rfile.read(int(self.headers["Content-Length"]))
-            body = json.dumps({"result": result, "error_code": None, "error_info": None}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        c = ConduitClient(f"http://127.0.0.1:{server.server_address[1]}/", "api-" + "a" * 28, UA, read_attempts=1)
+    with answering_server(conduit_answer(result)) as url:
+        c = ConduitClient(url, "api-" + "a" * 28, UA, read_attempts=1)
         with pytest.raises(ServerError, match=match):
             c.transactions("T1") if method == "transaction.search" else c.whoami()
-    finally:
-        server.shutdown()
