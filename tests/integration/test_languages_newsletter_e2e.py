@@ -264,3 +264,38 @@ def test_weekly_report_page_in_arabic(farm, conduit, tmp_path, pywikibot_dir, mo
     assert "=== الخطط ===" not in text or "لم تُكتب بعد" in text
     for english in ("edits on", "Created:", "Commented on", "Pending", "Feedback forwarded"):
         assert english not in text, english
+
+
+def test_weekly_report_page_in_vietnamese(farm, conduit, tmp_path, pywikibot_dir, monkeypatch):
+    """The same report for an ambassador who reports in Vietnamese, on the vi wiki: Vietnamese words
+    around Western digits, no English left."""
+    import time
+
+    from bot.jobs import weekly_report
+
+    vi = farm.api("vi", farm.wikis["vi"].human)
+    vi.login(farm.wikis["vi"].human)
+    vi.edit("Người mới tăng trưởng", "Phiên bản đầu.", "bài mới")
+    vi.edit("Người mới tăng trưởng", "Phiên bản đầu, mở rộng.", "mở rộng")
+    user = farm.wikis["vi"].human.username
+    manager = conduit.create_task("Weekly check-ins", author="bob")
+    other = conduit.create_task("Mentor dashboard", author="bob")
+    for note in ("Đồng ý.", "Thêm một ý."):
+        conduit.update_task(other, actor="alice", comment=note)
+    report_title = f"{namespace(vi, 2)}{user}/Báo cáo tuần"
+    data = config(farm, conduit, tmp_path, pywikibot_dir, monkeypatch)
+    del data["newsletters"]
+    data["reports"] = {"week": "last_complete", "ambassadors": [{
+        "id": "amb", "name": "Đại sứ Tăng trưởng", "wikis": {"vi": user}, "phabricator": "alice",
+        "task": f"T{manager}", "page": {"wiki": "vi", "title": report_title}, "language": "vi"}]}
+    ctx = context(data, tmp_path)
+    ctx.clock = lambda: time.time() + 7 * 86400         # a week from now, "last week" is this week
+    report = weekly_report.run(ctx)
+    assert report.problems == [], report.problems
+    text = vi.page_text(report_title)
+    assert text is not None, report
+    assert "Sửa đổi: 2 · trang: 1 · trang mới tạo: 1" in text, text
+    assert "* Bài viết:" in text and ", trang mới" in text, text
+    assert "Tác vụ đã bình luận: 1 (2 bình luận)" in text, text
+    for english in ("edits on", "Created:", "Commented on", "Pending", "Feedback forwarded"):
+        assert english not in text, english
