@@ -1,10 +1,9 @@
 """The one marker for adapter methods that send a write.
 
-The scheduler wraps every adapter a job gets in a guard that refuses new writes once
-the service is stopping or has lost its lease (bot/scheduler/guard.py `_WriteGuard`). The
-guard does not keep its own list of method names, which went stale once already (a
-DiscussionTools reply could still be posted after SIGTERM): it asks the adapter's
-class which of its methods carry this marker.
+A marked method runs only under the job's writer's licence (bot/jobs/writer.py), and the
+writer asks the scheduler's stop/lease check before each licence. There is no list of
+method names to keep (one went stale once: a DiscussionTools reply could still be posted
+after SIGTERM): the mark is on the method itself.
 
 * `@write_method` on a method that always sends a write (an edit, a comment);
 * `@write_method(when="write")` on a choke point that writes only when called with

@@ -27,6 +27,9 @@ class JobContext:
     # Facts worth asking a server once per process, never stored: e.g. the bot's own PHID,
     # which changes if the token is given to another account between runs.
     memo: dict = field(default_factory=dict)
+    # Asked by the writer before every write it sends; raises to refuse it. The scheduler gives its
+    # stop/lease check (SIGTERM, a lost lease: the write in flight finishes, the next one is refused).
+    may_write: Callable[[], None] | None = None
 
     def __post_init__(self):
         # The one dry-run mechanism for state: the same code path, writes kept in memory.

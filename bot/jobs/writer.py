@@ -14,8 +14,8 @@ Jobs decide *what* to write; the writer decides *whether and how*:
   sent); a block a write meets is remembered in the store at once (`NS_BLOCKS`), and every later
   run asks that wiki, once, whether it still holds (`run_guarded`). A partial block is the
   adapter's TargetError for that page only: the wiki goes on;
-* the stop/lease guard: the scheduler's `_WriteGuard` wraps the adapters the writer calls,
-  so the write after SIGTERM or a lost lease raises `Stopping`.
+* the stop/lease guard: before each write the writer asks `ctx.may_write` (the scheduler's
+  check), so the write after SIGTERM or a lost lease raises `Stopping`; the one in flight finishes.
 
 The adapters refuse a marked write method that the writer did not issue
 (bot/adapters/writes.py `issuing`), so none of the above can be skipped.
@@ -210,7 +210,7 @@ class Writer:
             self.ctx.out.write(preview if preview is not None else f"--- would comment on T{task_id} ---\n{text}\n")
             self.report.would_save.append((site, target or f"T{task_id}"))
             return Outcome(WOULD_SAVE)
-        with issuing():
+        with self._licensed():
             phids = self.ctx.phab.comment(task_id, text)
         self._record(key, kind, target or f"T{task_id}", phids[0] if phids else None)
         return Outcome(SAVED, revid=phids)
@@ -229,11 +229,19 @@ class Writer:
         if reason:
             raise Blocked(f"{reason}; nothing sent")
         try:
-            with issuing():
+            with self._licensed():
                 yield self.ctx.wikis[code]
         except Blocked:
             _remember_block(self.ctx, code)
             raise
+
+    @contextmanager
+    def _licensed(self) -> Iterator[None]:
+        """The adapters' licence for one write, once the stop/lease check (`ctx.may_write`) lets it go."""
+        if self.ctx.may_write is not None:
+            self.ctx.may_write()
+        with issuing():
+            yield
 
     def _record(self, key: Keys, kind: str, target: str, revision: Any) -> None:
         # One write may deliver several items (a digest, one reply for a thread): one key each.

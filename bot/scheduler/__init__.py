@@ -24,22 +24,22 @@
   webhooks and `/healthz` (bot/webhook/); a task change runs status-sync at once.
   A run asked for while that entry runs (a webhook burst) is folded into one follow-up
   run after it, in a loop in the same thread (never a recursive call).
-* **Every write is guarded.** The stop/lease check wraps every adapter method marked
-  `@write_method` (bot/adapters/writes.py), not a list of names kept here.
+* **Every write is guarded.** Each run's context carries the stop/lease check
+  (`JobContext.may_write`), which the job's writer asks before every write it sends; the
+  adapters refuse a write the writer did not issue (bot/adapters/writes.py).
 * **Run report.** After each run, `bot.jobs.status_report` keeps the per-wiki page.
 * **Problems are typed** (`bot.domain.problems.Problem`: wiki, target, kind, text): the
   log fields and the run report read the attributes, never the text.
 
 The service in pieces: `service` (the loop, the lease, the webhook, health, signals), `wiring`
-(APScheduler), `runs` (one run, its follow-ups and its report), `guard` (the stop/lease check
-on every write).
+(APScheduler), `runs` (one run, its follow-ups and its report, the stop/lease check), `guard` (`Stopping`).
 """
 from __future__ import annotations
 
-from bot.scheduler.guard import Stopping, _WriteGuard
+from bot.scheduler.guard import Stopping
 from bot.scheduler.runs import NS_RUNS
 from bot.scheduler.service import Service, run_forever
 from bot.scheduler.wiring import JOBSTORE_TABLE, RUN_ENTRY, make_trigger, run_entry
 
-__all__ = ["JOBSTORE_TABLE", "NS_RUNS", "RUN_ENTRY", "Service", "Stopping", "_WriteGuard", "make_trigger",
+__all__ = ["JOBSTORE_TABLE", "NS_RUNS", "RUN_ENTRY", "Service", "Stopping", "make_trigger",
            "run_entry", "run_forever"]

@@ -10,7 +10,7 @@ from bot.errors import BotError
 from bot.jobs.writer import run_guarded
 from bot.jobs import status_report
 from bot.jobs.status_report import RunOutcome
-from bot.scheduler.guard import Stopping, _WriteGuard
+from bot.scheduler.guard import Stopping
 from bot.settings.schedule import ScheduledJob
 
 # The service's one logger, as before it was split into modules (the log lines name it).
@@ -42,9 +42,8 @@ class _Runs:
         settings = self.settings
         if entry is not None and entry.wiki:
             settings = dataclasses.replace(settings, wikis={entry.wiki: settings.wikis[entry.wiki]})
-        return dataclasses.replace(ctx, settings=settings,
-                                   wikis={c: _WriteGuard(ctx.wikis[c], self._check_write) for c in codes},
-                                   phab=_WriteGuard(ctx.phab, self._check_write))
+        return dataclasses.replace(ctx, settings=settings, wikis={c: ctx.wikis[c] for c in codes},
+                                   may_write=self._check_write)
 
     def run_entry(self, entry_id: str) -> RunOutcome | None:
         """Run one entry; while runs were asked for during it, run it once more (a loop).

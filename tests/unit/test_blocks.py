@@ -66,21 +66,6 @@ def test_a_failed_check_keeps_the_wiki_blocked():
     assert "cs" in ctx.store.items(NS_BLOCKS)
 
 
-def test_a_failed_check_keeps_the_wiki_blocked_through_the_schedulers_write_guard():
-    from bot.scheduler import _WriteGuard
-
-    ctx, phab, wiki = make_world()
-    ctx.wikis["cs"] = _WriteGuard(wiki, lambda: None)     # as every scheduled run sees its adapters
-    ctx.store.put(NS_BLOCKS, "cs", {"reason": "wiki cs: blocked by Admin", "since": 1.0})
-
-    def unreachable():
-        raise TransientError("wiki cs: cannot reach the server")
-    wiki.block_reason = unreachable
-    wiki.block = "still blocked"
-    run_guarded(status_sync.run, ctx)
-    assert wiki.blocked and wiki.refused_for_block == 0 and wiki.saves == []
-
-
 # -- the writer owns the memory: it refuses unsent, and remembers a block the moment it meets one ----
 
 def test_the_writer_remembers_a_block_at_once_and_sends_nothing_more_to_that_wiki():

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.adapters.writes import issuing
 from bot.errors import ConfigError, TransientError
 from bot.jobs import registry
 from bot.jobs.base import JobContext, JobReport
@@ -278,7 +277,7 @@ def test_sigterm_lets_the_edit_in_flight_finish_and_stops_the_next(tmp_path):
 
     def editing_job(ctx):
         wiki = ctx.wikis["cs"]
-        real = wiki._target
+        real = wiki
         real.edit("P1", "a")
         real.edit("P2", "a")
         real.before_save = lambda title: (in_save.set(), release.wait(5))
@@ -389,8 +388,8 @@ def test_losing_the_lease_stops_writes(tmp_path):
     service.ctx.wikis["cs"].edit("P", "x")
     lease.ok = False
     page = ctx.wikis["cs"].read_pages(["P"])["P"]      # reads still work
-    with pytest.raises(Stopping, match="lease"), issuing():
-        ctx.wikis["cs"].save(page, "y", "s")
+    with pytest.raises(Stopping, match="lease"):
+        Writer(ctx, JobReport("alpha")).edit("cs", page, "y", "s")
     assert service.ctx.wikis["cs"].text("P") == "x"
 
 
@@ -440,8 +439,6 @@ def test_every_adapter_method_that_sends_a_write_is_marked_and_guarded(tmp_path)
     from bot.adapters.phab import ConduitClient
     from bot.adapters.wiki import WikiClient
     from bot.adapters.writes import write_methods
-    from bot.scheduler import _WriteGuard
-
     import inspect
 
     wiki = _methods_that_send_writes(WikiClient, ('method="POST"', "write=True", "self._write("))
@@ -457,62 +454,28 @@ def test_every_adapter_method_that_sends_a_write_is_marked_and_guarded(tmp_path)
                   if "write" in inspect.signature(f).parameters}
         assert chokes and all(marked.get(name) == "write" for name in chokes), (cls.__name__, chokes, marked)
 
-    # and through the guard, each of them is refused once the service is stopping
-    class Target:
-        def __getattr__(self, name):
-            return lambda *a, **k: ("sent", name)
 
-    class Refuse(Exception):
-        pass
-
-    def check():
-        raise Refuse
-
-    guarded = _WriteGuard(Target(), check)
-    for name, kind in {**write_methods(WikiClient), **write_methods(ConduitClient)}.items():
-        with pytest.raises(Refuse):
-            getattr(guarded, name)(**({kind: True} if kind != "always" else {}))
-    assert guarded.read_pages(["P"]) == ("sent", "read_pages")
-    assert guarded.api(action="query") == ("sent", "api")             # a read through the choke point
-
-
-def test_discussiontools_reply_after_stop_is_refused(tmp_path):
-    """Issue 12: `discussiontools_add_comment` was not on the guard's list of writes."""
+def test_every_kind_of_write_after_stop_is_refused(tmp_path):
+    """Issue 12: `discussiontools_add_comment` was not on the guard's list of writes. Now the writer
+    asks the run's stop/lease check before each write, whatever its kind; the one before the stop lands."""
     service = make_service(tmp_path, {"alpha": {}})
     service.lease.acquire()
     real = service.ctx.wikis["cs"]
-    sent = []
-    real.discussiontools_add_comment = lambda *a, **k: sent.append(a) or 7
-    service.ctx.phab.comment = lambda *a, **k: sent.append(a) or ["PHID-XACT-1"]
+    real.edit("Talk:P", "== A ==\nText. [[User:X|X]]")
     ctx = service.context_for(service.entries["alpha"])
-    assert ctx.wikis["cs"].discussiontools_add_comment("Talk:P", "c-1", "reply", "s") == 7
+    writer = Writer(ctx, JobReport("alpha"))
+    page = real.read_pages(["Talk:P"])["Talk:P"]
+    assert writer.reply("cs", page, "c-1", "reply", "s").revid
     service.request_stop("SIGTERM")
-    with pytest.raises(Stopping):
-        ctx.wikis["cs"].discussiontools_add_comment("Talk:P", "c-1", "reply", "s")
-    with pytest.raises(Stopping):
-        ctx.phab.comment(1, "text")
-    assert len(sent) == 1
-
-
-def test_positional_write_flag_is_guarded_too():
-    from bot.scheduler import _WriteGuard
-
-    class Conduit:
-        def call(self, method, params=None, *, write=False):
-            return method
-
-        def _call_raw(self, method, params, write):
-            return method
-
-    def check():
-        raise Stopping("stop")
-
-    guarded = _WriteGuard(Conduit(), check)
-    assert guarded.call("maniphest.search") == "maniphest.search"
-    with pytest.raises(Stopping):
-        guarded.call("maniphest.edit", {}, write=True)
-    with pytest.raises(Stopping):
-        guarded._call_raw("maniphest.edit", {}, True)
+    page = real.read_pages(["Talk:P"])["Talk:P"]
+    refused = [lambda: writer.reply("cs", page, "c-1", "reply", "s"),
+               lambda: writer.edit("cs", page, "new text", "s"),
+               lambda: writer.new_section("cs", "Talk:P", "B", "text", "s"),
+               lambda: writer.task_comment(1, "text")]
+    for write in refused:
+        with pytest.raises(Stopping):
+            write()
+    assert len(real.replies) == 1 and ctx.phab.comments == []
 
 
 # -- issue 12: runs asked for during a run ---------------------------------------------------------
