@@ -227,75 +227,67 @@ def test_worker_refuses_an_untouched_arabic_draft_in_arabic_then_sends_it(world,
     assert marker_line.startswith("<!--")
 
 
-def test_weekly_report_page_in_arabic(farm, conduit, tmp_path, pywikibot_dir, monkeypatch):
-    """The weekly report of an ambassador who reports in Arabic, posted on the ar wiki: Arabic words,
-    Arabic plural forms and Eastern Arabic digits for the counts."""
+def _weekly_report_page(farm, conduit, tmp_path, pywikibot_dir, monkeypatch, code, *, article, versions, notes,
+                        page, name):
+    """Week: `versions` edits of `article` by the wiki's human, `notes` comments on another task;
+    the ambassador reports in the wiki's language on `page` of their user space. The page's text."""
     import time
 
     from bot.jobs import weekly_report
 
-    ar = farm.api("ar", farm.wikis["ar"].human)
-    ar.login(farm.wikis["ar"].human)
-    ar.edit("نمو الوافدين", "النسخة الأولى.", "مقالة جديدة")
-    ar.edit("نمو الوافدين", "النسخة الأولى، موسّعة.", "توسيع")
-    ar.edit("نمو الوافدين", "النسخة الأولى، موسّعة مرة أخرى.", "توسيع")
-    user = farm.wikis["ar"].human.username
+    human = farm.api(code, farm.wikis[code].human)
+    human.login(farm.wikis[code].human)
+    for i, version in enumerate(versions):
+        human.edit(article, version, f"edit {i + 1}")
+    user = farm.wikis[code].human.username
     manager = conduit.create_task("Weekly check-ins", author="bob")
     other = conduit.create_task("Mentor dashboard", author="bob")
-    for note in ("أوافق.", "ملاحظة أخرى.", "وثالثة."):
+    for note in notes:
         conduit.update_task(other, actor="alice", comment=note)
-    report_title = f"{namespace(ar, 2)}{user}/التقرير الأسبوعي"
+    report_title = f"{namespace(human, 2)}{user}/{page}"
     data = config(farm, conduit, tmp_path, pywikibot_dir, monkeypatch)
     del data["newsletters"]
     data["reports"] = {"week": "last_complete", "ambassadors": [{
-        "id": "amb", "name": "سفيرة النمو", "wikis": {"ar": user}, "phabricator": "alice", "task": f"T{manager}",
-        "page": {"wiki": "ar", "title": report_title}, "language": "ar"}]}
+        "id": "amb", "name": name, "wikis": {code: user}, "phabricator": "alice", "task": f"T{manager}",
+        "page": {"wiki": code, "title": report_title}, "language": code}]}
     ctx = context(data, tmp_path)
     ctx.clock = lambda: time.time() + 7 * 86400         # a week from now, "last week" is this week
     report = weekly_report.run(ctx)
     assert report.problems == [], report.problems
-    text = ar.page_text(report_title)
+    text = human.page_text(report_title)
     assert text is not None, report
+    return text, other
+
+
+ENGLISH_REPORT_WORDS = ("edits on", "Created:", "Commented on", "Pending", "Feedback forwarded")
+
+
+def test_weekly_report_page_in_arabic(farm, conduit, tmp_path, pywikibot_dir, monkeypatch):
+    """The weekly report of an ambassador who reports in Arabic, posted on the ar wiki: Arabic words,
+    Arabic plural forms and Eastern Arabic digits for the counts."""
+    text, other = _weekly_report_page(
+        farm, conduit, tmp_path, pywikibot_dir, monkeypatch, "ar", article="نمو الوافدين",
+        versions=("النسخة الأولى.", "النسخة الأولى، موسّعة.", "النسخة الأولى، موسّعة مرة أخرى."),
+        notes=("أوافق.", "ملاحظة أخرى.", "وثالثة."), page="التقرير الأسبوعي", name="سفيرة النمو")
     # Three edits (Arabic "few" form: digits and plural), one page, one created.
     assert "التعديلات: ٣ · الصفحات: ١ · الصفحات المنشأة: ١" in text, text
     assert "* المقالات: ٣ تعديلات" in text and "، صفحة جديدة" in text, text
     assert "* المهام المعلّق عليها: ١ (٣ تعليقات)" in text, text
     assert f"[[phab:T{other}|T{other}]] Mentor dashboard: ٣ تعليقات" in text, text
     assert "=== الخطط ===" not in text or "لم تُكتب بعد" in text
-    for english in ("edits on", "Created:", "Commented on", "Pending", "Feedback forwarded"):
+    for english in ENGLISH_REPORT_WORDS:
         assert english not in text, english
 
 
 def test_weekly_report_page_in_vietnamese(farm, conduit, tmp_path, pywikibot_dir, monkeypatch):
     """The same report for an ambassador who reports in Vietnamese, on the vi wiki: Vietnamese words
     around Western digits, no English left."""
-    import time
-
-    from bot.jobs import weekly_report
-
-    vi = farm.api("vi", farm.wikis["vi"].human)
-    vi.login(farm.wikis["vi"].human)
-    vi.edit("Người mới tăng trưởng", "Phiên bản đầu.", "bài mới")
-    vi.edit("Người mới tăng trưởng", "Phiên bản đầu, mở rộng.", "mở rộng")
-    user = farm.wikis["vi"].human.username
-    manager = conduit.create_task("Weekly check-ins", author="bob")
-    other = conduit.create_task("Mentor dashboard", author="bob")
-    for note in ("Đồng ý.", "Thêm một ý."):
-        conduit.update_task(other, actor="alice", comment=note)
-    report_title = f"{namespace(vi, 2)}{user}/Báo cáo tuần"
-    data = config(farm, conduit, tmp_path, pywikibot_dir, monkeypatch)
-    del data["newsletters"]
-    data["reports"] = {"week": "last_complete", "ambassadors": [{
-        "id": "amb", "name": "Đại sứ Tăng trưởng", "wikis": {"vi": user}, "phabricator": "alice",
-        "task": f"T{manager}", "page": {"wiki": "vi", "title": report_title}, "language": "vi"}]}
-    ctx = context(data, tmp_path)
-    ctx.clock = lambda: time.time() + 7 * 86400         # a week from now, "last week" is this week
-    report = weekly_report.run(ctx)
-    assert report.problems == [], report.problems
-    text = vi.page_text(report_title)
-    assert text is not None, report
+    text, _ = _weekly_report_page(
+        farm, conduit, tmp_path, pywikibot_dir, monkeypatch, "vi", article="Người mới tăng trưởng",
+        versions=("Phiên bản đầu.", "Phiên bản đầu, mở rộng."), notes=("Đồng ý.", "Thêm một ý."),
+        page="Báo cáo tuần", name="Đại sứ Tăng trưởng")
     assert "Sửa đổi: 2 · trang: 1 · trang mới tạo: 1" in text, text
     assert "* Bài viết:" in text and ", trang mới" in text, text
     assert "Tác vụ đã bình luận: 1 (2 bình luận)" in text, text
-    for english in ("edits on", "Created:", "Commented on", "Pending", "Feedback forwarded"):
+    for english in ENGLISH_REPORT_WORDS:
         assert english not in text, english
